@@ -1,5 +1,6 @@
 """berg: in silico fMRI with TRIBE v2 behind the BERG interface."""
 
+from berg.api import BERG
 from berg.errors import (
     BERGError,
     DeviceNotAvailableError,
@@ -24,11 +25,3 @@ __all__ = [
     "__version__",
 ]
 
-
-def __getattr__(name: str):
-    # BERG imports torch; keep `import berg` cheap for code that only wants the errors.
-    if name == "BERG":
-        from berg.api import BERG
-
-        return BERG
-    raise AttributeError(f"module 'berg' has no attribute {name!r}")

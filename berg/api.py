@@ -1,0 +1,157 @@
+"""``BERG``: the interface neuroscientists call from a notebook.
+
+    >>> from berg import BERG
+    >>> berg = BERG(berg_dir="path/to/brain-encoding-response-generator")
+    >>> model = berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", selection={"roi": ["V1"]})
+    >>> responses = berg.encode(model, "clip.mp4", show_progress=True)  # (n_seconds, n_vertices)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from berg.errors import InvalidParameterError
+from berg.metadata import model_metadata
+from berg.registry import ModelCard, get_card, list_model_ids
+
+__all__ = ["BERG"]
+
+
+class BERG:
+    """Entry point to the encoding models of the Brain Encoding Response Generator.
+
+    Parameters
+    ----------
+    berg_dir : str or os.PathLike
+        The BERG directory. Model weights live below it in BERG's layout
+        (``encoding_models/modality-fmri/train_dataset-dascoli_2026/model-tribe_v2/`` for
+        TRIBE v2) and are downloaded there on first use. It need not exist yet.
+    """
+
+    def __init__(self, berg_dir: str | os.PathLike):
+        if not isinstance(berg_dir, (str, os.PathLike)) or str(berg_dir).strip() == "":
+            raise InvalidParameterError(
+                f"berg_dir must be a folder path (str or os.PathLike), got {berg_dir!r}")
+        path = Path(berg_dir).expanduser()
+        if path.exists() and not path.is_dir():
+            raise InvalidParameterError(f"berg_dir {str(path)!r} exists but is not a folder")
+        self.berg_dir = path
+
+    def __repr__(self) -> str:
+        return f"BERG(berg_dir={str(self.berg_dir)!r})"
+
+    def list_models(self) -> list[str]:
+        """Sorted ids of the models this BERG can load (canonical ids; see ``describe`` for
+        the aliases each one also accepts)."""
+        return list_model_ids()
+
+    def describe(self, model_id: str) -> ModelCard:
+        """Print the model card of ``model_id`` and return it as a read-only mapping.
+
+        Raises
+        ------
+        ModelNotFoundError
+            Unknown id; the message suggests the closest valid one.
+        """
+        card = get_card(model_id)
+        print(card)
+        return card
+
+    def get_model_metadata(self, model_id: str) -> dict[str, Any]:
+        """The model's metadata, without loading the model or touching the network.
+
+        Returns
+        -------
+        dict
+            ``fmri`` (subject_id, n_vertices, n_vertices_lh, n_vertices_rh, surface_mesh,
+            output_frequency_hz), ``roi`` (parcellation, roi_labels (180,),
+            roi_assignments (20484,) with -1 = medial wall, roi_index), ``timing``
+            (the 5 s hemodynamic offset) and ``model`` (id, aliases, weights provenance).
+        """
+        return model_metadata(get_card(model_id))
+
+    def get_encoding_model(
+        self,
+        model_id: str,
+        selection: dict | None = None,
+        device: str = "auto",
+        **options: Any,
+    ):
+        """Load an encoding model, ready for ``encode``.
+
+        Parameters
+        ----------
+        model_id : str
+            ``'fmri-dascoli_2026-tribe_v2'`` (or its alias ``'fmri-multi_study-tribe_v2'``).
+        selection : dict, optional
+            Output columns: ``{'roi': [names], 'vertices': mask}``, either or both (their
+            union, in ascending vertex order). ``roi`` takes Glasser HCP-MMP1.0 area names
+            (each selects both hemispheres); ``vertices`` a binary mask of 20,484 entries.
+            Default: all 20,484 fsaverage5 vertices.
+        device : {'auto', 'cpu', 'cuda'}
+            ``'auto'`` takes a CUDA GPU when PyTorch sees one.
+        **options
+            ``checkpoint_dir`` (a folder with ``config.yaml`` and ``best.ckpt`` to use
+            instead of the copy in ``berg_dir``), ``download`` (fetch missing weights from
+            the Hub, default True), ``revision`` (Hub revision instead of the pinned one),
+            ``show_progress`` (download progress bar, default True).
+
+        Returns
+        -------
+        TribeV2Model
+
+        Raises
+        ------
+        ModelNotFoundError, InvalidParameterError, DeviceNotAvailableError, ModelLoadError
+        """
+        from berg.tribe.encoder import TribeV2Model, check_options
+
+        card = get_card(model_id)
+        check_options(options)
+        return TribeV2Model(card, self.berg_dir, selection=selection, device=device, **options)
+
+    def encode(
+        self,
+        model,
+        stimulus: str | os.PathLike,
+        return_metadata: bool = False,
+        show_progress: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
+        """Predict the fMRI response to one stimulus file.
+
+        Parameters
+        ----------
+        model : TribeV2Model
+            From ``get_encoding_model``.
+        stimulus : str or os.PathLike
+            One video (.mp4 .avi .mkv .mov .webm), audio (.wav .mp3 .flac .ogg) or text
+            (.txt) file.
+        return_metadata : bool
+            Also return the metadata dictionary.
+        show_progress : bool
+            Show a progress bar per stage.
+
+        Returns
+        -------
+        responses : np.ndarray
+            float32 (n_seconds, n_vertices): row k is stimulus second [k, k+1).
+        metadata : dict
+            Only with ``return_metadata=True``.
+        """
+        from berg.tribe.encoder import TribeV2Model
+
+        if not isinstance(model, TribeV2Model):
+            raise InvalidParameterError(
+                f"model must come from BERG.get_encoding_model, got {type(model).__name__}")
+        for name, value in [("return_metadata", return_metadata),
+                            ("show_progress", show_progress)]:
+            if not isinstance(value, bool):
+                raise InvalidParameterError(f"{name} must be True or False, got {value!r}")
+        responses = model.encode(stimulus, show_progress=show_progress)
+        if return_metadata:
+            return responses, model.metadata()
+        return responses

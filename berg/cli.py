@@ -1,0 +1,155 @@
+"""The ``berg`` command line.
+
+    berg models                         list the model ids
+    berg describe MODEL_ID              print the model card
+    berg metadata MODEL_ID [--json F]   summarise (or save) the metadata, no weights needed
+    berg download [MODEL_ID]            fetch the weights into the BERG directory ahead of time
+
+Errors print one line (``berg: error: ...``) and exit with status 1 (2 for bad usage, as
+argparse does); ``--verbose`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from berg import __version__
+from berg.errors import BERGError
+
+__all__ = ["main"]
+
+DEFAULT_MODEL = "fmri-dascoli_2026-tribe_v2"
+
+
+def _default_berg_dir() -> Path:
+    """$BERG_DIR, else a per-user cache folder (what a command line run without
+    ``--berg-dir`` uses; the Python API always takes berg_dir explicitly)."""
+    if os.environ.get("BERG_DIR"):
+        return Path(os.environ["BERG_DIR"])
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "berg"
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _cmd_models(args, berg) -> None:
+    from berg.registry import get_card
+
+    for model_id in berg.list_models():
+        card = get_card(model_id)
+        aliases = f"  (alias: {', '.join(card.aliases)})" if card.aliases else ""
+        print(f"{model_id}{aliases}")
+
+
+def _cmd_describe(args, berg) -> None:
+    berg.describe(args.model_id)
+
+
+def _cmd_metadata(args, berg) -> None:
+    meta = berg.get_model_metadata(args.model_id)
+    if args.json:
+        target = Path(args.json)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(json.dumps(_jsonable(meta), indent=1), encoding="utf-8")
+        os.replace(tmp, target)  # no half-written file if the write fails
+        print(f"metadata written to {target}")
+        return
+    fmri, roi, timing = meta["fmri"], meta["roi"], meta["timing"]
+    print(f"model: {meta['model']['model_id']} ({meta['model']['name']})")
+    for key, value in fmri.items():
+        print(f"fmri.{key}: {value}")
+    medial = int((roi["roi_assignments"] == -1).sum())
+    print(f"roi.parcellation: {roi['parcellation']} ({len(roi['roi_labels'])} areas, "
+          f"{medial} medial-wall vertices)")
+    print(f"roi.roi_labels: {', '.join(roi['roi_labels'][:8])}, ...")
+    print(f"timing.hemodynamic_offset_s: {timing['hemodynamic_offset_s']} "
+          f"({timing['meaning']})")
+
+
+def _cmd_download(args, berg) -> None:
+    from berg.registry import get_card
+    from berg.tribe.weights import locate_weights
+
+    card = get_card(args.model_id)
+    weights = card.weights
+    print(f"{card.model_id}: {weights.hub_repo} @ {args.revision or weights.revision} "
+          f"(licence {weights.license})")
+    folder = locate_weights(berg.berg_dir, weights, revision=args.revision,
+                            show_progress=not args.quiet)
+    print(f"weights ready in {folder}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="berg",
+        description="In silico fMRI with TRIBE v2 behind the BERG interface.")
+    parser.add_argument("--version", action="version", version=f"berg {__version__}")
+    parser.add_argument("--berg-dir", type=Path, default=None,
+                        help="BERG directory holding the weights (default: $BERG_DIR, "
+                             "else ~/.cache/berg)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the model ids")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("describe", help="print a model card")
+    p.add_argument("model_id", nargs="?", default=DEFAULT_MODEL)
+    p.set_defaults(func=_cmd_describe)
+
+    p = sub.add_parser("metadata", help="show a model's metadata (no weights needed)")
+    p.add_argument("model_id", nargs="?", default=DEFAULT_MODEL)
+    p.add_argument("--json", metavar="FILE", help="write the full metadata as JSON to FILE")
+    p.set_defaults(func=_cmd_metadata)
+
+    p = sub.add_parser("download", help="download a model's weights into the BERG directory")
+    p.add_argument("model_id", nargs="?", default=DEFAULT_MODEL)
+    p.add_argument("--revision", help="Hub revision instead of the pinned one")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_download)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from berg.api import BERG
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        berg = BERG(args.berg_dir or _default_berg_dir())
+        args.func(args, berg)
+    except BERGError as exc:
+        if args.verbose:
+            raise
+        print(f"berg: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. an unwritable --json target
+        if args.verbose:
+            raise
+        print(f"berg: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("berg: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

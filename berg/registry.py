@@ -1,0 +1,197 @@
+"""Model ids, their aliases and their model cards.
+
+Each model berg serves has one YAML card in ``berg/cards/`` named after its canonical id.
+The card is plain data: what ``BERG.describe`` prints, where the weights come from, and the
+fixed metadata values (subject, output rate). Loading a card never touches the weights.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from berg.errors import BERGError, ModelNotFoundError, did_you_mean, format_choices
+
+__all__ = ["ModelCard", "WeightsSource", "canonical_model_id", "get_card", "list_model_ids"]
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a model's weights live: on the Hub, and inside a BERG directory.
+
+    Attributes
+    ----------
+    hub_repo : str
+        Hugging Face Hub repository, e.g. ``"facebook/tribev2"``.
+    revision : str
+        The pinned commit of ``hub_repo`` that berg downloads by default.
+    files : tuple of str
+        The file names that make up the weights (``config.yaml``, ``best.ckpt``).
+    berg_path : PurePosixPath
+        Folder of these files relative to ``berg_dir`` (BERG's layout).
+    license : str
+        The weights' licence, shown to the user before they download.
+    """
+
+    hub_repo: str
+    revision: str
+    files: tuple[str, ...]
+    berg_path: PurePosixPath
+    license: str
+
+
+class ModelCard(Mapping):
+    """A model card: a read-only mapping of the card's YAML, plus typed accessors.
+
+    ``repr`` is one line so that returning a card from ``describe`` in a notebook does not
+    repeat the text it printed; ``str`` is the full formatted card.
+    """
+
+    def __init__(self, data: Mapping[str, Any]):
+        self._data = dict(data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"ModelCard({self.model_id!r})"
+
+    @property
+    def model_id(self) -> str:
+        return self._data["model_id"]
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(self._data.get("aliases", ()))
+
+    @property
+    def weights(self) -> WeightsSource:
+        w = self._data["weights"]
+        return WeightsSource(
+            hub_repo=w["hub_repo"],
+            revision=str(w["revision"]),
+            files=tuple(w["files"]),
+            berg_path=PurePosixPath(w["berg_path"]),
+            license=w["license"],
+        )
+
+    def __str__(self) -> str:
+        return _format_card(self._data)
+
+
+def _wrap(text: str, first: str = "  ", rest: str = "  ") -> str:
+    import textwrap
+
+    # Never split a URL, a path or a model id at a hyphen.
+    return textwrap.fill(" ".join(str(text).split()), width=88, initial_indent=first,
+                         subsequent_indent=rest, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def _format_card(card: Mapping[str, Any]) -> str:
+    """Render a card as wrapped plain text for a terminal or a notebook cell."""
+    lines = [f"{card['model_id']}  ({card['name']})", "=" * 60]
+    if card.get("aliases"):
+        lines.append("Also accepted as: " + ", ".join(card["aliases"]))
+    lines += [
+        f"Modality: {card['modality']}   Species: {card['species']}   "
+        f"Stimuli: {', '.join(card['stimuli'])}",
+        f"Model: {card['model_type']}   Creator: {card['creator']}",
+        "",
+    ]
+    for key, title in [("summary", "Summary"), ("architecture", "Architecture"),
+                       ("subject", "Subject"), ("training_data", "Training data"),
+                       ("performance", "Performance"), ("output", "Output"),
+                       ("timing", "Timing"), ("hardware", "Hardware")]:
+        if key in card:
+            lines += [title, _wrap(card[key]), ""]
+    lines.append("Input (one file; the kind comes from its extension)")
+    lines += [_wrap(text, "  - ", "    ") for text in card["pipeline"].values()]
+    lines.append("")
+    for function, params in card["parameters"].items():
+        lines.append(f"Parameters of {function}()")
+        lines += [_wrap(f"{name}: {text}", "  ", "      ") for name, text in params.items()]
+        lines.append("")
+    w = card["weights"]
+    lines += [
+        "Weights",
+        f"  Hub: {w['hub_repo']} at revision {w['revision']}",
+        f"  Files: {', '.join(w['files'])}, kept in <berg_dir>/{w['berg_path']}",
+        _wrap(f"Licence: {w['license']}"),
+        _wrap(w["gated_dependencies"]),
+        "",
+        "References",
+    ]
+    lines += [_wrap(ref, "  - ", "    ") for ref in card["references"]]
+    return "\n".join(lines)
+
+
+@functools.cache
+def _cards() -> dict[str, ModelCard]:
+    """All packaged cards by canonical id (read once)."""
+    cards = {}
+    for entry in resources.files("berg").joinpath("cards").iterdir():
+        if not entry.name.endswith(".yaml"):
+            continue
+        try:
+            data = yaml.safe_load(entry.read_text(encoding="utf-8"))
+            card = ModelCard(data)
+            card.weights  # fail here, not at download time, on a malformed card
+        except (yaml.YAMLError, KeyError, TypeError) as exc:
+            raise BERGError(f"the packaged model card {entry.name} is unreadable ({exc}); "
+                            "the berg installation is broken, reinstall it") from exc
+        cards[card.model_id] = card
+    return cards
+
+
+@functools.cache
+def _id_table() -> dict[str, str]:
+    """Every accepted id (canonical or alias) -> canonical id."""
+    table = {}
+    for model_id, card in _cards().items():
+        table[model_id] = model_id
+        table.update({alias: model_id for alias in card.aliases})
+    return table
+
+
+def list_model_ids(include_aliases: bool = False) -> list[str]:
+    """Sorted canonical model ids (and their aliases when ``include_aliases``)."""
+    return sorted(_id_table() if include_aliases else _cards())
+
+
+def canonical_model_id(model_id: object) -> str:
+    """Map a canonical id or an alias to the canonical id.
+
+    Raises
+    ------
+    ModelNotFoundError
+        If ``model_id`` is not a string or not a known id; the message lists the valid ids
+        and suggests the closest one.
+    """
+    table = _id_table()
+    if not isinstance(model_id, str):
+        raise ModelNotFoundError(
+            f"model_id must be a string such as {list_model_ids()[0]!r}, "
+            f"got {type(model_id).__name__} {model_id!r}")
+    if model_id in table:
+        return table[model_id]
+    raise ModelNotFoundError(
+        f"unknown model id {model_id!r}{did_you_mean(model_id, table)} "
+        f"(valid ids: {format_choices(sorted(table))})")
+
+
+def get_card(model_id: str) -> ModelCard:
+    """The model card of a canonical id or alias."""
+    return _cards()[canonical_model_id(model_id)]

@@ -1,0 +1,72 @@
+"""Which kind of stimulus a file is, from its extension, and the checks every file gets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from berg.errors import StimulusError, did_you_mean
+
+__all__ = ["STIMULUS_EXTENSIONS", "check_stimulus_file"]
+
+#: File extension (lower case) -> stimulus kind. The kind decides the modalities used:
+#: video -> video + audio + text, audio -> audio + text, text -> speech, then as audio.
+STIMULUS_EXTENSIONS: dict[str, str] = {
+    ".mp4": "video", ".avi": "video", ".mkv": "video", ".mov": "video", ".webm": "video",
+    ".wav": "audio", ".mp3": "audio", ".flac": "audio", ".ogg": "audio",
+    ".txt": "text",
+}
+
+
+def check_stimulus_file(stimulus: object) -> tuple[Path, str]:
+    """Check that ``stimulus`` names one readable, non-empty file of a supported kind.
+
+    Parameters
+    ----------
+    stimulus : str or os.PathLike
+        Path to a video, audio or text file. The extension is matched case-insensitively.
+
+    Returns
+    -------
+    path : Path
+        The absolute path.
+    kind : {'video', 'audio', 'text'}
+
+    Raises
+    ------
+    StimulusError
+        Not a single path, missing, a directory, empty, or an unsupported extension; the
+        message names the file and lists the supported extensions.
+    """
+    if isinstance(stimulus, (list, tuple, set)):
+        raise StimulusError(
+            f"encode() takes exactly one stimulus file per call, got a {type(stimulus).__name__}"
+            f" of {len(stimulus)}; call it once per file")
+    if not isinstance(stimulus, (str, os.PathLike)):
+        raise StimulusError(
+            f"the stimulus must be a file path (str or os.PathLike), got "
+            f"{type(stimulus).__name__}")
+    path = Path(stimulus).expanduser()
+    if str(stimulus).strip() == "":
+        raise StimulusError("the stimulus path is empty")
+    if not path.exists():
+        raise StimulusError(f"stimulus file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise StimulusError(f"stimulus {str(path)!r} is a directory; give one file")
+    supported = ", ".join(STIMULUS_EXTENSIONS)
+    suffix = path.suffix.lower()
+    if suffix not in STIMULUS_EXTENSIONS:
+        hint = did_you_mean(suffix, STIMULUS_EXTENSIONS) if suffix else ""
+        what = f"extension {path.suffix!r}" if suffix else "no extension"
+        raise StimulusError(
+            f"cannot tell the kind of stimulus {str(path)!r}: {what}{hint} "
+            f"(supported: {supported})")
+    try:
+        size = path.stat().st_size
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise StimulusError(f"stimulus file {str(path)!r} cannot be read: {exc}") from exc
+    if size == 0:
+        raise StimulusError(f"stimulus file {str(path)!r} is empty (0 bytes)")
+    return path.resolve(), STIMULUS_EXTENSIONS[suffix]

@@ -1,0 +1,74 @@
+"""The checks every stimulus path gets before any work starts."""
+
+from pathlib import Path
+
+import pytest
+
+from berg import StimulusError
+from berg.stimulus import check_stimulus_file
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("clip.mp4", "video"), ("clip.AVI", "video"), ("clip.mkv", "video"), ("clip.mov", "video"),
+    ("clip.webm", "video"), ("talk.wav", "audio"), ("talk.MP3", "audio"),
+    ("talk.flac", "audio"), ("talk.ogg", "audio"), ("story.txt", "text"),
+    ("dir with spaces/é café.mp4", "video"),
+])
+def test_kind_from_extension(tmp_path, name, kind):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not empty")
+    resolved, found = check_stimulus_file(str(path))
+    assert found == kind
+    assert resolved == path.resolve()
+    assert check_stimulus_file(path)[1] == kind  # Path objects too
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(StimulusError, match="does not exist") as info:
+        check_stimulus_file(tmp_path / "nope.mp4")
+    assert "nope.mp4" in str(info.value)
+
+
+def test_directory(tmp_path):
+    (tmp_path / "clips.mp4").mkdir()
+    with pytest.raises(StimulusError, match="is a directory"):
+        check_stimulus_file(tmp_path / "clips.mp4")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(StimulusError, match="empty"):
+        check_stimulus_file(tmp_path / "empty.wav")
+
+
+@pytest.mark.parametrize("name, hint", [("clip.mp5", ".mp4"), ("talk.wave", ".wav"),
+                                        ("notes.pdf", None), ("README", None)])
+def test_unknown_extension(tmp_path, name, hint):
+    (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(StimulusError) as info:
+        check_stimulus_file(tmp_path / name)
+    message = str(info.value)
+    assert name in message and ".mp4" in message and ".txt" in message
+    if hint:
+        assert f"did you mean {hint!r}" in message
+
+
+@pytest.mark.parametrize("bad", [["a.mp4", "b.mp4"], 3, None, ""])
+def test_not_one_path(bad):
+    with pytest.raises(StimulusError):
+        check_stimulus_file(bad)
+
+
+def test_unreadable_file(tmp_path):
+    import os
+    path = tmp_path / "locked.wav"
+    path.write_bytes(b"x")
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):  # root reads anything
+            pytest.skip("running as a user who can read mode-000 files")
+        with pytest.raises(StimulusError, match="cannot be read"):
+            check_stimulus_file(path)
+    finally:
+        path.chmod(0o644)

@@ -1,0 +1,126 @@
+"""Finding and downloading the weights (against a fake Hub on loopback)."""
+
+import socket
+from pathlib import PurePosixPath
+
+import pytest
+
+from berg import InvalidParameterError, ModelLoadError
+from berg.registry import WeightsSource, get_card
+from berg.tribe.weights import locate_weights
+from fake_hub import FakeHub
+
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+SOURCE = WeightsSource(hub_repo="facebook/tribev2", revision=REVISION,
+                       files=("config.yaml", "best.ckpt"),
+                       berg_path=PurePosixPath("encoding_models/modality-fmri/x/model-y"),
+                       license="CC-BY-NC-4.0")
+FILES = {"config.yaml": b"brain_model_config: {}\n", "best.ckpt": bytes(range(256)) * 40}
+
+
+def _closed_port_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_present_files_are_used_without_network(tmp_path):
+    target = tmp_path / SOURCE.berg_path
+    target.mkdir(parents=True)
+    for name, data in FILES.items():
+        (target / name).write_bytes(data)
+    found = locate_weights(tmp_path, SOURCE, endpoint=_closed_port_endpoint())
+    assert found == target
+
+
+def test_missing_files_are_downloaded_into_the_berg_layout(tmp_path):
+    with FakeHub("facebook/tribev2", REVISION, FILES) as hub:
+        found = locate_weights(tmp_path, SOURCE, endpoint=hub.endpoint, show_progress=False)
+    assert found == tmp_path / "encoding_models/modality-fmri/x/model-y"
+    for name, data in FILES.items():
+        assert (found / name).read_bytes() == data
+    assert any(path.endswith(f"/resolve/{REVISION}/best.ckpt") for _, path in hub.requests)
+
+
+def test_only_the_missing_file_is_fetched(tmp_path):
+    target = tmp_path / SOURCE.berg_path
+    target.mkdir(parents=True)
+    (target / "config.yaml").write_bytes(b"mine: 1\n")
+    with FakeHub("facebook/tribev2", REVISION, FILES) as hub:
+        locate_weights(tmp_path, SOURCE, endpoint=hub.endpoint, show_progress=False)
+    assert (target / "config.yaml").read_bytes() == b"mine: 1\n"
+    assert all("config.yaml" not in path for _, path in hub.requests)
+    assert (target / "best.ckpt").read_bytes() == FILES["best.ckpt"]
+
+
+def test_offline_mode_says_which_files_go_where(tmp_path, monkeypatch):
+    # What HF_HUB_OFFLINE=1 sets; huggingface_hub reads the variable once, at import.
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelLoadError, match="unreachable or offline mode is on") as info:
+        locate_weights(tmp_path, SOURCE, show_progress=False)
+    message = str(info.value)
+    target = tmp_path / SOURCE.berg_path
+    assert str(target) in message
+    assert f"https://huggingface.co/facebook/tribev2/resolve/{REVISION}/best.ckpt" in message
+    assert f"https://huggingface.co/facebook/tribev2/resolve/{REVISION}/config.yaml" in message
+    assert "checkpoint_dir" in message
+    assert not (target / "best.ckpt").exists()
+
+
+def test_download_disabled(tmp_path):
+    with pytest.raises(ModelLoadError, match="not installed") as info:
+        locate_weights(tmp_path, SOURCE, download=False)
+    assert "config.yaml, best.ckpt missing" in str(info.value)
+
+
+def test_gated_repository(tmp_path):
+    with FakeHub("facebook/tribev2", REVISION, FILES) as hub:
+        hub.mode = "gated"
+        with pytest.raises(ModelLoadError, match="hf auth login"):
+            locate_weights(tmp_path, SOURCE, endpoint=hub.endpoint, show_progress=False)
+
+
+def test_unknown_revision(tmp_path):
+    with FakeHub("facebook/tribev2", REVISION, FILES) as hub:
+        with pytest.raises(ModelLoadError, match="revision 'v0-missing' does not exist"):
+            locate_weights(tmp_path, SOURCE, endpoint=hub.endpoint, revision="v0-missing",
+                           show_progress=False)
+
+
+def test_interrupted_download_leaves_no_checkpoint(tmp_path):
+    with FakeHub("facebook/tribev2", REVISION, FILES) as hub:
+        hub.mode = "short"
+        with pytest.raises(ModelLoadError):
+            locate_weights(tmp_path, SOURCE, endpoint=hub.endpoint, show_progress=False)
+    target = tmp_path / SOURCE.berg_path
+    assert not (target / "best.ckpt").exists()
+    assert not (target / "config.yaml").exists()
+
+
+def test_checkpoint_dir_is_used_as_given(tmp_path):
+    for name, data in FILES.items():
+        (tmp_path / name).write_bytes(data)
+    assert locate_weights("/nonexistent/berg", SOURCE, checkpoint_dir=tmp_path) == tmp_path
+
+
+def test_checkpoint_dir_problems(tmp_path):
+    with pytest.raises(ModelLoadError, match="is not a directory"):
+        locate_weights(tmp_path, SOURCE, checkpoint_dir=tmp_path / "missing")
+    (tmp_path / "config.yaml").write_bytes(b"a: 1\n")
+    (tmp_path / "best.ckpt").write_bytes(b"")  # an empty file is as good as none
+    with pytest.raises(ModelLoadError, match="lacks best.ckpt"):
+        locate_weights(tmp_path, SOURCE, checkpoint_dir=tmp_path)
+    with pytest.raises(InvalidParameterError, match="checkpoint_dir must be a path"):
+        locate_weights(tmp_path, SOURCE, checkpoint_dir=3)
+
+
+def test_the_packaged_source_is_the_berg_layout():
+    source = get_card("fmri-multi_study-tribe_v2").weights
+    assert source.hub_repo == "facebook/tribev2" and source.files == SOURCE.files
+
+
+def test_missing_repository_asks_for_a_login(tmp_path):
+    with FakeHub("facebook/tribev2", REVISION, FILES) as hub:
+        hub.mode = "no-repo"
+        with pytest.raises(ModelLoadError, match="not found or needs a login"):
+            locate_weights(tmp_path, SOURCE, endpoint=hub.endpoint, show_progress=False)
