@@ -335,3 +335,108 @@ def write_tiny_checkpoint(
     }
     torch.save(checkpoint, directory / "best.ckpt")
     return directory
+
+
+def read_state_dict(directory: str | Path) -> dict:
+    """The raw tensors of ``best.ckpt`` (keys without 'model.'), read without berg."""
+    checkpoint = torch.load(Path(directory) / "best.ckpt", map_location="cpu", weights_only=True)
+    return {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
+
+
+def reference_forward(
+    state: Mapping[str, torch.Tensor],
+    features: Mapping[str, torch.Tensor],
+    *,
+    feature_dims: Mapping[str, tuple[int, int]],
+    heads: int,
+    n_output_timesteps: int,
+    layer_aggregation: str = "cat",
+) -> torch.Tensor:
+    """Section 2 of docs/tribe_v2_inference.md step by step, in float64, from raw tensors.
+
+    Deliberately naive (explicit loops over layers, heads and windows, explicit softmax,
+    rotary and ScaleNorm) and independent of berg's module code. Returns
+    (B, n_outputs, n_output_timesteps) float64.
+    """
+    f64 = torch.float64
+    sd = {k: v.to(f64) for k, v in state.items()}
+    hidden = sd["time_pos_embed"].shape[-1]
+    width = hidden // len(feature_dims)
+    first = next(iter(features.values()))
+    batch, n_times = first.shape[0], first.shape[-1]
+
+    # 1-2. Projectors (flattened layer-major: column l * D + d), laid side by side in order.
+    parts = []
+    for name, (n_layers, dim) in feature_dims.items():
+        if name not in features:
+            parts.append(torch.zeros(batch, n_times, width, dtype=f64))
+            continue
+        x = features[name].to(f64)
+        if layer_aggregation == "cat":
+            columns = torch.zeros(batch, n_times, n_layers * dim, dtype=f64)
+            for layer in range(n_layers):
+                for d in range(dim):
+                    columns[:, :, layer * dim + d] = x[:, layer, d, :]
+        else:
+            columns = x.mean(dim=1).transpose(1, 2)
+        weight, bias = sd[f"projectors.{name}.weight"], sd[f"projectors.{name}.bias"]
+        parts.append(columns @ weight.T + bias)
+    x = torch.cat(parts, dim=-1)
+
+    # 3. Learned time embedding.
+    x = x + sd["time_pos_embed"][:, :n_times]
+
+    # 4. Encoder.
+    def scale_norm(v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        norm = torch.sqrt((v * v).sum(dim=-1, keepdim=True)).clamp_min(1e-12)
+        return v / norm * math.sqrt(hidden) * g
+
+    inv_freq = state["encoder.rotary_pos_emb.inv_freq"]
+    half = inv_freq.numel()  # the rotary embedding turns the first 2 * half dims of a head
+    # Angles as the reference computes them (float32 products), then float64 trigonometry.
+    angles = (torch.arange(n_times, dtype=torch.float32)[:, None] * inv_freq.float()).to(f64)
+    cos, sin = angles.cos(), angles.sin()  # (T, half): freqs = [theta, theta]
+
+    def rotary(v: torch.Tensor) -> torch.Tensor:  # (T, dim_head)
+        x1, x2 = v[:, :half], v[:, half : 2 * half]
+        # q cos + rotate_half(q) sin with rotate_half([x1, x2]) = [-x2, x1]
+        return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin, v[:, 2 * half :]], dim=1)
+
+    dim_head = hidden // heads
+    n_blocks = sum(1 for k in sd if k.startswith("encoder.layers.") and k.endswith(".0.0.g"))
+    for i in range(n_blocks):
+        p = f"encoder.layers.{i}."
+        h = scale_norm(x, sd[p + "0.0.g"])
+        if p + "1.to_q.weight" in sd:
+            q, k, v = (h @ sd[p + f"1.{name}.weight"].T for name in ("to_q", "to_k", "to_v"))
+            attended = torch.zeros_like(h)
+            for b in range(batch):
+                for head in range(heads):
+                    cols = slice(head * dim_head, (head + 1) * dim_head)
+                    qh, kh, vh = rotary(q[b, :, cols]), rotary(k[b, :, cols]), v[b, :, cols]
+                    scores = qh @ kh.T / math.sqrt(dim_head)
+                    weights = torch.exp(scores - scores.max(dim=-1, keepdim=True).values)
+                    weights = weights / weights.sum(dim=-1, keepdim=True)
+                    attended[b, :, cols] = weights @ vh
+            branch = attended @ sd[p + "1.to_out.weight"].T
+        else:
+            a = h @ sd[p + "1.ff.0.0.weight"].T + sd[p + "1.ff.0.0.bias"]
+            a = 0.5 * a * (1.0 + torch.erf(a / math.sqrt(2.0)))
+            branch = a @ sd[p + "1.ff.2.weight"].T + sd[p + "1.ff.2.bias"]
+        x = branch + x * sd[p + "2.residual_scale"]
+    x = scale_norm(x, sd["encoder.final_norm.g"])
+
+    # 5-6. Low-rank head, then the last ("average subject") row of the read-out.
+    if "low_rank_head.weight" in sd:
+        x = x @ sd["low_rank_head.weight"].T
+    y = torch.einsum("btc,cd->bdt", x, sd["predictor.weights"][-1])
+    y = y + sd["predictor.bias"][-1][None, :, None]
+
+    # 7. AdaptiveAvgPool1d: step k averages bins floor(k T / n) .. ceil((k + 1) T / n) - 1.
+    n = n_output_timesteps
+    steps = []
+    for step in range(n):
+        start = (step * n_times) // n
+        stop = -((-(step + 1) * n_times) // n)
+        steps.append(y[..., start:stop].mean(dim=-1))
+    return torch.stack(steps, dim=-1)

@@ -1,0 +1,96 @@
+"""The installed ``berg`` command, run in a subprocess as a user would."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fake_hub import FakeHub
+from tiny_checkpoint import write_tiny_checkpoint
+
+
+def _berg_command() -> list[str]:
+    script = Path(sys.executable).parent / "berg"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("berg")
+    return [found] if found else [sys.executable, "-m", "berg"]
+
+
+def run_berg(*args, env_extra=None, cwd=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BERG_", "HF_"))}
+    env.update(env_extra or {})
+    return subprocess.run([*_berg_command(), *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=120)
+
+
+def test_models_and_describe():
+    result = run_berg("models")
+    assert result.returncode == 0
+    assert result.stdout.split() == ["fmri-dascoli_2026-tribe_v2", "(alias:",
+                                     "fmri-multi_study-tribe_v2)"]
+    result = run_berg("describe", "fmri-multi_study-tribe_v2")
+    assert result.returncode == 0
+    assert "TRIBE v2" in result.stdout and "CC-BY-NC-4.0" in result.stdout
+
+
+def test_metadata_json_is_complete(tmp_path):
+    target = tmp_path / "meta.json"
+    result = run_berg("metadata", "--json", str(target))
+    assert result.returncode == 0, result.stderr
+    meta = json.loads(target.read_text())
+    assert meta["fmri"]["n_vertices"] == 20484
+    assert len(meta["roi"]["roi_labels"]) == 180
+    assert len(meta["roi"]["roi_assignments"]) == 20484
+    assert meta["roi"]["roi_index"]["FFC"] == 17
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["describe", "fmri-dascoli-tribe"], "did you mean 'fmri-dascoli_2026-tribe_v2'"),
+    (["metadata", "--json", "/nonexistent-dir/meta.json"], "No such file or directory"),
+])
+def test_errors_are_one_line_without_traceback(args, expected):
+    result = run_berg(*args)
+    assert result.returncode == 1
+    assert result.stderr.startswith("berg: error: ")
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_verbose_shows_the_traceback():
+    result = run_berg("--verbose", "describe", "nope")
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_usage_errors_exit_2():
+    result = run_berg("frobnicate")
+    assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_download_into_berg_dir(tmp_path):
+    # A tiny checkpoint served by a fake Hub stands in for facebook/tribev2.
+    from berg.registry import get_card
+    source = write_tiny_checkpoint(tmp_path / "served")
+    files = {name: (source / name).read_bytes() for name in ("config.yaml", "best.ckpt")}
+    revision = get_card("fmri-dascoli_2026-tribe_v2").weights.revision
+    with FakeHub("facebook/tribev2", revision, files) as hub:
+        result = run_berg("--berg-dir", str(tmp_path / "berg"), "download", "--quiet",
+                          env_extra={"HF_ENDPOINT": hub.endpoint})
+    assert result.returncode == 0, result.stderr
+    target = (tmp_path / "berg" / "encoding_models" / "modality-fmri"
+              / "train_dataset-dascoli_2026" / "model-tribe_v2")
+    assert (target / "best.ckpt").read_bytes() == files["best.ckpt"]
+    assert f"weights ready in {target}" in result.stdout
+
+
+def test_download_offline_fails_with_the_steps(tmp_path):
+    result = run_berg("--berg-dir", str(tmp_path), "download",
+                      env_extra={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1
+    assert "best.ckpt" in result.stderr and "Traceback" not in result.stderr
+    assert str(tmp_path / "encoding_models") in result.stderr
