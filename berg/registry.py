@@ -87,6 +87,14 @@ class ModelCard(Mapping):
             license=w["license"],
         )
 
+    def extractor(self, modality: str):
+        """The feature model of ``modality`` ('text', 'audio', 'video') as a PretrainedSpec."""
+        from berg.features.models import PretrainedSpec
+
+        e = self._data["extractors"][modality]
+        return PretrainedSpec(modality=modality, hub_id=e["hub_id"], revision=str(e["revision"]),
+                              env_var=e["env_var"], gated=bool(e.get("gated", False)))
+
     def __str__(self) -> str:
         return _format_card(self._data)
 
@@ -132,8 +140,14 @@ def _format_card(card: Mapping[str, Any]) -> str:
         _wrap(f"Licence: {w['license']}"),
         _wrap(w["gated_dependencies"]),
         "",
-        "References",
     ]
+    if card.get("extractors"):
+        lines.append("Feature models (Hugging Face Hub; or a local folder via the variable shown)")
+        lines += [f"  {modality}: {e['hub_id']} @ {e['revision']}  (${e['env_var']})"
+                  + ("  [gated]" if e.get("gated") else "")
+                  for modality, e in card["extractors"].items()]
+        lines.append("")
+    lines.append("References")
     lines += [_wrap(ref, "  - ", "    ") for ref in card["references"]]
     return "\n".join(lines)
 
@@ -149,6 +163,8 @@ def _cards() -> dict[str, ModelCard]:
             data = yaml.safe_load(entry.read_text(encoding="utf-8"))
             card = ModelCard(data)
             card.weights  # fail here, not at download time, on a malformed card
+            for modality in card.get("extractors", {}):
+                card.extractor(modality)
         except (yaml.YAMLError, KeyError, TypeError) as exc:
             raise BERGError(f"the packaged model card {entry.name} is unreadable ({exc}); "
                             "the berg installation is broken, reinstall it") from exc

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
+from berg.progress import silent_tqdm_class
 from berg.registry import WeightsSource
 
 __all__ = ["fetch_weights", "locate_weights", "missing_files"]
@@ -141,7 +142,7 @@ def fetch_weights(
                 revision=revision,
                 local_dir=target,
                 endpoint=endpoint,
-                tqdm_class=None if show_progress else _silent_tqdm_class(),
+                tqdm_class=None if show_progress else silent_tqdm_class(),
             )
         except GatedRepoError as exc:
             raise ModelLoadError(
@@ -177,14 +178,3 @@ def fetch_weights(
                              f"{target}. " + _manual_steps(target, source))
     return target
 
-
-def _silent_tqdm_class():
-    """A tqdm class whose bars are disabled, for ``show_progress=False``."""
-    from tqdm.auto import tqdm
-
-    class SilentTqdm(tqdm):
-        def __init__(self, *args, **kwargs):
-            kwargs["disable"] = True
-            super().__init__(*args, **kwargs)
-
-    return SilentTqdm

@@ -1,0 +1,39 @@
+"""The value type every feature extractor returns: features of one event on the stimulus clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FEATURE_FREQUENCY", "TimedFeature"]
+
+#: Feature rate of every modality (Hz): one bin per 0.5 s.
+FEATURE_FREQUENCY = 2.0
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: ndarray fields make == ambiguous
+class TimedFeature:
+    """Features of one event (a word, an audio chunk, a video chunk).
+
+    Attributes
+    ----------
+    start, duration : float
+        Seconds on the stimulus clock.
+    data : np.ndarray, float32
+        ``(L, D)`` for a static event (a word: one vector for its whole span), or
+        ``(L, D, n)`` sampled at 2 Hz with ``n = max(1, round(2 * duration))`` bins for a
+        dynamic one (an audio or video chunk). ``L`` is the number of layer groups.
+    """
+
+    start: float
+    duration: float
+    data: np.ndarray
+
+    @property
+    def is_static(self) -> bool:
+        return self.data.ndim == 2
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
