@@ -151,7 +151,5 @@ class BERG:
                             ("show_progress", show_progress)]:
             if not isinstance(value, bool):
                 raise InvalidParameterError(f"{name} must be True or False, got {value!r}")
-        responses = model.encode(stimulus, show_progress=show_progress)
-        if return_metadata:
-            return responses, model.metadata()
-        return responses
+        return model.encode(stimulus, show_progress=show_progress,
+                            return_metadata=return_metadata)

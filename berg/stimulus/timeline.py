@@ -235,8 +235,11 @@ def build_timeline(
 
     use_video = kind == "video" and info.has_video
     video_chunks = split_into_chunks(info.video_duration or info.duration) if use_video else ()
-    audio_chunks = (split_into_chunks(info.audio_duration or info.duration)
-                    if audio_source is not None else ())
+    # The reference extracts a video's soundtrack to a WAV as long as the video (padded with
+    # silence), so a video's audio chunks follow the video's span, not the audio track's.
+    audio_span = (info.video_duration or info.duration) if use_video else (
+        info.audio_duration or info.duration)
+    audio_chunks = split_into_chunks(audio_span) if audio_source is not None else ()
 
     words: tuple[TimelineWord, ...] = ()
     if audio_source is not None:

@@ -8,21 +8,29 @@ typo or a missing file is reported at once, not in the middle of a long encode.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from berg import cortex
 from berg.devices import resolve_device
-from berg.errors import InvalidParameterError, NotAvailableYetError, did_you_mean
+from berg.errors import InvalidParameterError, did_you_mean
 from berg.metadata import model_metadata
+from berg.progress import Stages as _Stages
 from berg.registry import ModelCard
-from berg.stimulus import check_stimulus_file
 
 __all__ = ["TribeV2Model", "ENCODING_MODEL_OPTIONS"]
 
 #: Keyword options of ``get_encoding_model`` besides ``selection`` and ``device``.
-ENCODING_MODEL_OPTIONS = ("checkpoint_dir", "download", "revision", "show_progress")
+ENCODING_MODEL_OPTIONS = (
+    "checkpoint_dir", "download", "revision", "show_progress",       # brain-model weights
+    "cache_dir",                                                      # features + speech
+    "asr", "asr_model", "language", "tts", "tts_options", "sentence_splitter",  # stimulus
+    "text_model_dir", "audio_model_dir", "video_model_dir", "local_files_only",  # features
+    "feature_dtype", "keep_models_loaded",
+)
+_FEATURE_DTYPES = ("float32", "bfloat16", "float16")
 
 
 class TribeV2Model:
@@ -57,15 +65,35 @@ class TribeV2Model:
         download: bool = True,
         revision: str | None = None,
         show_progress: bool = True,
+        cache_dir: str | os.PathLike | None = None,
+        asr: str = "faster-whisper",
+        asr_model: str | os.PathLike = "large-v3",
+        language: str | None = None,
+        tts: str = "piper",
+        tts_options: dict | None = None,
+        sentence_splitter="auto",
+        text_model_dir: str | os.PathLike | None = None,
+        audio_model_dir: str | os.PathLike | None = None,
+        video_model_dir: str | os.PathLike | None = None,
+        local_files_only: bool = False,
+        feature_dtype: str = "float32",
+        keep_models_loaded: bool = False,
     ):
         from berg.tribe.model import load_brain_model
         from berg.tribe.weights import locate_weights
 
-        for name, value in [("download", download), ("show_progress", show_progress)]:
+        for name, value in [("download", download), ("show_progress", show_progress),
+                            ("local_files_only", local_files_only),
+                            ("keep_models_loaded", keep_models_loaded)]:
             if not isinstance(value, bool):
                 raise InvalidParameterError(f"{name} must be True or False, got {value!r}")
         if revision is not None and not isinstance(revision, str):
             raise InvalidParameterError(f"revision must be a string, got {revision!r}")
+        if feature_dtype not in _FEATURE_DTYPES:
+            raise InvalidParameterError(
+                f"unknown feature_dtype {feature_dtype!r}"
+                f"{did_you_mean(feature_dtype, _FEATURE_DTYPES)} (valid: "
+                f"{', '.join(map(repr, _FEATURE_DTYPES))}; float32 reproduces the reference)")
         self.card = card
         self.model_id = card.model_id
         # Cheap checks first: a bad ROI name must not cost a 0.7 GB download.
@@ -75,24 +103,106 @@ class TribeV2Model:
             berg_dir, card.weights, checkpoint_dir=checkpoint_dir, download=download,
             revision=revision, show_progress=show_progress)
         self.brain_model = load_brain_model(self.weights_dir, device=self.device)
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else Path(berg_dir) / "cache"
+        self.stimulus_options = {"language": language, "tts": tts,
+                                 "tts_options": dict(tts_options or {}),
+                                 "sentence_splitter": sentence_splitter}
+        self._asr = (asr, asr_model)
+        self._transcriber = None
+        self._keep_models_loaded = keep_models_loaded
+        self._features = None
+        self._feature_settings = {
+            "model_dirs": {m: d for m, d in [("text", text_model_dir),
+                                             ("audio", audio_model_dir),
+                                             ("video", video_model_dir)] if d is not None},
+            "local_files_only": local_files_only,
+            "dtype": feature_dtype,
+            "show_progress": show_progress,
+        }
 
     @property
     def n_vertices(self) -> int:
         """Number of output columns."""
         return cortex.N_VERTICES if self.vertices is None else len(self.vertices)
 
-    def encode(self, stimulus: str | os.PathLike, show_progress: bool = False) -> np.ndarray:
-        """Predict the response to one stimulus file: float32 (n_seconds, n_vertices).
+    def encode(self, stimulus: str | os.PathLike, *, show_progress: bool = False,
+               return_metadata: bool = False):
+        """Predict the response to one stimulus file.
 
-        The stimulus is checked (exists, non-empty, supported extension) before anything
-        else. The feature extraction that follows is not part of this version yet.
+        Returns
+        -------
+        responses : np.ndarray
+            float32 (ceil(duration), n_vertices): row k is stimulus second [k, k+1).
+        metadata : dict
+            With ``return_metadata=True``: :meth:`metadata` plus this stimulus's row times,
+            modalities, and how its timeline and features were made.
         """
+        from berg.features.binning import row_times
+        from berg.stimulus.timeline import build_timeline
+        from berg.tribe.predict import predict_responses
+
         self._check_open()
-        path, kind = check_stimulus_file(stimulus)
-        raise NotAvailableYetError(
-            f"encoding a {kind} stimulus ({path.name}) needs the stimulus decoding and feature "
-            "extraction stages, which this version of berg does not include yet; the brain "
-            "model itself is loaded and usable as model.brain_model")
+        with _Stages(show_progress) as stages:
+            stages.start("decoding + speech", total=None, unit="s")
+            timeline = build_timeline(stimulus, cache_dir=self.cache_dir,
+                                      transcriber=self._get_transcriber(),
+                                      **self.stimulus_options)
+            stages.finish()
+            if not self._keep_models_loaded:
+                self._release_transcriber()
+            features = self._get_features().extract(
+                timeline, progress=stages.progress_for(timeline))
+            stages.start("brain model", total=timeline.duration, unit="s")
+            responses = predict_responses(self.brain_model, features, timeline.duration,
+                                          columns=self.vertices, progress=stages.advance)
+            stages.finish()
+        if not return_metadata:
+            return responses
+        meta = self.metadata()
+        meta["stimulus"] = {
+            "path": str(timeline.path), "kind": timeline.kind,
+            "duration_s": timeline.duration, "modalities": list(timeline.modalities),
+            "language": timeline.language, "n_words": len(timeline.words),
+        }
+        meta["timing"]["row_times_s"] = row_times(timeline.duration)
+        meta["provenance"] = {
+            "timeline": timeline.provenance,
+            "feature_models": self._get_features().provenance(),
+            "feature_dtype": self._feature_settings["dtype"],
+            "packages": _package_versions(),
+        }
+        return responses, meta
+
+    def _get_transcriber(self):
+        if self._transcriber is None:
+            from berg.stimulus.transcribe import make_transcriber
+
+            backend, model = self._asr
+            device = "cuda" if self.device.type == "cuda" else "cpu"
+            self._transcriber = make_transcriber(backend, model=model, device=device)
+        return self._transcriber
+
+    def _release_transcriber(self) -> None:
+        if self._transcriber is not None and hasattr(self._transcriber, "close"):
+            self._transcriber.close()
+        self._transcriber = None
+
+    def _get_features(self):
+        if self._features is None:
+            import torch
+
+            from berg.features.pipeline import FeaturePipeline
+            from berg.tribe.config import read_tribe_config
+
+            settings = self._feature_settings
+            self._features = FeaturePipeline(
+                self.card, read_tribe_config(self.weights_dir / "config.yaml"),
+                device=self.device, dtype=getattr(torch, settings["dtype"]),
+                cache_dir=self.cache_dir / "features", model_dirs=settings["model_dirs"],
+                local_files_only=settings["local_files_only"],
+                release_models=not self._keep_models_loaded,
+                show_progress=settings["show_progress"])
+        return self._features
 
     def metadata(self) -> dict[str, Any]:
         """The model's BERG metadata plus this instance's selection and device."""
@@ -106,8 +216,11 @@ class TribeV2Model:
         return meta
 
     def close(self) -> None:
-        """Release the brain model and any GPU memory it held."""
+        """Release the brain model, the feature models, the recogniser and their GPU memory."""
         self.brain_model = None
+        self._release_transcriber()
+        if self._features is not None:
+            self._features.release()
         if self.device.type == "cuda":
             import torch
 
@@ -137,3 +250,17 @@ def check_options(options: dict[str, Any]) -> None:
             raise InvalidParameterError(
                 f"unknown option {name!r}{did_you_mean(name, ENCODING_MODEL_OPTIONS)} "
                 f"(valid: selection, device, {', '.join(ENCODING_MODEL_OPTIONS)})")
+
+
+def _package_versions() -> dict[str, str]:
+    """Versions of the packages that decide the numbers, for provenance."""
+    from importlib import metadata
+
+    versions = {}
+    for name in ("berg-tribe", "torch", "transformers", "numpy", "av", "faster-whisper",
+                 "ctranslate2", "piper-tts"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions

@@ -1,0 +1,11 @@
+"""Features of a timeline, at 2 Hz, for the brain model.
+
+    layers    which hidden states are averaged into layer groups (from config.yaml)
+    text      Llama-3.2-3B word features (with a shared-prefix fast path)
+    audio     Wav2Vec-BERT 2.0 chunk features
+    video     V-JEPA2 chunk features (each frame decoded once)
+    binning   placing features into 100 s windows, as the reference does
+    cache     a content-addressed, atomic feature cache
+    models    finding model folders (argument, environment variable, Hub cache)
+    pipeline  all of it for one timeline
+"""

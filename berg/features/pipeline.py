@@ -1,0 +1,195 @@
+"""A timeline in, the features of each modality out: models resolved, loaded, cached, freed.
+
+One :class:`FeaturePipeline` serves many stimuli. For each modality the timeline carries it
+
+1. builds the cache key from what the numbers depend on: the bytes the extractor reads (or,
+   for text, the timed words and contexts), the extractor's settings and model identity;
+2. returns the cached features when present, else resolves the model folder (argument,
+   environment variable or Hub cache), loads the model lazily on the chosen device, extracts,
+   and stores the result atomically;
+3. releases the model afterwards when ``release_models`` is set, so the peak GPU memory is
+   that of the largest single model, not of all three together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from berg.errors import InvalidParameterError
+from berg.features.cache import FeatureCache, file_sha256
+from berg.features.layers import layer_selection_from_config
+from berg.features.models import ResolvedModel, resolve_pretrained
+from berg.features.timed import TimedFeature
+from berg.registry import ModelCard
+from berg.stimulus.timeline import Timeline
+
+__all__ = ["FeaturePipeline", "MODALITIES"]
+
+#: The modalities in the brain model's concatenation order.
+MODALITIES = ("text", "audio", "video")
+
+
+def _events_digest(timeline: Timeline, modality: str) -> str:
+    """What, besides the file bytes, decides a modality's features (words, chunks)."""
+    if modality == "text":
+        events = [(w.text, w.start, w.duration, w.context) for w in timeline.words]
+    else:
+        chunks = timeline.audio_chunks if modality == "audio" else timeline.video_chunks
+        events = [(c.start, c.duration) for c in chunks]
+    return hashlib.sha256(json.dumps(events).encode("utf-8")).hexdigest()
+
+
+class FeaturePipeline:
+    """Extract the text, audio and video features of timelines, with a feature cache.
+
+    Parameters
+    ----------
+    card : ModelCard
+        Names the feature models (Hub ids, revisions, environment variables).
+    tribe_config : Mapping
+        The checkpoint's ``config.yaml``: which layers are averaged (reference doc, section 4).
+    device : torch.device or str
+        Where the feature models run.
+    dtype : torch.dtype
+        Their precision; float32 reproduces the reference, bfloat16 is faster on a GPU.
+    cache_dir : path or None
+        Feature cache folder; None disables caching.
+    model_dirs : Mapping[str, path], optional
+        Explicit model folders per modality (win over environment variables and the Hub).
+    local_files_only : bool
+        Never download feature models.
+    release_models : bool
+        Free each model after its stage (bounded GPU memory); keep them for many stimuli
+        in a row when False.
+    extractor_options : Mapping[str, dict], optional
+        Extra keyword arguments per modality (batch sizes, ...).
+    """
+
+    def __init__(self, card: ModelCard, tribe_config: Mapping, *, device, dtype=None,
+                 cache_dir: str | os.PathLike | None = None,
+                 model_dirs: Mapping[str, str | os.PathLike] | None = None,
+                 local_files_only: bool = False, release_models: bool = True,
+                 show_progress: bool = False,
+                 extractor_options: Mapping[str, dict] | None = None):
+        import torch
+
+        self.card = card
+        self.tribe_config = tribe_config
+        self.device = torch.device(device)
+        self.dtype = dtype or torch.float32
+        self.cache = FeatureCache(Path(cache_dir)) if cache_dir is not None else None
+        model_dirs = dict(model_dirs or {})
+        unknown = set(model_dirs) - set(MODALITIES)
+        if unknown:
+            raise InvalidParameterError(f"model_dirs has unknown modalities {sorted(unknown)}; "
+                                        f"valid: {', '.join(MODALITIES)}")
+        self.model_dirs = model_dirs
+        self.local_files_only = local_files_only
+        self.release_models = release_models
+        self.show_progress = show_progress
+        self.extractor_options = {m: dict((extractor_options or {}).get(m, {}))
+                                  for m in MODALITIES}
+        self._extractors: dict[str, Any] = {}
+        self._resolved: dict[str, ResolvedModel] = {}
+
+    # -- models ------------------------------------------------------------------------------
+
+    def resolved_model(self, modality: str) -> ResolvedModel:
+        """The folder (and Hub commit) of a modality's model, resolved once."""
+        if modality not in self._resolved:
+            self._resolved[modality] = resolve_pretrained(
+                self.card.extractor(modality), model_dir=self.model_dirs.get(modality),
+                local_files_only=self.local_files_only, show_progress=self.show_progress)
+        return self._resolved[modality]
+
+    def extractor(self, modality: str):
+        """The extractor of a modality (built on first use; its model loads lazily)."""
+        if modality not in self._extractors:
+            from berg.features.audio import AudioFeatureExtractor
+            from berg.features.text import TextFeatureExtractor
+            from berg.features.video import VideoFeatureExtractor
+
+            cls = {"text": TextFeatureExtractor, "audio": AudioFeatureExtractor,
+                   "video": VideoFeatureExtractor}[modality]
+            self._extractors[modality] = cls(
+                self.resolved_model(modality).path, device=self.device, dtype=self.dtype,
+                layers=layer_selection_from_config(self.tribe_config, modality),
+                **self.extractor_options[modality])
+        return self._extractors[modality]
+
+    def release(self, modality: str | None = None) -> None:
+        """Free the models of one modality (or all), and their GPU memory."""
+        for name in [modality] if modality else list(self._extractors):
+            extractor = self._extractors.pop(name, None)
+            if extractor is not None:
+                extractor.close()
+
+    close = release
+
+    # -- extraction --------------------------------------------------------------------------
+
+    def cache_key(self, timeline: Timeline, modality: str) -> str:
+        """The content address of a modality's features for this timeline."""
+        source = timeline.path if modality == "video" else timeline.audio_source
+        content = file_sha256(source) if modality != "text" else "words"
+        resolved = self.resolved_model(modality)
+        fingerprint = {
+            "events": _events_digest(timeline, modality),
+            "model": resolved.hub_id,
+            "model_revision": resolved.revision or str(resolved.path),
+            "extractor": self.extractor(modality).fingerprint(),
+        }
+        return self.cache.key(content, modality, fingerprint)
+
+    def extract(self, timeline: Timeline,
+                progress: Callable[[str, float], None] | None = None,
+                ) -> dict[str, list[TimedFeature]]:
+        """The features of every modality the timeline carries.
+
+        Parameters
+        ----------
+        timeline : Timeline
+        progress : callable(modality, increment), optional
+            Called as work advances: seconds of stimulus for audio and video, words for text.
+
+        Returns
+        -------
+        dict
+            modality -> list of TimedFeature, for the modalities in ``timeline.modalities``.
+        """
+        features: dict[str, list[TimedFeature]] = {}
+        for modality in MODALITIES:
+            if modality not in timeline.modalities:
+                continue
+
+            def compute(modality=modality):
+                report = (lambda step: progress(modality, step)) if progress else None
+                extractor = self.extractor(modality)
+                if modality == "text":
+                    return extractor.extract(timeline.words, progress=report)
+                if modality == "audio":
+                    return extractor.extract(timeline.audio_source, timeline.audio_chunks,
+                                             progress=report)
+                return extractor.extract(timeline.path, timeline.video_chunks,
+                                         progress=report)
+
+            try:
+                if self.cache is None:
+                    features[modality] = compute()
+                else:
+                    features[modality] = self.cache.get_or_compute(
+                        self.cache_key(timeline, modality), compute)
+            finally:
+                if self.release_models:
+                    self.release(modality)
+        return features
+
+    def provenance(self) -> dict[str, Any]:
+        """Which model folders and commits were used, per modality."""
+        return {m: {"hub_id": r.hub_id, "revision": r.revision, "source": r.source,
+                    "path": str(r.path)} for m, r in self._resolved.items()}

@@ -1,0 +1,496 @@
+"""Text features: Llama 3.2 hidden states of every spoken word, read in its context.
+
+What the reference computes
+---------------------------
+Read in ``neuralset==0.0.2`` (``neuralset/extractors/text.py``: ``HuggingFaceText.model``,
+``_load_model`` and ``_get_data``; ``neuralset/extractors/base.py``: ``HuggingFaceMixin.
+_aggregate_tokens``, ``_layer_subselection`` and ``_aggregate_layers``), for the Llama-3.2-3B
+text extractor of TRIBE v2 (reference doc, section 5):
+
+- *Model.* ``AutoModel`` (the bare ``LlamaModel``, no LM head), ``eval()``, called with
+  ``output_hidden_states=True``: ``n = num_hidden_layers + 1`` states, the embedding output
+  first. No dtype is passed, so transformers 4 loaded float32 and transformers 5 loads the
+  checkpoint's bfloat16; we always pass the dtype explicitly (float32 by default).
+- *Tokens.* The tokenizer is loaded with ``truncation_side="left"``; each word's context
+  string is tokenized with ``add_special_tokens=False`` (no BOS) and ``truncation=True`` with
+  no ``max_length``, i.e. cut to ``tokenizer.model_max_length`` keeping the *last* tokens
+  (131,072 for Llama 3.2: in practice a 1,025-word context is never cut). The pad token is
+  the tokenizer's own or, when it has none (Llama), EOS; padding is on the right.
+- *The word's tokens.* ``prefix = context[:-len(word)].rstrip()`` is tokenized the same way
+  but *without* truncation; the word's tokens are the last ``max(1, n_ctx - n_prefix)`` tokens
+  of the (possibly truncated) context, ``n_ctx`` its token count after removing padding. So a
+  truncated context gives ``n_ctx - n_prefix <= 0`` and only its last token is used: a quirk
+  that never triggers with Llama 3.2's limit, reproduced here as it is.
+- *Averages.* The hidden states of those tokens are averaged per state (the layer
+  sub-selection ``cache_n_layers`` first), in the model's dtype, then cast to float32; the
+  states are then averaged into layer groups in float32 (`berg.features.layers`).
+- *Batches.* Words go in batches (``batch_size``, 4 in TRIBE v2) with right padding and the
+  tokenizer's attention mask. Padding counts are taken as the number of pad ids in the row,
+  which would also drop a literal EOS token inside a context (never the case for speech).
+  A padded batch differs from one unpadded forward per word by float rounding only;
+  `TextFeatureExtractor.extract_per_word` is that unpadded forward, the canonical value.
+
+What berg adds: sharing forward passes
+--------------------------------------
+A causal language model's hidden state at position ``j`` depends only on tokens ``0..j``. In a
+transcript the context of a word is usually the previous context plus the new word, so the
+token sequences of many words are prefixes of one longer sequence: one forward of the longest
+gives the states of all of them, each word read at its own positions ``[n_i - k_i, n_i)``.
+`TextFeatureExtractor.extract` (``method="shared"``) groups the words into such *runs*, and
+checks every word's real token sequence rather than trusting the strings, because
+
+- BPE tokenization is not prefix-stable: appending text can change the last tokens (Llama's
+  pre-tokenizer puts a question's ``"?"`` and the sentence joint's ``"."`` in one piece,
+  which BPE may encode as one ``"?."`` token; a context ending in a space sees it join the
+  next word), so a word whose tokens are not a prefix of the run starts a new run;
+- once a context reaches the 1,024-word window (or the token limit), the next context drops
+  words at the front: it shares no prefix and starts its own run. Past the window every word
+  therefore needs its own forward pass; only batching helps there.
+
+Words are tokenized and grouped in blocks of 1,024 (the token lists of an hour of speech would
+take hundreds of MB), the last run of a block continuing into the next one. Runs are batched
+(longest first, up to ``batch_tokens`` tokens, padded on the right). No attention mask is
+passed: with causal attention a real token never sees the padding after it, and position ids
+are ``0..T-1`` for every row, so each row computes what its unpadded forward would, up to
+float rounding (within 1e-5 in float32, checked by the tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from berg.errors import InvalidParameterError, ModelLoadError
+from berg.features.layers import LayerSelection, group_indices, select_hidden_states
+from berg.features.timed import TimedFeature
+from berg.stimulus.timeline import TimelineWord
+
+__all__ = ["TextFeatureExtractor", "METHODS"]
+
+#: ``extract`` strategies: shared forward passes (fast) or one forward per word (canonical).
+METHODS = ("shared", "per_word")
+_VERSION = 1  # bump when the computation changes, so cached features are recomputed
+_NO_LIMIT = 10**12  # transformers' "no limit" model_max_length is int(1e30)
+_BLOCK_WORDS = 1024  # words tokenized and grouped at a time by the shared method
+
+
+class TextFeatureExtractor:
+    """Contextual word features from a Llama-type causal language model (TRIBE v2's text).
+
+    Parameters
+    ----------
+    model_dir : path
+        A local transformers model folder (weights, ``config.json`` and tokenizer), e.g. a Hub
+        snapshot of ``meta-llama/Llama-3.2-3B``. Loaded on first use.
+    device : str or torch.device
+        Where the model runs ('cpu', 'cuda', 'cuda:N', 'auto').
+    dtype : torch.dtype
+        Precision of the model, set explicitly (transformers 5 would otherwise pick the
+        checkpoint's bfloat16). Features are float32 in any case.
+    layers : LayerSelection
+        Which hidden states are averaged into the layer groups.
+    max_tokens : int or None
+        Keep at most this many context tokens (the last ones); None: the tokenizer's
+        ``model_max_length``, as the reference.
+    batch_tokens : int
+        Tokens per forward pass of the shared method (rows x longest row), a memory bound.
+    method : {'shared', 'per_word'}
+        What `extract` does: shared forward passes, or `extract_per_word`.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=None,
+                 layers: LayerSelection = LayerSelection(), max_tokens: int | None = None,
+                 batch_tokens: int = 8192, method: str = "shared"):
+        import torch
+
+        from berg.devices import resolve_device
+
+        if not isinstance(model_dir, (str, os.PathLike)):
+            raise InvalidParameterError(f"model_dir must be a folder path, got {model_dir!r}")
+        dtype = torch.float32 if dtype is None else dtype
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise InvalidParameterError(f"dtype must be a floating torch.dtype (torch.float32, "
+                                        f"torch.bfloat16, torch.float16), got {dtype!r}")
+        if not isinstance(layers, LayerSelection):
+            raise InvalidParameterError(f"layers must be a LayerSelection, got {layers!r}")
+        for name, value, allow_none in (("max_tokens", max_tokens, True),
+                                        ("batch_tokens", batch_tokens, False)):
+            if value is None and allow_none:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidParameterError(f"{name} must be a positive int"
+                                            f"{' or None' if allow_none else ''}, got {value!r}")
+        if method not in METHODS:
+            raise InvalidParameterError(
+                f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+        self.model_dir = Path(os.fspath(model_dir)).expanduser()
+        self.device = resolve_device(device)
+        self.dtype = dtype
+        self.layers = layers
+        self.max_tokens = max_tokens
+        self.batch_tokens = batch_tokens
+        self.method = method
+        #: Counts of the last `extract` / `extract_per_word` call: words, sequences (runs),
+        #: forward passes and tokens run through the model.
+        self.last_stats: dict[str, int] = {}
+        self._model = None
+        self._tokenizer = None
+        self._config = None
+        self._fingerprint: dict | None = None
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _check_folder(self) -> None:
+        if not self.model_dir.is_dir():
+            raise ModelLoadError(f"text model folder {str(self.model_dir)!r} does not exist "
+                                 "(expected a transformers folder of a Llama model)")
+        if not (self.model_dir / "config.json").is_file():
+            raise ModelLoadError(f"text model folder {str(self.model_dir)!r} has no "
+                                 "config.json: it must be a transformers model folder "
+                                 "(save_pretrained or a Hub snapshot)")
+
+    @property
+    def config(self):
+        """The model's transformers config (read without loading the weights)."""
+        if self._config is None:
+            self._check_folder()
+            from transformers import AutoConfig
+
+            try:
+                self._config = AutoConfig.from_pretrained(self.model_dir, local_files_only=True)
+            except Exception as error:  # transformers raises many kinds
+                raise ModelLoadError(f"cannot read the text model config in "
+                                     f"{str(self.model_dir)!r}: {error}") from error
+        return self._config
+
+    @property
+    def tokenizer(self):
+        """The tokenizer, truncating on the left, with a pad token (EOS when it has none)."""
+        if self._tokenizer is None:
+            self._check_folder()
+            from transformers import AutoTokenizer
+
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+            except Exception as error:
+                raise ModelLoadError(f"cannot load the tokenizer in {str(self.model_dir)!r} "
+                                     f"(tokenizer.json / tokenizer_config.json): "
+                                     f"{error}") from error
+            tokenizer.truncation_side = "left"
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            self._tokenizer = tokenizer
+        return self._tokenizer
+
+    @property
+    def model(self):
+        """The base model (no LM head), in eval mode, on the device, in ``dtype``."""
+        if self._model is None:
+            self._check_folder()
+            from transformers import AutoModel
+
+            try:
+                model = AutoModel.from_pretrained(self.model_dir, dtype=self.dtype,
+                                                  local_files_only=True)
+            except Exception as error:
+                raise ModelLoadError(f"cannot load the text model in {str(self.model_dir)!r} "
+                                     f"(config.json and *.safetensors weights expected): "
+                                     f"{error}") from error
+            self._model = model.to(self.device).eval()
+        return self._model
+
+    @property
+    def n_layers(self) -> int:
+        """Number of hidden states the model returns (embedding output included)."""
+        return int(self.config.num_hidden_layers) + 1
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of a hidden state (3072 for Llama-3.2-3B)."""
+        return int(self.config.hidden_size)
+
+    @property
+    def max_length(self) -> int | None:
+        """Context tokens kept: ``max_tokens``, else the tokenizer's limit (None: no limit)."""
+        if self.max_tokens is not None:
+            return self.max_tokens
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        return int(limit) if isinstance(limit, int) and 0 < limit < _NO_LIMIT else None
+
+    def fingerprint(self) -> dict:
+        """Everything that decides the numbers, for the feature cache key.
+
+        The model files are identified by content: small files (configs, tokenizer) are
+        hashed whole, weight files by their size and 17 evenly spaced 64 KiB samples (their
+        header included), which tells apart any two real checkpoints without reading
+        gigabytes. Device, method and batch size change the numbers only by float rounding
+        and are left out.
+        """
+        if self._fingerprint is None:
+            import transformers
+
+            layers = self.layers
+            self._fingerprint = {
+                "extractor": "berg.features.text", "version": _VERSION,
+                "model_type": getattr(self.config, "model_type", None),
+                "model_files": _folder_digest(self.model_dir),
+                "dtype": str(self.dtype).removeprefix("torch."),
+                "layers": {"fractions": list(layers.fractions),
+                           "aggregation": layers.aggregation,
+                           "cache_n_layers": layers.cache_n_layers},
+                "max_tokens": self.max_length,
+                "transformers": transformers.__version__,
+            }
+        return dict(self._fingerprint)
+
+    def close(self) -> None:
+        """Release the model and tokenizer (and the GPU memory they held)."""
+        on_cuda = self._model is not None and self.device.type == "cuda"
+        self._model = self._tokenizer = None
+        if on_cuda:
+            import torch
+
+            torch.cuda.empty_cache()
+
+    # -- extraction --------------------------------------------------------------------------
+
+    def extract(self, words: Sequence[TimelineWord],
+                progress: Callable[[int], None] | None = None) -> list[TimedFeature]:
+        """Features of every word, sharing forward passes between words (``method='shared'``).
+
+        Parameters
+        ----------
+        words : sequence of TimelineWord
+            Each with its (non-empty) context.
+        progress : callable, optional
+            Called with the number of words just finished.
+
+        Returns
+        -------
+        list of TimedFeature, one per word in order
+            ``data`` float32 ``(L, D)`` (L layer groups, D = `feature_dim`), ``start`` and
+            ``duration`` of the word.
+        """
+        if self.method == "per_word":
+            return self.extract_per_word(words, progress)
+        words = _check_words(words)
+        if not words:
+            self.last_stats = {"words": 0, "sequences": 0, "forward_passes": 0, "tokens": 0}
+            return []
+        data = np.empty((len(words), self.layers.n_groups(self.n_layers), self.feature_dim),
+                        dtype=np.float32)
+        stats = {"words": len(words), "sequences": 0, "forward_passes": 0, "tokens": 0}
+        # Blocks of words bound the memory of token lists (a long stimulus has thousands of
+        # contexts of ~1,300 tokens); the last run of a block stays open for the next one.
+        open_run: _Run | None = None
+        for lo in range(0, len(words), _BLOCK_WORDS):
+            block = words[lo:lo + _BLOCK_WORDS]
+            runs = _prefix_runs(self._tokenize(block), first_index=lo, open_run=open_run)
+            last_block = lo + _BLOCK_WORDS >= len(words)
+            open_run = None if last_block else runs.pop()
+            stats["sequences"] += len(runs)
+            for batch in _batches(runs, self.batch_tokens):
+                members = [(row, *member) for row, run in enumerate(batch)
+                           for member in run.members]
+                data[[i for _, i, _, _ in members]] = self._shared_forward(
+                    [run.tokens for run in batch], members)
+                stats["forward_passes"] += 1
+                stats["tokens"] += len(batch) * len(batch[0].tokens)
+                if progress is not None:
+                    progress(len(members))
+        self.last_stats = stats
+        return [TimedFeature(start=float(w.start), duration=float(w.duration), data=data[i])
+                for i, w in enumerate(words)]
+
+    def extract_per_word(self, words: Sequence[TimelineWord],
+                         progress: Callable[[int], None] | None = None) -> list[TimedFeature]:
+        """Features of every word, one unpadded forward pass each: the reference's value.
+
+        Same parameters and result as `extract`; slower, and the yardstick for it.
+        """
+        import torch
+
+        words = _check_words(words)
+        if not words:
+            self.last_stats = {"words": 0, "sequences": 0, "forward_passes": 0, "tokens": 0}
+            return []
+        tokenizer, model = self.tokenizer, self.model
+        limit = self.max_length
+        out, n_tokens = [], 0
+        for word in words:
+            ids = tokenizer(word.context, add_special_tokens=False, truncation=limit is not None,
+                            max_length=limit, verbose=False)["input_ids"]
+            if not ids:
+                raise InvalidParameterError(f"the context of word {word.text!r} gives no "
+                                            f"tokens: {word.context!r}")
+            prefix = word.context[:-len(word.text)].rstrip()
+            n_prefix = len(tokenizer(prefix, add_special_tokens=False, verbose=False)
+                           ["input_ids"]) if prefix else 0
+            k = max(1, len(ids) - n_prefix)
+            with torch.inference_mode():
+                states = model(input_ids=torch.tensor([ids], device=self.device),
+                               output_hidden_states=True, use_cache=False).hidden_states
+                per_state = [state[0, -k:].mean(dim=0).float() for state in states]
+                feature = select_hidden_states(per_state, self.layers)
+            out.append(TimedFeature(start=float(word.start), duration=float(word.duration),
+                                    data=feature.cpu().numpy()))
+            n_tokens += len(ids)
+            if progress is not None:
+                progress(1)
+        self.last_stats = {"words": len(words), "sequences": len(words),
+                           "forward_passes": len(words), "tokens": n_tokens}
+        return out
+
+    # -- the shared method -------------------------------------------------------------------
+
+    def _tokenize(self, words: list[TimelineWord]) -> list[tuple[list[int], int]]:
+        """Each word's model input (its context's tokens, cut on the left) and the number of
+        its own tokens at the end of it."""
+        tokenizer = self.tokenizer
+        contexts = [w.context for w in words]
+        full = tokenizer(contexts, add_special_tokens=False, verbose=False)["input_ids"]
+        limit = self.max_length
+        sequences = [ids[-limit:] if limit is not None and len(ids) > limit else ids
+                     for ids in full]
+        for word, ids in zip(words, sequences):
+            if not ids:
+                raise InvalidParameterError(f"the context of word {word.text!r} gives no "
+                                            f"tokens: {word.context!r}")
+        # A prefix is most often the previous word's context: reuse its (untruncated) count.
+        known = {context: len(ids) for context, ids in zip(contexts, full)}
+        prefixes = [w.context[:-len(w.text)].rstrip() for w in words]
+        missing = sorted({p for p in prefixes if p and p not in known})
+        if missing:
+            counted = tokenizer(missing, add_special_tokens=False, verbose=False)["input_ids"]
+            known.update((p, len(ids)) for p, ids in zip(missing, counted))
+        return [(ids, max(1, len(ids) - (known[p] if p else 0)))
+                for ids, p in zip(sequences, prefixes)]
+
+    def _shared_forward(self, rows: list[list[int]],
+                        members: list[tuple[int, int, int, int]]) -> np.ndarray:
+        """One forward pass of right-padded rows; features ``(len(members), L, D)`` of the
+        words ``(row, word index, n tokens, n word tokens)`` read from it."""
+        import torch
+
+        width = len(rows[0])  # rows come longest first
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        for r, tokens in enumerate(rows):
+            ids[r, :len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        positions = torch.arange(width).expand(len(rows), width)
+        n_states = self.n_layers
+        needed = sorted({i for group in group_indices(n_states, self.layers) for i in group})
+        with torch.inference_mode():
+            states = self.model(input_ids=ids.to(self.device),
+                                position_ids=positions.to(self.device),
+                                output_hidden_states=True, use_cache=False).hidden_states
+            # Words with the same token count are averaged together: positions (n_words, k)
+            # into the flattened (rows * width) axis.
+            by_k: dict[int, list[int]] = {}
+            for m, (_, _, _, k) in enumerate(members):
+                by_k.setdefault(k, []).append(m)
+            order = [m for k in sorted(by_k) for m in by_k[k]]
+            index = {k: torch.tensor([[row * width + n - k + j for j in range(k)]
+                                      for row, _, n, _ in (members[m] for m in by_k[k])],
+                                     device=self.device) for k in sorted(by_k)}
+            per_state: list[Any] = [None] * n_states
+            for s in needed:
+                flat = states[s].reshape(-1, states[s].shape[-1])
+                per_state[s] = torch.cat([flat[index[k]].mean(dim=1).float()
+                                          for k in sorted(by_k)])
+            grouped = select_hidden_states(per_state, self.layers)  # (L, n_words, D)
+        features = np.empty((len(members), grouped.shape[0], grouped.shape[2]), np.float32)
+        features[order] = grouped.transpose(0, 1).cpu().numpy()
+        return features
+
+
+class _Run:
+    """Words whose token sequences are all prefixes of ``tokens`` (the longest of them);
+    ``members`` holds (word index, its token count, its own token count)."""
+
+    __slots__ = ("tokens", "members")
+
+    def __init__(self, tokens: list[int], member: tuple[int, int, int]):
+        self.tokens = tokens
+        self.members = [member]
+
+
+def _prefix_runs(items: list[tuple[list[int], int]], first_index: int = 0,
+                 open_run: _Run | None = None) -> list[_Run]:
+    """Group consecutive words ``(tokens, own token count)`` into runs that one forward pass
+    serves, continuing ``open_run`` if given; word indices start at ``first_index``.
+
+    A word joins the current run when its tokens extend the run's (the run grows) or are a
+    prefix of them; otherwise (a merge across the boundary, a sliding window) it starts a
+    new run. The comparison is on the token ids the model will see.
+    """
+    runs = [open_run] if open_run is not None else []
+    for i, (tokens, k) in enumerate(items, first_index):
+        member = (i, len(tokens), k)
+        if runs:
+            run = runs[-1]
+            n, m = len(tokens), len(run.tokens)
+            if n >= m and tokens[:m] == run.tokens:
+                run.tokens = tokens
+                run.members.append(member)
+                continue
+            if n < m and run.tokens[:n] == tokens:
+                run.members.append(member)
+                continue
+        runs.append(_Run(tokens, member))
+    return runs
+
+
+def _batches(runs: list[_Run], batch_tokens: int) -> list[list[_Run]]:
+    """Runs in batches of at most ``batch_tokens`` padded tokens, longest first (a run longer
+    than that goes alone)."""
+    batches: list[list[_Run]] = []
+    for run in sorted(runs, key=lambda r: len(r.tokens), reverse=True):
+        if batches and (len(batches[-1]) + 1) * len(batches[-1][0].tokens) <= batch_tokens:
+            batches[-1].append(run)
+        else:
+            batches.append([run])
+    return batches
+
+
+def _check_words(words: object) -> list[TimelineWord]:
+    if isinstance(words, (str, bytes)) or not isinstance(words, Sequence):
+        raise InvalidParameterError(f"words must be a sequence of TimelineWord, got "
+                                    f"{type(words).__name__}")
+    words = list(words)
+    for i, word in enumerate(words):
+        if not isinstance(word, TimelineWord):
+            raise InvalidParameterError(f"words[{i}] must be a TimelineWord, got "
+                                        f"{type(word).__name__} {word!r:.80}")
+        if not isinstance(word.context, str) or not word.context:
+            raise InvalidParameterError(
+                f"words[{i}] {word.text!r} has an empty context; the text model reads every "
+                "word in its context (the timeline drops words without one)")
+    return words
+
+
+_SAMPLE = 1 << 16
+_N_SAMPLES = 17
+_WHOLE = 64 << 20  # files up to this size are hashed whole
+
+
+def _folder_digest(folder: Path) -> str:
+    """A content digest of a model folder's top-level files (see ``fingerprint``)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+        size = path.stat().st_size
+        digest.update(f"{path.name}\0{size}\0".encode())
+        with open(path, "rb") as handle:
+            if size <= _WHOLE:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+                continue
+            for j in range(_N_SAMPLES):
+                handle.seek((size - _SAMPLE) * j // (_N_SAMPLES - 1))
+                digest.update(handle.read(_SAMPLE))
+    return digest.hexdigest()
