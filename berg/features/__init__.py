@@ -7,5 +7,6 @@
     binning   placing features into 100 s windows, as the reference does
     cache     a content-addressed, atomic feature cache
     models    finding model folders (argument, environment variable, Hub cache)
+    loading   what the three extractors share: option checks, loading, releasing
     pipeline  all of it for one timeline
 """

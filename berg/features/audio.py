@@ -72,6 +72,14 @@ import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
 from berg.features.layers import LayerSelection, select_hidden_states
+from berg.features.loading import (
+    ModelHolder,
+    check_extractor_options,
+    check_model_folder,
+    folder_digest,
+    load_config,
+    load_pretrained,
+)
 from berg.features.timed import FEATURE_FREQUENCY, TimedFeature
 from berg.stimulus.timeline import Chunk
 
@@ -225,7 +233,7 @@ def _chunk_samples(source, sample_rate: int | None, rate: int, chunks: Sequence[
 # --------------------------------------------------------------------------- the extractor
 
 
-class AudioFeatureExtractor:
+class AudioFeatureExtractor(ModelHolder):
     """w2v-bert-2.0 features of audio chunks, as TRIBE v2 was trained on.
 
     Parameters
@@ -252,22 +260,15 @@ class AudioFeatureExtractor:
         rate.
     """
 
+    _released_with_model = ("_feature_extractor",)  # dropped by close() with the model
+
     def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=None,
                  layers: LayerSelection = LayerSelection(),
                  max_seconds_per_forward: float | None = None,
                  video_audio_rate: int | None = REFERENCE_VIDEO_AUDIO_RATE):
-        import torch
-
         from berg.devices import resolve_device
 
-        if not isinstance(model_dir, (str, os.PathLike)):
-            raise InvalidParameterError(f"model_dir must be a folder path, got {model_dir!r}")
-        dtype = torch.float32 if dtype is None else dtype
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise InvalidParameterError(f"dtype must be a floating torch.dtype (torch.float32, "
-                                        f"torch.bfloat16, torch.float16), got {dtype!r}")
-        if not isinstance(layers, LayerSelection):
-            raise InvalidParameterError(f"layers must be a LayerSelection, got {layers!r}")
+        dtype = check_extractor_options(model_dir, dtype, layers)
         if max_seconds_per_forward is not None and not (
                 isinstance(max_seconds_per_forward, (int, float))
                 and not isinstance(max_seconds_per_forward, bool)
@@ -293,9 +294,7 @@ class AudioFeatureExtractor:
     # -- loading -----------------------------------------------------------------------------
 
     def _check_folder(self) -> None:
-        if not self.model_dir.is_dir():
-            raise ModelLoadError(f"audio model folder {str(self.model_dir)!r} does not exist "
-                                 "(expected a transformers folder of facebook/w2v-bert-2.0)")
+        check_model_folder(self.model_dir, "audio", "facebook/w2v-bert-2.0", config_json=False)
         for name, what in (("config.json", "the model config"),
                            ("preprocessor_config.json", "the feature extractor config")):
             if not (self.model_dir / name).is_file():
@@ -308,13 +307,7 @@ class AudioFeatureExtractor:
         """The model's transformers config (read without loading the weights)."""
         if self._config is None:
             self._check_folder()
-            from transformers import AutoConfig
-
-            try:
-                config = AutoConfig.from_pretrained(self.model_dir, local_files_only=True)
-            except Exception as error:  # transformers raises many kinds
-                raise ModelLoadError(f"cannot read the audio model config in "
-                                     f"{str(self.model_dir)!r}: {error}") from error
+            config = load_config(self.model_dir, "audio")
             if config.model_type != _MODEL_TYPE:
                 raise ModelLoadError(f"the audio model in {str(self.model_dir)!r} is a "
                                      f"{config.model_type!r} model; expected {_MODEL_TYPE!r} "
@@ -350,14 +343,8 @@ class AudioFeatureExtractor:
             self.config  # noqa: B018 - checks the folder and the model type first
             from transformers import Wav2Vec2BertModel
 
-            try:
-                model = Wav2Vec2BertModel.from_pretrained(self.model_dir, dtype=self.dtype,
-                                                          local_files_only=True)
-            except Exception as error:
-                raise ModelLoadError(f"cannot load the audio model in {str(self.model_dir)!r} "
-                                     f"(config.json and *.safetensors weights expected): "
-                                     f"{error}") from error
-            self._model = model.to(self.device).eval()
+            self._model = load_pretrained(Wav2Vec2BertModel, self.model_dir, kind="audio",
+                                          dtype=self.dtype, device=self.device)
         return self._model
 
     @property
@@ -374,19 +361,17 @@ class AudioFeatureExtractor:
         """Everything that decides the numbers, for the feature cache key.
 
         The model folder is identified by content (configs whole, weights by size and
-        samples; see :mod:`berg.features.text`). The device changes the numbers only by float
-        rounding and is left out.
+        samples; see :func:`berg.features.loading.folder_digest`). The device changes the
+        numbers only by float rounding and is left out.
         """
         if self._fingerprint is None:
             import transformers
-
-            from berg.features.text import _folder_digest
 
             self._check_folder()
             self._fingerprint = {
                 "extractor": "berg.features.audio", "version": _VERSION,
                 "model_type": self.config.model_type,
-                "model_files": _folder_digest(self.model_dir),
+                "model_files": folder_digest(self.model_dir),
                 "dtype": str(self.dtype).removeprefix("torch."),
                 "layers": {"fractions": list(self.layers.fractions),
                            "aggregation": self.layers.aggregation},
@@ -396,15 +381,6 @@ class AudioFeatureExtractor:
                 "transformers": transformers.__version__,
             }
         return dict(self._fingerprint)
-
-    def close(self) -> None:
-        """Release the model (and the GPU memory it held)."""
-        on_cuda = self._model is not None and self.device.type == "cuda"
-        self._model = self._feature_extractor = None
-        if on_cuda:
-            import torch
-
-            torch.cuda.empty_cache()
 
     # -- extraction --------------------------------------------------------------------------
 

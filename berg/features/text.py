@@ -57,7 +57,6 @@ float rounding (within 1e-5 in float32, checked by the tests).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -67,6 +66,14 @@ import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError
 from berg.features.layers import LayerSelection, group_indices, select_hidden_states
+from berg.features.loading import (
+    ModelHolder,
+    check_extractor_options,
+    check_model_folder,
+    folder_digest,
+    load_config,
+    load_pretrained,
+)
 from berg.features.timed import TimedFeature
 from berg.stimulus.timeline import TimelineWord
 
@@ -79,7 +86,7 @@ _NO_LIMIT = 10**12  # transformers' "no limit" model_max_length is int(1e30)
 _BLOCK_WORDS = 1024  # words tokenized and grouped at a time by the shared method
 
 
-class TextFeatureExtractor:
+class TextFeatureExtractor(ModelHolder):
     """Contextual word features from a Llama-type causal language model (TRIBE v2's text).
 
     Parameters
@@ -103,21 +110,14 @@ class TextFeatureExtractor:
         What `extract` does: shared forward passes, or `extract_per_word`.
     """
 
+    _released_with_model = ("_tokenizer",)  # dropped by close() with the model
+
     def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=None,
                  layers: LayerSelection = LayerSelection(), max_tokens: int | None = None,
                  batch_tokens: int = 8192, method: str = "shared"):
-        import torch
-
         from berg.devices import resolve_device
 
-        if not isinstance(model_dir, (str, os.PathLike)):
-            raise InvalidParameterError(f"model_dir must be a folder path, got {model_dir!r}")
-        dtype = torch.float32 if dtype is None else dtype
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise InvalidParameterError(f"dtype must be a floating torch.dtype (torch.float32, "
-                                        f"torch.bfloat16, torch.float16), got {dtype!r}")
-        if not isinstance(layers, LayerSelection):
-            raise InvalidParameterError(f"layers must be a LayerSelection, got {layers!r}")
+        dtype = check_extractor_options(model_dir, dtype, layers)
         for name, value, allow_none in (("max_tokens", max_tokens, True),
                                         ("batch_tokens", batch_tokens, False)):
             if value is None and allow_none:
@@ -146,26 +146,14 @@ class TextFeatureExtractor:
     # -- loading -----------------------------------------------------------------------------
 
     def _check_folder(self) -> None:
-        if not self.model_dir.is_dir():
-            raise ModelLoadError(f"text model folder {str(self.model_dir)!r} does not exist "
-                                 "(expected a transformers folder of a Llama model)")
-        if not (self.model_dir / "config.json").is_file():
-            raise ModelLoadError(f"text model folder {str(self.model_dir)!r} has no "
-                                 "config.json: it must be a transformers model folder "
-                                 "(save_pretrained or a Hub snapshot)")
+        check_model_folder(self.model_dir, "text", "a Llama model")
 
     @property
     def config(self):
         """The model's transformers config (read without loading the weights)."""
         if self._config is None:
             self._check_folder()
-            from transformers import AutoConfig
-
-            try:
-                self._config = AutoConfig.from_pretrained(self.model_dir, local_files_only=True)
-            except Exception as error:  # transformers raises many kinds
-                raise ModelLoadError(f"cannot read the text model config in "
-                                     f"{str(self.model_dir)!r}: {error}") from error
+            self._config = load_config(self.model_dir, "text")
         return self._config
 
     @property
@@ -194,14 +182,8 @@ class TextFeatureExtractor:
             self._check_folder()
             from transformers import AutoModel
 
-            try:
-                model = AutoModel.from_pretrained(self.model_dir, dtype=self.dtype,
-                                                  local_files_only=True)
-            except Exception as error:
-                raise ModelLoadError(f"cannot load the text model in {str(self.model_dir)!r} "
-                                     f"(config.json and *.safetensors weights expected): "
-                                     f"{error}") from error
-            self._model = model.to(self.device).eval()
+            self._model = load_pretrained(AutoModel, self.model_dir, kind="text",
+                                          dtype=self.dtype, device=self.device)
         return self._model
 
     @property
@@ -238,7 +220,7 @@ class TextFeatureExtractor:
             self._fingerprint = {
                 "extractor": "berg.features.text", "version": _VERSION,
                 "model_type": getattr(self.config, "model_type", None),
-                "model_files": _folder_digest(self.model_dir),
+                "model_files": folder_digest(self.model_dir),
                 "dtype": str(self.dtype).removeprefix("torch."),
                 "layers": {"fractions": list(layers.fractions),
                            "aggregation": layers.aggregation,
@@ -247,15 +229,6 @@ class TextFeatureExtractor:
                 "transformers": transformers.__version__,
             }
         return dict(self._fingerprint)
-
-    def close(self) -> None:
-        """Release the model and tokenizer (and the GPU memory they held)."""
-        on_cuda = self._model is not None and self.device.type == "cuda"
-        self._model = self._tokenizer = None
-        if on_cuda:
-            import torch
-
-            torch.cuda.empty_cache()
 
     # -- extraction --------------------------------------------------------------------------
 
@@ -472,25 +445,3 @@ def _check_words(words: object) -> list[TimelineWord]:
                 f"words[{i}] {word.text!r} has an empty context; the text model reads every "
                 "word in its context (the timeline drops words without one)")
     return words
-
-
-_SAMPLE = 1 << 16
-_N_SAMPLES = 17
-_WHOLE = 64 << 20  # files up to this size are hashed whole
-
-
-def _folder_digest(folder: Path) -> str:
-    """A content digest of a model folder's top-level files (see ``fingerprint``)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-        size = path.stat().st_size
-        digest.update(f"{path.name}\0{size}\0".encode())
-        with open(path, "rb") as handle:
-            if size <= _WHOLE:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-                continue
-            for j in range(_N_SAMPLES):
-                handle.seek((size - _SAMPLE) * j // (_N_SAMPLES - 1))
-                digest.update(handle.read(_SAMPLE))
-    return digest.hexdigest()

@@ -71,6 +71,13 @@ import torch.nn.functional as F
 
 from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
 from berg.features.layers import LayerSelection, group_indices, select_hidden_states
+from berg.features.loading import (
+    ModelHolder,
+    check_extractor_options,
+    check_model_folder,
+    folder_digest,
+    load_pretrained,
+)
 from berg.features.timed import FEATURE_FREQUENCY, TimedFeature
 from berg.stimulus import media
 from berg.stimulus.timeline import Chunk
@@ -361,7 +368,7 @@ def _preprocessing(folder: Path, model_config: dict) -> dict:
 # --------------------------------------------------------------------------- extractor
 
 
-class VideoFeatureExtractor:
+class VideoFeatureExtractor(ModelHolder):
     """Per-bin V-JEPA 2 features of video chunks, as TRIBE v2 was trained on them.
 
     Parameters
@@ -398,14 +405,7 @@ class VideoFeatureExtractor:
                  decode: str = "once", resize_kernel: str = "float"):
         from berg.devices import resolve_device
 
-        if not isinstance(model_dir, (str, os.PathLike)):
-            raise InvalidParameterError(f"model_dir must be a folder path, got {model_dir!r}")
-        dtype = torch.float32 if dtype is None else dtype
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise InvalidParameterError(f"dtype must be a floating torch.dtype (torch.float32, "
-                                        f"torch.bfloat16, torch.float16), got {dtype!r}")
-        if not isinstance(layers, LayerSelection):
-            raise InvalidParameterError(f"layers must be a LayerSelection, got {layers!r}")
+        dtype = check_extractor_options(model_dir, dtype, layers)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidParameterError(f"batch_size must be a positive int, got {batch_size!r}")
         if decode not in DECODE_MODES:
@@ -441,14 +441,8 @@ class VideoFeatureExtractor:
     # -- loading -----------------------------------------------------------------------------
 
     def _read_config(self) -> dict:
-        if not self.model_dir.is_dir():
-            raise ModelLoadError(f"video model folder {str(self.model_dir)!r} does not exist "
-                                 "(expected a transformers folder of a V-JEPA 2 model)")
+        check_model_folder(self.model_dir, "video", "a V-JEPA 2 model")
         path = self.model_dir / "config.json"
-        if not path.is_file():
-            raise ModelLoadError(f"video model folder {str(self.model_dir)!r} has no "
-                                 "config.json: it must be a transformers model folder "
-                                 "(save_pretrained or a Hub snapshot)")
         config = _read_json(path)
         if config.get("model_type") != "vjepa2":
             raise ModelLoadError(f"{str(path)!r} describes a {config.get('model_type')!r} "
@@ -470,29 +464,19 @@ class VideoFeatureExtractor:
         """The ``VJEPA2Model``, in eval mode, on the device, in ``dtype``."""
         if self._model is None:
             from transformers import VJEPA2Model
-            from transformers.utils import logging as hf_logging
 
-            bars = hf_logging.is_progress_bar_enabled()
-            hf_logging.disable_progress_bar()  # "Loading weights" bars, restored below
-            try:
-                model, info = VJEPA2Model.from_pretrained(
-                    self.model_dir, dtype=self.dtype, local_files_only=True,
-                    output_loading_info=True)
-            except Exception as error:  # transformers raises many kinds
-                raise ModelLoadError(f"cannot load the video model in {str(self.model_dir)!r} "
-                                     f"(config.json and *.safetensors weights expected): "
-                                     f"{error}") from error
-            finally:
-                if bars:
-                    hf_logging.enable_progress_bar()
-            # transformers fills weights missing from the files with random ones and goes on.
-            missing = sorted(k for k in info.get("missing_keys", ()) if k.startswith("encoder."))
-            if missing:
-                raise ModelLoadError(f"the video model in {str(self.model_dir)!r} lacks "
-                                     f"{len(missing)} encoder weights (e.g. {missing[0]!r}): "
-                                     "incomplete or not a V-JEPA 2 checkpoint")
-            self._model = model.to(self.device).eval()
+            self._model = load_pretrained(VJEPA2Model, self.model_dir, kind="video",
+                                          dtype=self.dtype, device=self.device, quiet=True,
+                                          check_info=self._check_encoder_weights)
         return self._model
+
+    def _check_encoder_weights(self, info: dict) -> None:
+        # transformers fills weights missing from the files with random ones and goes on.
+        missing = sorted(k for k in info.get("missing_keys", ()) if k.startswith("encoder."))
+        if missing:
+            raise ModelLoadError(f"the video model in {str(self.model_dir)!r} lacks "
+                                 f"{len(missing)} encoder weights (e.g. {missing[0]!r}): "
+                                 "incomplete or not a V-JEPA 2 checkpoint")
 
     def fingerprint(self) -> dict:
         """Everything that decides the numbers, for the feature cache key.
@@ -503,13 +487,11 @@ class VideoFeatureExtractor:
         if self._fingerprint is None:
             import transformers
 
-            from berg.features.text import _folder_digest
-
             layers = self.layers
             self._fingerprint = {
                 "extractor": "berg.features.video", "version": _VERSION,
                 "model_type": "vjepa2",
-                "model_files": _folder_digest(self.model_dir),
+                "model_files": folder_digest(self.model_dir),
                 "dtype": str(self.dtype).removeprefix("torch."),
                 "layers": {"fractions": list(layers.fractions),
                            "aggregation": layers.aggregation,
@@ -522,13 +504,6 @@ class VideoFeatureExtractor:
                 "transformers": transformers.__version__,
             }
         return dict(self._fingerprint)
-
-    def close(self) -> None:
-        """Release the model (and the GPU memory it held)."""
-        on_cuda = self._model is not None and self.device.type == "cuda"
-        self._model = None
-        if on_cuda:
-            torch.cuda.empty_cache()
 
     # -- extraction --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
     speech      text -> speech for .txt stimuli (Piper, espeak-ng, gTTS)
     text        words -> sentences -> the context of each word, as the model was trained
     timeline    all of it together: build_timeline(path) -> Timeline
+    options     helpers the backends share (language codes, backend factories)
 """
 
 from berg.stimulus.events import SynthesizedSpeech, TimedWord, Transcript

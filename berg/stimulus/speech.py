@@ -41,7 +41,7 @@ from berg.errors import (
     format_choices,
 )
 from berg.stimulus.events import SynthesizedSpeech
-from berg.stimulus.transcribe import _construct, _normalize_language
+from berg.stimulus.options import make_backend, normalize_language
 
 __all__ = [
     "SYNTHESIZERS",
@@ -126,7 +126,7 @@ def guess_language(text: str, *, fallback: str = "en", min_letters: int = 20,
     """
     from langdetect.lang_detect_exception import LangDetectException
 
-    fallback = _normalize_language(fallback) or "en"
+    fallback = normalize_language(fallback) or "en"
     n_letters = sum(ch.isalpha() for ch in text)
     if n_letters < min_letters:
         return LanguageGuess(fallback, None, False,
@@ -140,7 +140,7 @@ def guess_language(text: str, *, fallback: str = "en", min_letters: int = 20,
     if not candidates:
         return LanguageGuess(fallback, None, False, "langdetect found no language")
     best = candidates[0]
-    language = _normalize_language(best.lang)  # 'zh-cn' / 'zh-tw' -> 'zh'
+    language = normalize_language(best.lang)  # 'zh-cn' / 'zh-tw' -> 'zh'
     probability = float(best.prob)
     if probability < min_probability:
         others = ", ".join(f"{c.lang} {c.prob:.2f}" for c in candidates[:3])
@@ -274,7 +274,7 @@ class PiperSynthesizer:
             raise ModelLoadError(
                 f"{str(self.config_path)!r} is not a Piper voice config ({error!r})") from error
         family = (config.get("language") or {}).get("family") or espeak_voice
-        self.language = _normalize_language(family)
+        self.language = normalize_language(family)
         self.voice = self.model_path.name.removesuffix(".onnx")
         self.sentence_silence = float(sentence_silence)
         self._identity = (f"{self.voice}|{self.model_path.stat().st_size}|"
@@ -289,7 +289,7 @@ class PiperSynthesizer:
         self._piper = None
 
     def voice_for(self, language: str) -> str:
-        if _normalize_language(language) != self.language:
+        if normalize_language(language) != self.language:
             raise _language_mismatch(language, self.name, self.voice, self.language)
         return self.voice
 
@@ -332,7 +332,7 @@ class PiperSynthesizer:
             raise StimulusError(f"Piper made no sound from the text {_preview(text)}")
         out_path = Path(out_path)
         _write_wav(out_path, np.concatenate(pieces), sample_rate)
-        return _speech_from_file(out_path, self.name, voice, _normalize_language(language))
+        return _speech_from_file(out_path, self.name, voice, normalize_language(language))
 
 
 def _piper_voice_files(voice) -> tuple[Path, Path]:
@@ -421,7 +421,7 @@ class EspeakSynthesizer:
     def voice_for(self, language: str) -> str:
         if self.voice is not None:
             return self.voice
-        code = _normalize_language(language)
+        code = normalize_language(language)
         available = self.languages()
         preferred = _ESPEAK_PREFERRED.get(code)
         if preferred in available:
@@ -459,7 +459,7 @@ class EspeakSynthesizer:
             _publish(tmp, out_path)
         finally:
             Path(tmp).unlink(missing_ok=True)
-        return _speech_from_file(out_path, self.name, voice, _normalize_language(language))
+        return _speech_from_file(out_path, self.name, voice, normalize_language(language))
 
 
 # gTTS names a few languages differently from ISO 639-1.
@@ -506,7 +506,7 @@ class GTTSSynthesizer:
         return gtts
 
     def _code(self, language: str) -> str:
-        code = _normalize_language(language)
+        code = normalize_language(language)
         code = _GTTS_CODES.get(code, code)
         supported = sorted(self._gtts().lang.tts_langs())
         if code not in supported:
@@ -538,7 +538,7 @@ class GTTSSynthesizer:
         samples, sample_rate = _decode_mp3(mp3.getvalue())
         out_path = Path(out_path)
         _write_wav(out_path, samples, sample_rate)
-        return _speech_from_file(out_path, self.name, voice, _normalize_language(language))
+        return _speech_from_file(out_path, self.name, voice, normalize_language(language))
 
 
 def _decode_mp3(data: bytes) -> tuple[np.ndarray, int]:
@@ -576,17 +576,8 @@ def make_synthesizer(backend: str = "piper", **options) -> Synthesizer:
     InvalidParameterError
         Unknown backend or option (the message lists the valid ones).
     """
-    if not isinstance(backend, str):
-        raise InvalidParameterError(
-            f"tts backend must be one of {format_choices(SYNTHESIZERS)}, got "
-            f"{type(backend).__name__} {backend!r}")
-    name = backend.strip().lower().replace("_", "-")
     classes = {"piper": PiperSynthesizer, "espeak-ng": EspeakSynthesizer, "gtts": GTTSSynthesizer}
-    if name not in classes:
-        raise InvalidParameterError(
-            f"unknown tts backend {backend!r}{did_you_mean(backend, SYNTHESIZERS)} "
-            f"(valid: {format_choices(SYNTHESIZERS)})")
-    return _construct(classes[name], name, options)
+    return make_backend("tts", backend, classes, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -696,7 +687,7 @@ def synthesize_text_file(path: str | os.PathLike, cache_dir: str | os.PathLike, 
                 f"the language of {str(path)!r} is uncertain ({guess.reason}); reading it as "
                 f"{language!r}. Pass language='..' to choose.", UserWarning, stacklevel=2)
     else:
-        language = _normalize_language(language)
+        language = normalize_language(language)
 
     voice = synthesizer.voice_for(language)
     key = "\x00".join([f"v{_CACHE_VERSION}", text, synthesizer.name,

@@ -17,7 +17,6 @@ a :class:`~berg.stimulus.events.Transcript` whose word times are seconds from th
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import math
 import os
 import sys
@@ -37,6 +36,7 @@ from berg.errors import (
     format_choices,
 )
 from berg.stimulus.events import TimedWord, Transcript
+from berg.stimulus.options import make_backend, normalize_language
 
 __all__ = [
     "SAMPLE_RATE",
@@ -208,7 +208,7 @@ class FasterWhisperTranscriber:
             The model cannot be found, downloaded or loaded.
         """
         audio = _check_audio(audio, sample_rate)
-        language = _normalize_language(language)
+        language = normalize_language(language)
         model = self._load()
         multilingual = model.model.is_multilingual
         if language is not None and language not in model.supported_languages:
@@ -294,7 +294,7 @@ class WhisperXTranscriber:
         self.device, self.device_index = _resolve_device(device)
         self.compute_type = _choose_compute_type(self.device, compute_type)
         self.batch_size = batch_size
-        self.language = _normalize_language(language)
+        self.language = normalize_language(language)
         self.download_root = None if download_root is None else str(download_root)
         self._asr = None
         self._aligners: dict[tuple[str, str | None], tuple[Any, Any]] = {}
@@ -359,14 +359,14 @@ class WhisperXTranscriber:
         probability, so ``language_probability`` is None.
         """
         audio = _check_audio(audio, sample_rate)
-        language = _normalize_language(language) or self.language
+        language = normalize_language(language) or self.language
         whisperx = self._whisperx()
         asr = self._load_asr(whisperx)
         if audio.size == 0 or float(np.max(np.abs(audio))) < _SILENCE_PEAK:
             return Transcript(words=(), language=language, language_probability=None,
                               backend=self.backend, model=self.model_name)
         result = asr.transcribe(audio, batch_size=self.batch_size, language=language)
-        found = _normalize_language(result.get("language")) or language
+        found = normalize_language(result.get("language")) or language
         segments = list(result.get("segments") or ())
         if not segments:
             return Transcript(words=(), language=found, language_probability=None,
@@ -407,29 +407,8 @@ def make_transcriber(backend: str = "faster-whisper", **options) -> Transcriber:
     InvalidParameterError
         Unknown backend or option (the message lists the valid ones).
     """
-    if not isinstance(backend, str):
-        raise InvalidParameterError(
-            f"transcriber backend must be one of {format_choices(TRANSCRIBERS)}, got "
-            f"{type(backend).__name__} {backend!r}")
-    name = backend.strip().lower().replace("_", "-")
     classes = {"faster-whisper": FasterWhisperTranscriber, "whisperx": WhisperXTranscriber}
-    if name not in classes:
-        raise InvalidParameterError(
-            f"unknown transcriber backend {backend!r}{did_you_mean(backend, TRANSCRIBERS)} "
-            f"(valid: {format_choices(TRANSCRIBERS)})")
-    return _construct(classes[name], name, options)
-
-
-def _construct(cls, name: str, options: dict):
-    """``cls(**options)``, with unknown option names reported as InvalidParameterError."""
-    valid = [p for p in inspect.signature(cls).parameters if p != "self"]
-    unknown = [key for key in options if key not in valid]
-    if unknown:
-        key = unknown[0]
-        raise InvalidParameterError(
-            f"unknown option {key!r} for the {name!r} backend{did_you_mean(key, valid)} "
-            f"(valid: {format_choices(valid)})")
-    return cls(**options)
+    return make_backend("transcriber", backend, classes, options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,22 +437,6 @@ def _check_audio(audio: object, sample_rate: object) -> np.ndarray:
             f"audio contains {int(np.count_nonzero(~np.isfinite(array)))} NaN or infinite "
             "samples")
     return array
-
-
-def _normalize_language(language: object) -> str | None:
-    """``'en-US'``, ``'EN'``, ``'zh_CN'`` -> ``'en'``, ``'en'``, ``'zh'``; None stays None."""
-    if language is None:
-        return None
-    if not isinstance(language, str):
-        raise InvalidParameterError(
-            f"language must be an ISO 639-1 code such as 'en' or 'fr', or None to detect it; "
-            f"got {type(language).__name__} {language!r}")
-    code = language.strip().lower().replace("_", "-").split("-")[0]
-    if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha()):
-        raise InvalidParameterError(
-            f"language must be an ISO 639-1 code such as 'en' or 'fr', or None to detect it; "
-            f"got {language!r}")
-    return code
 
 
 def _timed_words(raw: Iterable[tuple[object, object, object]]) -> tuple[TimedWord, ...]:

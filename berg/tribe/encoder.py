@@ -167,7 +167,8 @@ class TribeV2Model:
         meta["timing"]["row_times_s"] = row_times(timeline.duration)
         meta["provenance"] = {
             "timeline": timeline.provenance,
-            "feature_models": self._get_features().provenance(),
+            "feature_models": {m: p for m, p in self._get_features().provenance().items()
+                               if m in timeline.modalities},
             "feature_dtype": self._feature_settings["dtype"],
             "packages": _package_versions(),
         }

@@ -1,0 +1,73 @@
+"""What the speech backends share: language codes, and building a backend from its name.
+
+:mod:`berg.stimulus.transcribe` (speech to words) and :mod:`berg.stimulus.speech` (text to
+speech) both take a language as an ISO 639-1 code and build a backend from a name and keyword
+options. Both check them here, so that they accept the same values and fail alike.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+
+from berg.errors import InvalidParameterError, did_you_mean, format_choices
+
+__all__ = ["make_backend", "normalize_language"]
+
+
+def normalize_language(language: object) -> str | None:
+    """``'en-US'``, ``'EN'``, ``'zh_CN'`` -> ``'en'``, ``'en'``, ``'zh'``; None stays None."""
+    if language is None:
+        return None
+    if not isinstance(language, str):
+        raise InvalidParameterError(
+            f"language must be an ISO 639-1 code such as 'en' or 'fr', or None to detect it; "
+            f"got {type(language).__name__} {language!r}")
+    code = language.strip().lower().replace("_", "-").split("-")[0]
+    if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha()):
+        raise InvalidParameterError(
+            f"language must be an ISO 639-1 code such as 'en' or 'fr', or None to detect it; "
+            f"got {language!r}")
+    return code
+
+
+def make_backend(kind: str, backend: object, classes: Mapping[str, type], options: dict):
+    """Build the backend named ``backend`` with the keyword ``options``.
+
+    Parameters
+    ----------
+    kind : str
+        What the backends are (``'transcriber'``, ``'tts'``), for the messages.
+    backend : str
+        The backend's name; case does not matter, nor ``'_'`` for ``'-'``.
+    classes : mapping of str to type
+        The backend classes by name, in the order the messages list them.
+    options : dict
+        Keyword arguments for the class.
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown backend or option (the message lists the valid ones).
+    """
+    names = tuple(classes)
+    if not isinstance(backend, str):
+        raise InvalidParameterError(
+            f"{kind} backend must be one of {format_choices(names)}, got "
+            f"{type(backend).__name__} {backend!r}")
+    name = backend.strip().lower().replace("_", "-")
+    if name not in classes:
+        raise InvalidParameterError(
+            f"unknown {kind} backend {backend!r}{did_you_mean(backend, names)} "
+            f"(valid: {format_choices(names)})")
+    cls = classes[name]
+    # Checked here rather than left to the TypeError of cls(**options), to name the valid
+    # options and the likely one meant.
+    valid = [p for p in inspect.signature(cls).parameters if p != "self"]
+    unknown = [key for key in options if key not in valid]
+    if unknown:
+        key = unknown[0]
+        raise InvalidParameterError(
+            f"unknown option {key!r} for the {name!r} backend{did_you_mean(key, valid)} "
+            f"(valid: {format_choices(valid)})")
+    return cls(**options)

