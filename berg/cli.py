@@ -4,6 +4,8 @@
     berg describe MODEL_ID              print the model card
     berg metadata MODEL_ID [--json F]   summarise (or save) the metadata, no weights needed
     berg download [MODEL_ID]            fetch the weights into the BERG directory ahead of time
+    berg encode FILE... -o DIR [--roi NAME ...] [--device auto|cpu|cuda] [--format ...]
+                                        predict responses and write npz/json/GIfTI/CSV files
 
 Errors print one line (``berg: error: ...``) and exit with status 1 (2 for bad usage, as
 argparse does); ``--verbose`` shows the traceback.
@@ -95,6 +97,28 @@ def _cmd_download(args, berg) -> None:
     print(f"weights ready in {folder}")
 
 
+def _cmd_encode(args, berg) -> None:
+    from berg.io import FORMATS, write_outputs
+
+    selection = {"roi": args.roi} if args.roi else None
+    options = {"show_progress": not args.quiet, "asr_model": args.asr_model, "tts": args.tts}
+    if args.language:
+        options["language"] = args.language
+    formats = args.format or list(FORMATS)
+    stems = [Path(f).stem for f in args.files]
+    if len(set(stems)) != len(stems):
+        raise BERGError("two stimuli share a file name stem; their outputs would overwrite "
+                        "each other: encode them into different --output folders")
+    with berg.get_encoding_model(args.model, selection=selection, device=args.device,
+                                 **options) as model:
+        for path, stem in zip(args.files, stems):
+            responses, metadata = berg.encode(model, path, return_metadata=True,
+                                              show_progress=not args.quiet)
+            written = write_outputs(args.output, stem, responses, metadata, formats)
+            print(f"{path}: {responses.shape[0]} s x {responses.shape[1]} vertices -> "
+                  + ", ".join(str(p) for p in written.values()))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="berg",
@@ -124,6 +148,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", help="Hub revision instead of the pinned one")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_download)
+
+    p = sub.add_parser("encode", help="predict the fMRI response to stimulus files")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="video (.mp4 .avi .mkv .mov .webm), audio (.wav .mp3 .flac .ogg) or "
+                        "text (.txt) files")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
+    p.add_argument("--roi", action="append", metavar="NAME",
+                   help="keep this Glasser area (both hemispheres); repeat for several")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--format", action="append", choices=["npz", "json", "gifti", "csv"],
+                   help="output format; repeat for several (default: all)")
+    p.add_argument("--asr-model", default="large-v3",
+                   help="Whisper model name or CTranslate2 folder (default large-v3)")
+    p.add_argument("--tts", default="piper", help="speech synthesiser for .txt: piper "
+                   "(default), espeak-ng or gtts")
+    p.add_argument("--language", help="ISO 639-1 code; detected when omitted")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_encode)
     return parser
 
 
@@ -138,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     except BERGError as exc:
         if args.verbose:
             raise
-        print(f"berg: error: {exc}", file=sys.stderr)
+        # One line, as command-line conventions want; the text itself is complete.
+        print(f"berg: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except OSError as exc:  # e.g. an unwritable --json target
         if args.verbose:

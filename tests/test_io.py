@@ -1,0 +1,95 @@
+"""Exports: npz, JSON, GIfTI per hemisphere, ROI CSV; atomic writes."""
+
+import csv
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from berg import BERG, InvalidParameterError
+from berg.io import roi_timecourses, write_outputs
+
+
+def metadata_for(vertices, n_rows, tmp_path):
+    meta = BERG(tmp_path).get_model_metadata("fmri-dascoli_2026-tribe_v2")
+    meta["selection"] = {"vertices": np.asarray(vertices), "n_vertices": len(vertices)}
+    meta["timing"]["row_times_s"] = np.stack([np.arange(n_rows), np.arange(n_rows) + 1], 1)
+    return meta
+
+
+@pytest.fixture
+def example(tmp_path):
+    meta = metadata_for(np.arange(20484), 3, tmp_path)
+    rng = np.random.default_rng(0)
+    responses = rng.standard_normal((3, 20484)).astype(np.float32)
+    return responses, meta
+
+
+def test_all_formats(tmp_path, example):
+    responses, meta = example
+    written = write_outputs(tmp_path / "out", "clip", responses, meta)
+    assert set(written) == {"npz", "json", "gifti", "csv"}
+    with np.load(written["npz"]) as npz:
+        np.testing.assert_array_equal(npz["responses"], responses)
+        np.testing.assert_array_equal(npz["row_times"], [[0, 1], [1, 2], [2, 3]])
+        assert npz["vertices"].shape == (20484,)
+    loaded = json.loads(written["json"].read_text())
+    assert loaded["fmri"]["n_vertices"] == 20484 and len(loaded["roi"]["roi_labels"]) == 180
+    for hemi, columns in (("lh", slice(0, 10242)), ("rh", slice(10242, 20484))):
+        image = nib.load(tmp_path / "out" / f"clip.{hemi}.func.gii")
+        assert len(image.darrays) == 3
+        assert image.darrays[0].data.shape == (10242,)
+        np.testing.assert_array_equal(image.darrays[2].data, responses[2, columns])
+    assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_gifti_marks_unselected_vertices_nan(tmp_path):
+    vertices = np.array([5, 10241, 10242, 20000])
+    meta = metadata_for(vertices, 2, tmp_path)
+    responses = np.array([[1, 2, 3, 4], [5, 6, 7, 8]], np.float32)
+    write_outputs(tmp_path, "s", responses, meta, formats=["gifti"])
+    lh = nib.load(tmp_path / "s.lh.func.gii").darrays[1].data
+    rh = nib.load(tmp_path / "s.rh.func.gii").darrays[1].data
+    assert lh[5] == 5 and lh[10241] == 6 and rh[0] == 7 and rh[20000 - 10242] == 8
+    assert np.isnan(lh).sum() == 10240 and np.isnan(rh).sum() == 10240
+
+
+def test_roi_means_by_hand(tmp_path):
+    assignments = BERG(tmp_path).get_model_metadata(
+        "fmri-dascoli_2026-tribe_v2")["roi"]["roi_assignments"]
+    v1 = np.flatnonzero(assignments == 0)[:3]          # three V1 vertices
+    ffc = np.flatnonzero(assignments == 17)[:2]         # two FFC vertices
+    medial = np.flatnonzero(assignments == -1)[:1]      # belongs to no area
+    vertices = np.sort(np.concatenate([v1, ffc, medial]))
+    meta = metadata_for(vertices, 1, tmp_path)
+    responses = np.zeros((1, len(vertices)), np.float32)
+    value = {**{v: 1.0 for v in v1[:2]}, v1[2]: 4.0, ffc[0]: -1.0, ffc[1]: 3.0, medial[0]: 99.0}
+    responses[0] = [value[v] for v in vertices]
+    names, values = roi_timecourses(responses, meta)
+    assert names == ["V1", "FFC"]
+    np.testing.assert_allclose(values, [[2.0, 1.0]])   # (1+1+4)/3 and (-1+3)/2
+    path = write_outputs(tmp_path, "s", responses, meta, formats=["csv"])["csv"]
+    rows = list(csv.reader(path.open()))
+    assert rows == [["time_start_s", "time_end_s", "roi", "response"],
+                    ["0", "1", "V1", "2"], ["0", "1", "FFC", "1"]]
+
+
+def test_a_failed_write_leaves_nothing(tmp_path, example, monkeypatch):
+    responses, meta = example
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez_compressed", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_outputs(tmp_path, "clip", responses, meta, formats=["npz"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_arguments(tmp_path, example):
+    responses, meta = example
+    with pytest.raises(InvalidParameterError, match="unknown output formats"):
+        write_outputs(tmp_path, "x", responses, meta, formats=["nifti"])
+    with pytest.raises(InvalidParameterError, match="do not match"):
+        write_outputs(tmp_path, "x", responses[:, :10], meta)
