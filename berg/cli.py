@@ -4,6 +4,7 @@
     berg describe MODEL_ID              print the model card
     berg metadata MODEL_ID [--json F]   summarise (or save) the metadata, no weights needed
     berg download [MODEL_ID]            fetch the weights into the BERG directory ahead of time
+    berg selftest                       check the install with tiny random models
     berg encode FILE... -o DIR [--roi NAME ...] [--device auto|cpu|cuda] [--format ...]
                                         predict responses and write npz/json/GIfTI/CSV files
 
@@ -119,6 +120,13 @@ def _cmd_encode(args, berg) -> None:
                   + ", ".join(str(p) for p in written.values()))
 
 
+def _cmd_selftest(args, berg) -> None:
+    from berg.selftest import run_selftest
+
+    if not run_selftest(device=args.device):
+        raise SystemExit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="berg",
@@ -167,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", help="ISO 639-1 code; detected when omitted")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_encode)
+
+    p = sub.add_parser("selftest", help="run the whole pipeline on tiny random models (no "
+                       "downloads; the numbers are not predictions)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.set_defaults(func=_cmd_selftest)
     return parser
 
 

@@ -159,3 +159,12 @@ def test_encode_without_weights_offline(tmp_path, encode_setup):
     assert result.returncode == 1
     assert "best.ckpt" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_selftest_runs_the_whole_pipeline():
+    result = run_berg("selftest")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "not predictions" in out and "self-test passed" in out
+    assert "FAIL" not in out
+    assert "encode bars.mp4" in out and "modalities video" in out
