@@ -6,6 +6,7 @@
     berg download [MODEL_ID]            fetch the weights into the BERG directory ahead of time
     berg selftest                       check the install with tiny random models
     berg plot NAME.npz [--time T]       cortical map and ROI time courses of a result
+    berg cache [--clear]                show (or clear) the feature and speech cache
     berg encode FILE... -o DIR [--roi NAME ...] [--device auto|cpu|cuda] [--format ...]
                                         predict responses and write npz/json/GIfTI/CSV files
 
@@ -135,6 +136,26 @@ def _cmd_plot(args, berg) -> None:
     print("\n".join(str(p) for p in written))
 
 
+def _cmd_cache(args, berg) -> None:
+    import shutil
+
+    from berg.features.cache import FeatureCache
+
+    root = Path(args.cache_dir) if args.cache_dir else berg.berg_dir / "cache"
+    features = FeatureCache(root / "features")
+    speech = sorted((root / "speech").glob("*.wav")) if (root / "speech").is_dir() else []
+    speech_bytes = sum(p.stat().st_size for p in speech)
+    print(f"cache: {root}")
+    print(f"  features: {len(features.entries())} entries, "
+          f"{features.size_bytes() / 1e6:.1f} MB")
+    print(f"  synthesised speech: {len(speech)} files, {speech_bytes / 1e6:.1f} MB")
+    if args.clear:
+        removed = features.clear()
+        if (root / "speech").is_dir():
+            shutil.rmtree(root / "speech")
+        print(f"cleared: {removed} feature entries and {len(speech)} speech files")
+
+
 def _cmd_selftest(args, berg) -> None:
     from berg.selftest import run_selftest
 
@@ -202,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roi", action="append", metavar="NAME",
                    help="areas for the time-course plot; repeat for several")
     p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("cache", help="show the feature and speech cache, or clear it")
+    p.add_argument("--cache-dir", type=Path, help="the cache folder (default: BERG_DIR/cache)")
+    p.add_argument("--clear", action="store_true",
+                   help="delete every entry (not while an encode is running)")
+    p.set_defaults(func=_cmd_cache)
 
     p = sub.add_parser("selftest", help="run the whole pipeline on tiny random models (no "
                        "downloads; the numbers are not predictions)")

