@@ -7,6 +7,7 @@
     berg selftest                       check the install with tiny random models
     berg plot NAME.npz [--time T]       cortical map and ROI time courses of a result
     berg cache [--clear]                show (or clear) the feature and speech cache
+    berg doctor [--offline]             what this machine has and lacks
     berg encode FILE... -o DIR [--roi NAME ...] [--device auto|cpu|cuda] [--format ...]
                                         predict responses and write npz/json/GIfTI/CSV files
 
@@ -156,6 +157,13 @@ def _cmd_cache(args, berg) -> None:
         print(f"cleared: {removed} feature entries and {len(speech)} speech files")
 
 
+def _cmd_doctor(args, berg) -> None:
+    from berg.doctor import run_doctor
+
+    if not run_doctor(berg.berg_dir, check_hub=not args.offline):
+        raise SystemExit(1)
+
+
 def _cmd_selftest(args, berg) -> None:
     from berg.selftest import run_selftest
 
@@ -229,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clear", action="store_true",
                    help="delete every entry (not while an encode is running)")
     p.set_defaults(func=_cmd_cache)
+
+    p = sub.add_parser("doctor", help="check FFmpeg, GPU, backends, weights and Hub access")
+    p.add_argument("--offline", action="store_true", help="do not try to reach the Hub")
+    p.set_defaults(func=_cmd_doctor)
 
     p = sub.add_parser("selftest", help="run the whole pipeline on tiny random models (no "
                        "downloads; the numbers are not predictions)")

@@ -204,3 +204,16 @@ def test_cache_show_and_clear(encode_setup):
     cleared = run_berg("cache", "--clear", env_extra=env)
     assert "cleared: 1 feature entries" in cleared.stdout
     assert "features: 0 entries" in run_berg("cache", env_extra=env).stdout
+
+
+def test_doctor_reports_what_is_there(encode_setup):
+    root, env, _ = encode_setup
+    result = run_berg("doctor", "--offline", env_extra=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = {line.split()[1]: line for line in result.stdout.splitlines()[1:-1]}
+    assert lines["PyTorch"].split()[0] == "ok"
+    assert "FFmpeg" in result.stdout and "FAIL" not in result.stdout
+    # The tiny checkpoint sits in the BERG layout and the models are named by BERG_*_MODEL.
+    for name in ("TRIBE", "text", "audio", "video"):
+        assert lines[name].split()[0] == "ok", lines[name]
+    assert "Hugging Face Hub" not in result.stdout  # --offline: not tried
