@@ -251,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--format", action="append", choices=["npz", "json", "gifti", "csv"],
                    help="output format; repeat for several (default: all)")
-    p.add_argument("--asr-model", default="large-v3",
-                   help="Whisper model name or CTranslate2 folder (default large-v3)")
+    p.add_argument("--asr-model", default=None,
+                   help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, "
+                        "else large-v3)")
     p.add_argument("--tts", default="piper", help="speech synthesiser for .txt: piper "
                    "(default), espeak-ng or gtts")
     p.add_argument("--language", help="ISO 639-1 code; detected when omitted")
@@ -281,8 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "the self-test when the real weights cannot be had)")
     p.add_argument("-o", "--output", type=Path, default=Path("berg-demo"),
                    help="output folder (default ./berg-demo)")
-    p.add_argument("--asr-model", default="large-v3",
-                   help="Whisper model name or CTranslate2 folder (default large-v3)")
+    p.add_argument("--asr-model", default=None,
+                   help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, "
+                        "else large-v3)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)

@@ -67,7 +67,7 @@ class TribeV2Model:
         show_progress: bool = True,
         cache_dir: str | os.PathLike | None = None,
         asr: str = "faster-whisper",
-        asr_model: str | os.PathLike = "large-v3",
+        asr_model: str | os.PathLike | None = None,
         language: str | None = None,
         tts: str = "piper",
         tts_options: dict | None = None,
@@ -107,7 +107,9 @@ class TribeV2Model:
         self.stimulus_options = {"language": language, "tts": tts,
                                  "tts_options": dict(tts_options or {}),
                                  "sentence_splitter": sentence_splitter}
-        self._asr = (asr, asr_model)
+        # Like the feature models, the recogniser can come from a folder named by an
+        # environment variable (shared storage on a cluster); else the reference's size.
+        self._asr = (asr, asr_model or os.environ.get("BERG_ASR_MODEL") or "large-v3")
         self._transcriber = None
         self._keep_models_loaded = keep_models_loaded
         self._features = None
