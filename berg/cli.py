@@ -92,13 +92,13 @@ def _cmd_download(args, berg) -> None:
 
 
 def _cmd_encode(args, berg) -> None:
-    from berg.io import FORMATS, write_outputs
+    from berg.io import write_outputs
 
     selection = {"roi": args.roi} if args.roi else None
     options = {"show_progress": not args.quiet, "asr_model": args.asr_model, "tts": args.tts}
     if args.language:
         options["language"] = args.language
-    formats = args.format or list(FORMATS)
+    formats = args.format  # None: every format this installation can write
     stems = [Path(f).stem for f in args.files]
     if len(set(stems)) != len(stems):
         raise BERGError("two stimuli share a file name stem; their outputs would overwrite "
@@ -249,8 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roi", action="append", metavar="NAME",
                    help="keep this Glasser area (both hemispheres); repeat for several")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-    p.add_argument("--format", action="append", choices=["npz", "json", "gifti", "csv"],
-                   help="output format; repeat for several (default: all)")
+    p.add_argument("--format", action="append",
+                   choices=["npz", "json", "gifti", "csv", "parquet"],
+                   help="output format; repeat for several (default: all; parquet when "
+                        "pyarrow is installed)")
     p.add_argument("--asr-model", default=None,
                    help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, "
                         "else large-v3)")

@@ -8,7 +8,8 @@
 - ``.lh.func.gii`` / ``.rh.func.gii``: GIfTI time series per hemisphere on fsaverage5
   (10,242 values per time point; vertices outside the selection are NaN), which FreeSurfer,
   nilearn, Connectome Workbench and other viewers open;
-- ``_roi.csv``: a tidy table of ROI-mean time courses (one line per row and area).
+- ``_roi.csv``: a tidy table of ROI-mean time courses (one line per row and area), and the
+  same table as ``_roi.parquet`` when pyarrow is installed.
 
 Every file is written under a temporary name in the target folder and renamed into place
 when complete, so an interrupted run never leaves a half-written file.
@@ -32,7 +33,7 @@ from berg.errors import InvalidParameterError
 
 __all__ = ["write_outputs", "roi_timecourses", "to_jsonable", "FORMATS"]
 
-FORMATS = ("npz", "json", "gifti", "csv")
+FORMATS = ("npz", "json", "gifti", "csv", "parquet")
 
 
 @contextlib.contextmanager
@@ -119,8 +120,25 @@ def _write_gifti(path: Path, values: np.ndarray, hemisphere: str, row_times) -> 
         f.write(image.to_bytes())
 
 
+def _default_formats() -> tuple[str, ...]:
+    import importlib.util
+
+    has_arrow = importlib.util.find_spec("pyarrow") is not None
+    return FORMATS if has_arrow else tuple(f for f in FORMATS if f != "parquet")
+
+
+def _roi_table(responses: np.ndarray, metadata: dict, row_times: np.ndarray) -> dict:
+    """The tidy ROI table as columns: one line per (row, area)."""
+    names, values = roi_timecourses(responses, metadata)
+    n_rows, n_areas = values.shape
+    return {"time_start_s": np.repeat(row_times[:, 0], n_areas),
+            "time_end_s": np.repeat(row_times[:, 1], n_areas),
+            "roi": np.tile(np.array(names, dtype=object), n_rows),
+            "response": values.reshape(-1)}
+
+
 def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
-                  metadata: dict, formats=FORMATS) -> dict[str, Path]:
+                  metadata: dict, formats=None) -> dict[str, Path]:
     """Write one stimulus's predictions in the chosen formats.
 
     Parameters
@@ -133,13 +151,15 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
         float32 (n_rows, n_columns) from ``BERG.encode``.
     metadata : dict
         From ``BERG.encode(..., return_metadata=True)``.
-    formats : iterable of {'npz', 'json', 'gifti', 'csv'}
+    formats : iterable of {'npz', 'json', 'gifti', 'csv', 'parquet'}, optional
+        Default: all (parquet only when pyarrow is installed).
 
     Returns
     -------
     dict
         format -> path written (gifti -> the left hemisphere; the right is beside it).
     """
+    formats = _default_formats() if formats is None else tuple(formats)
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise InvalidParameterError(f"unknown output formats {unknown}; valid: "
@@ -166,14 +186,29 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
             path = out / f"{stem}.{hemisphere}.func.gii"
             _write_gifti(path, values, hemisphere, row_times)
         written["gifti"] = out / f"{stem}.lh.func.gii"
+    if "csv" in formats or "parquet" in formats:
+        table = _roi_table(responses, metadata, row_times)
     if "csv" in formats:
-        names, values = roi_timecourses(responses, metadata)
         path = out / f"{stem}_roi.csv"
         with _atomic(path, "w") as f:
-            table = csv.writer(f)
-            table.writerow(["time_start_s", "time_end_s", "roi", "response"])
-            for (start, end), row in zip(row_times, values):
-                for name, value in zip(names, row):
-                    table.writerow([f"{start:g}", f"{end:g}", name, f"{value:.7g}"])
+            writer = csv.writer(f)
+            writer.writerow(list(table))
+            for start, end, name, value in zip(*table.values()):
+                writer.writerow([f"{start:g}", f"{end:g}", name, f"{value:.7g}"])
         written["csv"] = path
+    if "parquet" in formats:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as error:
+            raise InvalidParameterError("format 'parquet' needs pyarrow: pip install "
+                                        "pyarrow") from error
+        path = out / f"{stem}_roi.parquet"
+        arrow = pa.table({"time_start_s": table["time_start_s"],
+                          "time_end_s": table["time_end_s"],
+                          "roi": pa.array(table["roi"].tolist(), pa.string()),
+                          "response": table["response"].astype(np.float32)})
+        with _atomic(path) as f:
+            pq.write_table(arrow, f)
+        written["parquet"] = path
     return written

@@ -29,7 +29,7 @@ def example(tmp_path):
 def test_all_formats(tmp_path, example):
     responses, meta = example
     written = write_outputs(tmp_path / "out", "clip", responses, meta)
-    assert set(written) == {"npz", "json", "gifti", "csv"}
+    assert set(written) >= {"npz", "json", "gifti", "csv"}
     with np.load(written["npz"]) as npz:
         np.testing.assert_array_equal(npz["responses"], responses)
         np.testing.assert_array_equal(npz["row_times"], [[0, 1], [1, 2], [2, 3]])
@@ -93,3 +93,23 @@ def test_bad_arguments(tmp_path, example):
         write_outputs(tmp_path, "x", responses, meta, formats=["nifti"])
     with pytest.raises(InvalidParameterError, match="do not match"):
         write_outputs(tmp_path, "x", responses[:, :10], meta)
+
+
+def test_parquet_holds_the_same_table_as_the_csv(tmp_path, example):
+    pq = pytest.importorskip("pyarrow.parquet")
+    responses, meta = example
+    written = write_outputs(tmp_path, "clip", responses, meta, formats=["csv", "parquet"])
+    table = pq.read_table(written["parquet"]).to_pydict()
+    rows = list(csv.DictReader(written["csv"].open()))
+    assert len(table["roi"]) == len(rows) == 3 * 180
+    assert table["roi"][:3] == ["V1", "MST", "V6"] and rows[0]["roi"] == "V1"
+    np.testing.assert_allclose(table["response"], [float(r["response"]) for r in rows],
+                               rtol=1e-6)
+    assert table["time_start_s"][180] == 1.0 and table["time_end_s"][180] == 2.0
+
+
+def test_default_formats_include_parquet_only_with_pyarrow(tmp_path, example):
+    import importlib.util
+    responses, meta = example
+    written = write_outputs(tmp_path, "clip", responses, meta)
+    assert ("parquet" in written) == (importlib.util.find_spec("pyarrow") is not None)
