@@ -133,10 +133,21 @@ class FeaturePipeline:
 
     # -- extraction --------------------------------------------------------------------------
 
-    def cache_key(self, timeline: Timeline, modality: str) -> str:
-        """The content address of a modality's features for this timeline."""
+    def cache_key(self, timeline: Timeline, modality: str,
+                  digests: dict[Path, str] | None = None) -> str:
+        """The content address of a modality's features for this timeline.
+
+        ``digests`` memoises file hashes across modalities: a video's audio and video
+        features read the same file, which need not be hashed twice.
+        """
+        digests = {} if digests is None else digests
         source = timeline.path if modality == "video" else timeline.audio_source
-        content = file_sha256(source) if modality != "text" else "words"
+        if modality == "text":
+            content = "words"
+        else:
+            if source not in digests:
+                digests[source] = file_sha256(source)
+            content = digests[source]
         resolved = self.resolved_model(modality)
         fingerprint = {
             "events": _events_digest(timeline, modality),
@@ -163,6 +174,7 @@ class FeaturePipeline:
             modality -> list of TimedFeature, for the modalities in ``timeline.modalities``.
         """
         features: dict[str, list[TimedFeature]] = {}
+        digests: dict[Path, str] = {}
         for modality in MODALITIES:
             if modality not in timeline.modalities:
                 continue
@@ -183,7 +195,7 @@ class FeaturePipeline:
                     features[modality] = compute()
                 else:
                     features[modality] = self.cache.get_or_compute(
-                        self.cache_key(timeline, modality), compute)
+                        self.cache_key(timeline, modality, digests), compute)
             finally:
                 if self.release_models:
                     self.release(modality)
