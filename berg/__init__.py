@@ -7,7 +7,6 @@ from berg.errors import (
     InvalidParameterError,
     ModelLoadError,
     ModelNotFoundError,
-    NotAvailableYetError,
     StimulusError,
 )
 
@@ -20,7 +19,6 @@ __all__ = [
     "InvalidParameterError",
     "ModelLoadError",
     "ModelNotFoundError",
-    "NotAvailableYetError",
     "StimulusError",
     "__version__",
 ]

@@ -18,7 +18,6 @@ __all__ = [
     "DeviceNotAvailableError",
     "StimulusError",
     "ModelLoadError",
-    "NotAvailableYetError",
     "did_you_mean",
     "format_choices",
 ]
@@ -46,10 +45,6 @@ class StimulusError(BERGError, ValueError):
 
 class ModelLoadError(BERGError, RuntimeError):
     """Weights or configuration could not be found, downloaded or loaded."""
-
-
-class NotAvailableYetError(BERGError, NotImplementedError):
-    """A part of the pipeline that this version of berg does not provide yet."""
 
 
 def did_you_mean(value: object, choices: Iterable[str]) -> str:

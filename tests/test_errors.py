@@ -12,7 +12,6 @@ from berg.errors import did_you_mean, format_choices
     (berg.DeviceNotAvailableError, berg.InvalidParameterError),
     (berg.StimulusError, ValueError),
     (berg.ModelLoadError, RuntimeError),
-    (berg.NotAvailableYetError, NotImplementedError),
 ])
 def test_every_error_is_a_berg_error_and_its_builtin(cls, builtin):
     assert issubclass(cls, berg.BERGError)
