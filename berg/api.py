@@ -98,7 +98,15 @@ class BERG:
             ``checkpoint_dir`` (a folder with ``config.yaml`` and ``best.ckpt`` to use
             instead of the copy in ``berg_dir``), ``download`` (fetch missing weights from
             the Hub, default True), ``revision`` (Hub revision instead of the pinned one),
-            ``show_progress`` (download progress bar, default True).
+            ``show_progress`` (download progress bar, default True); the stimulus and
+            feature options listed in the README (``asr``, ``feature_dtype``,
+            ``keep_models_loaded``, ...); and for speed and memory:
+            ``memory_budget_gb`` (activation memory a batch of clips or tokens may use;
+            default: half the free GPU memory up to 4 GiB, 2 GiB on the CPU),
+            ``extractor_options`` (``{'video': {'batch_size': 4}, ...}``: options of the
+            text, audio and video extractors), ``window_batch_size`` (100 s windows per
+            brain-model pass, default 4) and ``track_gpu_memory`` (record each stage's peak
+            GPU memory in the metadata; resets torch's peak counter).
 
         Returns
         -------

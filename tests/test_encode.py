@@ -113,3 +113,67 @@ def test_the_feature_cache_is_reused(berg_dir, model, stimuli):
     berg.encode(model, stimuli["video"])
     assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == entries
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()} == stamps
+
+
+def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_path):
+    from berg.features.cache import FeatureCache
+
+    berg = BERG(berg_dir)
+    with berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu", asr_model=asr_model,
+                                 cache_dir=tmp_path / "cache") as fresh:
+        _, meta = berg.encode(fresh, stimuli["text"], return_metadata=True)
+        stages = meta["provenance"]["stages"]
+        # A text stimulus: spoken, read back for the recogniser, transcribed, then features.
+        assert list(stages) == ["tts", "decode", "load_asr", "asr", "contexts", "load_text",
+                                "text", "load_audio", "audio", "brain"]
+        assert all(row["seconds"] >= 0 and "peak_gpu_bytes" not in row
+                   for row in stages.values())
+        keys = meta["provenance"]["feature_cache_keys"]
+        assert set(keys) == {"text", "audio"}
+        cache = FeatureCache(tmp_path / "cache" / "features")
+        assert len(cache.get(keys["text"])) == meta["stimulus"]["n_words"]
+        assert cache.get(keys["audio"])[0].data.shape[0] == 2
+
+        # Again: the speech and the features come from the cache, the models stay unloaded.
+        _, meta = berg.encode(fresh, stimuli["text"], return_metadata=True)
+        again = meta["provenance"]["stages"]
+        assert "load_asr" in again  # the recogniser is still needed for the words
+        assert again["text"]["seconds"] < stages["text"]["seconds"] + 1.0
+
+
+def test_batching_options_give_the_same_numbers(berg_dir, stimuli, asr_model, tmp_path):
+    berg = BERG(berg_dir)
+    common = dict(device="cpu", asr_model=asr_model, selection={"roi": ["V1"]})
+    with berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", cache_dir=tmp_path / "a",
+                                 **common) as defaults:
+        expected = berg.encode(defaults, stimuli["video"])
+    with berg.get_encoding_model(
+            "fmri-dascoli_2026-tribe_v2", cache_dir=tmp_path / "b", window_batch_size=1,
+            memory_budget_gb=0.001,  # one clip, a few tokens at a time
+            extractor_options={"video": {"decode_ahead": 8},
+                               "audio": {"fast_relative_attention": False}},
+            **common) as small_batches:
+        got = berg.encode(small_batches, stimuli["video"])
+        video = small_batches._get_features().extractor("video")
+        assert video.memory_budget == 1_000_000 and video.decode_ahead == 8
+        assert video.clips_per_batch() == 1
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"extractor_options": {"vidoe": {}}}, "unknown modality 'vidoe'; did you mean 'video'"),
+    ({"extractor_options": {"video": {"batch_sise": 2}}},
+     "unknown video extractor option 'batch_sise'; did you mean 'batch_size'"),
+    ({"extractor_options": {"text": 3}}, "extractor options must map a modality"),
+    ({"extractor_options": {"video": {"model_dir": "x"}}}, "unknown video extractor option"),
+    ({"window_batch_size": 0}, "window_batch_size must be a positive int"),
+    ({"memory_budget_gb": -1}, "memory_budget_gb must be None"),
+    ({"track_gpu_memory": "yes"}, "track_gpu_memory must be True or False"),
+    ({"asr_device": 0}, "asr_device must be"),
+])
+def test_bad_speed_options_are_refused_before_loading(berg_dir, options, match):
+    from berg.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=match):
+        BERG(berg_dir).get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu",
+                                          **options)

@@ -230,9 +230,9 @@ def count_calls(monkeypatch):
             counts["decoded"] += 1
             yield frame
 
-    def counting_to_rgb(frame, size):
+    def counting_to_rgb(frame, size, *rest):
         counts["converted"].append(frame.pts)
-        return to_rgb(frame, size)
+        return to_rgb(frame, size, *rest)
 
     monkeypatch.setattr(media, "_decode_video", counting_decode)
     monkeypatch.setattr(media, "_to_rgb", counting_to_rgb)

@@ -330,6 +330,32 @@ def test_once_decodes_each_frame_once(model_dir, tmp_path, monkeypatch):
     assert stats["per-clip"]["forward_passes"] == 12
 
 
+@pytest.mark.parametrize("name", ["25", "ntsc"])
+def test_decoding_in_a_background_thread_changes_nothing(model_dir, features, videos, name):
+    # Five bins a batch over 9 and 3 bins: full batches, a short one, results read one batch
+    # late; the frames come from the decoding thread.
+    extractor = VideoFeatureExtractor(model_dir, batch_size=5, decode_ahead=4)
+    ahead = extractor.extract(videos[name], two_chunks(videos[name]))
+    assert extractor.last_stats["batch_size"] == 5
+    for a, b in zip(ahead, features[name, "per-clip"]):
+        assert np.abs(a.data - b.data).max() < 1e-5
+
+
+def test_batch_size_from_the_memory_budget(model_dir):
+    from berg.features.budget import CPU_BUDGET
+
+    # Tiny model, crop 64: per clip 64 x 3 x 64^2 x (1 + 4 + 4) bytes of pixels (uint8,
+    # normalised, model dtype) plus (6 + 2 x 2.0) x 512 tokens x 32 wide x 4 bytes of one
+    # block's activations (32 tubelets of 4 x 4 patches).
+    per_clip = 64 * 3 * CROP ** 2 * 9 + 10 * (32 * (CROP // 16) ** 2) * HIDDEN * 4
+    assert VideoFeatureExtractor(model_dir, memory_budget=3 * per_clip).clips_per_batch() == 3
+    assert VideoFeatureExtractor(model_dir, memory_budget=1).clips_per_batch() == 1
+    assert VideoFeatureExtractor(model_dir).clips_per_batch() == min(16, CPU_BUDGET // per_clip)
+    assert VideoFeatureExtractor(model_dir, batch_size=7,
+                                 memory_budget=1).clips_per_batch() == 7
+    assert VideoFeatureExtractor(model_dir).decode_ahead == 0  # the CPU: no decoding thread
+
+
 # --------------------------------------------------------------------------- features
 
 
@@ -383,7 +409,8 @@ def test_layer_groups_match_the_model_forward(model_dir, layers, groups):
     extractor = VideoFeatureExtractor(model_dir, layers=layers)
     clips = torch.from_numpy(np.random.default_rng(2).integers(
         0, 256, (2, 64, 3, CROP, CROP), dtype=np.uint8))
-    ours = extractor._clip_features(clips, {"clips": 0, "forward_passes": 0})
+    ours = extractor._clip_features(extractor._pixels(clips),
+                                    {"clips": 0, "forward_passes": 0})
     expected = model_groups(extractor.model, clips, groups)
     assert ours.shape == (2, len(groups), HIDDEN)
     torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
@@ -481,6 +508,10 @@ def test_bad_arguments(model_dir, videos):
         VideoFeatureExtractor(model_dir, decode="twice")
     with pytest.raises(InvalidParameterError):
         VideoFeatureExtractor(model_dir, batch_size=0)
+    with pytest.raises(InvalidParameterError, match="decode_ahead"):
+        VideoFeatureExtractor(model_dir, decode_ahead=-1)
+    with pytest.raises(InvalidParameterError, match="memory_budget"):
+        VideoFeatureExtractor(model_dir, memory_budget=0)
     with pytest.raises(InvalidParameterError):
         VideoFeatureExtractor(model_dir, dtype=torch.int8)
     with pytest.raises(InvalidParameterError):

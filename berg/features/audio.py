@@ -258,6 +258,11 @@ class AudioFeatureExtractor(ModelHolder):
         For a source with a video stream, read its audio at this rate and on the 16-bit grid,
         as the reference's intermediate WAV (44,100 Hz). None reads every source at its own
         rate.
+    fast_relative_attention : bool
+        Compute the relative-position attention bias from its 73 distinct rows
+        (:mod:`berg.features.relative_attention`): the same numbers to float rounding, without
+        transformers' ``(T, T, 64)`` tensor (2.3 GB and most of the time for a 60 s chunk in
+        float32). False runs transformers' own attention, as the reference did.
     """
 
     _released_with_model = ("_feature_extractor",)  # dropped by close() with the model
@@ -265,7 +270,8 @@ class AudioFeatureExtractor(ModelHolder):
     def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=None,
                  layers: LayerSelection = LayerSelection(),
                  max_seconds_per_forward: float | None = None,
-                 video_audio_rate: int | None = REFERENCE_VIDEO_AUDIO_RATE):
+                 video_audio_rate: int | None = REFERENCE_VIDEO_AUDIO_RATE,
+                 fast_relative_attention: bool = True):
         from berg.devices import resolve_device
 
         dtype = check_extractor_options(model_dir, dtype, layers)
@@ -280,12 +286,16 @@ class AudioFeatureExtractor(ModelHolder):
                                              or video_audio_rate < 1):
             raise InvalidParameterError(f"video_audio_rate must be None or a positive int (Hz), "
                                         f"got {video_audio_rate!r}")
+        if not isinstance(fast_relative_attention, bool):
+            raise InvalidParameterError(f"fast_relative_attention must be True or False, "
+                                        f"got {fast_relative_attention!r}")
         self.model_dir = Path(os.fspath(model_dir)).expanduser()
         self.device = resolve_device(device)
         self.dtype = dtype
         self.layers = replace(layers, cache_n_layers=None)
         self.max_seconds_per_forward = max_seconds_per_forward
         self.video_audio_rate = video_audio_rate
+        self.fast_relative_attention = fast_relative_attention
         self._model = None
         self._feature_extractor = None
         self._config = None
@@ -343,8 +353,13 @@ class AudioFeatureExtractor(ModelHolder):
             self.config  # noqa: B018 - checks the folder and the model type first
             from transformers import Wav2Vec2BertModel
 
-            self._model = load_pretrained(Wav2Vec2BertModel, self.model_dir, kind="audio",
-                                          dtype=self.dtype, device=self.device)
+            model = load_pretrained(Wav2Vec2BertModel, self.model_dir, kind="audio",
+                                    dtype=self.dtype, device=self.device)
+            if self.fast_relative_attention:
+                from berg.features.relative_attention import speed_up_relative_attention
+
+                speed_up_relative_attention(model)
+            self._model = model
         return self._model
 
     @property

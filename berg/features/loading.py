@@ -164,6 +164,17 @@ class ModelHolder:
     #: Attributes loaded with the model (a tokenizer...) that `close` drops as well.
     _released_with_model: tuple[str, ...] = ()
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (it loads on first use)."""
+        return self._model is not None
+
+    def load(self) -> None:
+        """Load the model (and what goes with it) now rather than on first use."""
+        self.model  # noqa: B018 - the property loads it
+        for name in self._released_with_model:
+            getattr(self, name.removeprefix("_"))  # the public property that loads it
+
     def close(self) -> None:
         """Release the model (and what was loaded with it) and the GPU memory it held.
 

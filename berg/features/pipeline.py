@@ -20,18 +20,68 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from berg.errors import InvalidParameterError
+from berg.errors import InvalidParameterError, did_you_mean
 from berg.features.cache import FeatureCache, file_sha256
 from berg.features.layers import layer_selection_from_config
 from berg.features.models import ResolvedModel, resolve_pretrained
 from berg.features.timed import TimedFeature
 from berg.registry import ModelCard
 from berg.stimulus.timeline import Timeline
+from berg.timing import StageClock
 
-__all__ = ["FeaturePipeline", "MODALITIES"]
+__all__ = ["FeaturePipeline", "MODALITIES", "validate_extractor_options"]
 
 #: The modalities in the brain model's concatenation order.
 MODALITIES = ("text", "audio", "video")
+
+
+def _extractor_class(modality: str):
+    from berg.features.audio import AudioFeatureExtractor
+    from berg.features.text import TextFeatureExtractor
+    from berg.features.video import VideoFeatureExtractor
+
+    return {"text": TextFeatureExtractor, "audio": AudioFeatureExtractor,
+            "video": VideoFeatureExtractor}[modality]
+
+
+# Set by the pipeline itself, from the card and the checkpoint's config.yaml.
+_PIPELINE_ARGUMENTS = ("self", "model_dir", "device", "dtype", "layers")
+
+
+def validate_extractor_options(options: Mapping[str, Mapping] | None) -> dict[str, dict]:
+    """``{modality: {option: value}}`` checked against the extractors' keyword options.
+
+    Returns
+    -------
+    dict
+        One (possibly empty) dict of options per modality.
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown modality or option name (with the closest valid one); the values are
+        checked by the extractors when they are built.
+    """
+    import inspect
+
+    options = {} if options is None else options
+    if not isinstance(options, Mapping) or not all(isinstance(v, Mapping)
+                                                   for v in options.values()):
+        raise InvalidParameterError(f"extractor options must map a modality ('text', 'audio', "
+                                    f"'video') to a dict of options, got {options!r}")
+    for modality, given in options.items():
+        if modality not in MODALITIES:
+            raise InvalidParameterError(f"extractor options for an unknown modality "
+                                        f"{modality!r}{did_you_mean(str(modality), MODALITIES)} "
+                                        f"(valid: {', '.join(MODALITIES)})")
+        valid = [name for name in inspect.signature(_extractor_class(modality)).parameters
+                 if name not in _PIPELINE_ARGUMENTS]
+        for name in given:
+            if name not in valid:
+                raise InvalidParameterError(
+                    f"unknown {modality} extractor option {name!r}"
+                    f"{did_you_mean(str(name), valid)} (valid: {', '.join(valid)})")
+    return {m: dict(options.get(m, {})) for m in MODALITIES}
 
 
 def _events_digest(timeline: Timeline, modality: str) -> str:
@@ -92,10 +142,11 @@ class FeaturePipeline:
         self.local_files_only = local_files_only
         self.release_models = release_models
         self.show_progress = show_progress
-        self.extractor_options = {m: dict((extractor_options or {}).get(m, {}))
-                                  for m in MODALITIES}
+        self.extractor_options = validate_extractor_options(extractor_options)
         self._extractors: dict[str, Any] = {}
         self._resolved: dict[str, ResolvedModel] = {}
+        #: modality -> feature cache key of the last `extract` (None: no cache).
+        self.last_cache_keys: dict[str, str | None] = {}
 
     # -- models ------------------------------------------------------------------------------
 
@@ -110,13 +161,7 @@ class FeaturePipeline:
     def extractor(self, modality: str):
         """The extractor of a modality (built on first use; its model loads lazily)."""
         if modality not in self._extractors:
-            from berg.features.audio import AudioFeatureExtractor
-            from berg.features.text import TextFeatureExtractor
-            from berg.features.video import VideoFeatureExtractor
-
-            cls = {"text": TextFeatureExtractor, "audio": AudioFeatureExtractor,
-                   "video": VideoFeatureExtractor}[modality]
-            self._extractors[modality] = cls(
+            self._extractors[modality] = _extractor_class(modality)(
                 self.resolved_model(modality).path, device=self.device, dtype=self.dtype,
                 layers=layer_selection_from_config(self.tribe_config, modality),
                 **self.extractor_options[modality])
@@ -159,7 +204,7 @@ class FeaturePipeline:
 
     def extract(self, timeline: Timeline,
                 progress: Callable[[str, float], None] | None = None,
-                ) -> dict[str, list[TimedFeature]]:
+                clock: StageClock | None = None) -> dict[str, list[TimedFeature]]:
         """The features of every modality the timeline carries.
 
         Parameters
@@ -167,14 +212,20 @@ class FeaturePipeline:
         timeline : Timeline
         progress : callable(modality, increment), optional
             Called as work advances: seconds of stimulus for audio and video, words for text.
+        clock : StageClock, optional
+            Records a stage per modality (``text``, ``audio``, ``video``) and the set-up of
+            its extractor and model, ``load_<modality>``.
 
         Returns
         -------
         dict
             modality -> list of TimedFeature, for the modalities in ``timeline.modalities``.
+            The cache key of each (None without a cache) is in `last_cache_keys`.
         """
+        clock = clock or StageClock()
         features: dict[str, list[TimedFeature]] = {}
         digests: dict[Path, str] = {}
+        self.last_cache_keys = {}
         for modality in MODALITIES:
             if modality not in timeline.modalities:
                 continue
@@ -182,6 +233,9 @@ class FeaturePipeline:
             def compute(modality=modality):
                 report = (lambda step: progress(modality, step)) if progress else None
                 extractor = self.extractor(modality)
+                if not extractor.loaded:
+                    with clock.stage(f"load_{modality}"):
+                        extractor.load()
                 if modality == "text":
                     return extractor.extract(timeline.words, progress=report)
                 if modality == "audio":
@@ -191,11 +245,18 @@ class FeaturePipeline:
                                          progress=report)
 
             try:
-                if self.cache is None:
-                    features[modality] = compute()
-                else:
-                    features[modality] = self.cache.get_or_compute(
-                        self.cache_key(timeline, modality, digests), compute)
+                # Building the extractor (imports, configs, the model folder's digest for
+                # the cache key) is set-up, like loading the model: charged to loading.
+                with clock.stage(f"load_{modality}"):
+                    extractor = self.extractor(modality)
+                    if self.cache is not None:
+                        extractor.fingerprint()  # kept by the extractor
+                with clock.stage(modality):
+                    key = (None if self.cache is None
+                           else self.cache_key(timeline, modality, digests))
+                    self.last_cache_keys[modality] = key
+                    features[modality] = (compute() if key is None
+                                          else self.cache.get_or_compute(key, compute))
             finally:
                 if self.release_models:
                     self.release(modality)

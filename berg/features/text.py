@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError
+from berg.features.budget import batch_beside_model, check_budget
 from berg.features.layers import LayerSelection, group_indices, select_hidden_states
 from berg.features.loading import (
     ModelHolder,
@@ -84,6 +85,7 @@ METHODS = ("shared", "per_word")
 _VERSION = 1  # bump when the computation changes, so cached features are recomputed
 _NO_LIMIT = 10**12  # transformers' "no limit" model_max_length is int(1e30)
 _BLOCK_WORDS = 1024  # words tokenized and grouped at a time by the shared method
+_MOST_TOKENS = 1 << 16  # per forward pass when sized by the memory budget
 
 
 class TextFeatureExtractor(ModelHolder):
@@ -104,8 +106,15 @@ class TextFeatureExtractor(ModelHolder):
     max_tokens : int or None
         Keep at most this many context tokens (the last ones); None: the tokenizer's
         ``model_max_length``, as the reference.
-    batch_tokens : int
+    batch_tokens : int or None
         Tokens per forward pass of the shared method (rows x longest row), a memory bound.
+        None (default): as many as ``memory_budget`` holds (:mod:`berg.features.budget`), a
+        token of Llama-3.2-3B costing ``(n_states + 6) x hidden + 3 x intermediate`` numbers
+        (every hidden state is kept by the forward pass, plus one layer's activations):
+        252 kB in bfloat16, so ~17,000 tokens in 4 GiB.
+    memory_budget : int, optional
+        Bytes of activations a forward pass may use; None: automatic (a share of the free GPU
+        memory up to 4 GiB, or 2 GiB on the CPU).
     method : {'shared', 'per_word'}
         What `extract` does: shared forward passes, or `extract_per_word`.
     """
@@ -114,17 +123,16 @@ class TextFeatureExtractor(ModelHolder):
 
     def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=None,
                  layers: LayerSelection = LayerSelection(), max_tokens: int | None = None,
-                 batch_tokens: int = 8192, method: str = "shared"):
+                 batch_tokens: int | None = None, memory_budget: int | None = None,
+                 method: str = "shared"):
         from berg.devices import resolve_device
 
         dtype = check_extractor_options(model_dir, dtype, layers)
-        for name, value, allow_none in (("max_tokens", max_tokens, True),
-                                        ("batch_tokens", batch_tokens, False)):
-            if value is None and allow_none:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"{name} must be a positive int"
-                                            f"{' or None' if allow_none else ''}, got {value!r}")
+        for name, value in (("max_tokens", max_tokens), ("batch_tokens", batch_tokens)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise InvalidParameterError(f"{name} must be a positive int or None, "
+                                            f"got {value!r}")
         if method not in METHODS:
             raise InvalidParameterError(
                 f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
@@ -134,6 +142,7 @@ class TextFeatureExtractor(ModelHolder):
         self.layers = layers
         self.max_tokens = max_tokens
         self.batch_tokens = batch_tokens
+        self.memory_budget = check_budget(memory_budget)
         self.method = method
         #: Counts of the last `extract` / `extract_per_word` call: words, sequences (runs),
         #: forward passes and tokens run through the model.
@@ -204,6 +213,19 @@ class TextFeatureExtractor(ModelHolder):
         limit = getattr(self.tokenizer, "model_max_length", None)
         return int(limit) if isinstance(limit, int) and 0 < limit < _NO_LIMIT else None
 
+    def tokens_per_batch(self) -> int:
+        """Tokens per forward pass: ``batch_tokens``, or as many as the memory budget holds
+        (the model is loaded first)."""
+        if self.batch_tokens is not None:
+            return self.batch_tokens
+        width = self.feature_dim
+        inner = int(getattr(self.config, "intermediate_size", 4 * width))
+        # Every hidden state is kept by the forward pass, plus one layer's activations: the
+        # input, its norm, q, k, v, the attention output, and the MLP's three inner tensors.
+        numbers = (self.n_layers + 6) * width + 3 * inner
+        return batch_beside_model(self, lambda itemsize: numbers * itemsize,
+                                  most=_MOST_TOKENS)
+
     def fingerprint(self) -> dict:
         """Everything that decides the numbers, for the feature cache key.
 
@@ -257,7 +279,8 @@ class TextFeatureExtractor(ModelHolder):
             return []
         data = np.empty((len(words), self.layers.n_groups(self.n_layers), self.feature_dim),
                         dtype=np.float32)
-        stats = {"words": len(words), "sequences": 0, "forward_passes": 0, "tokens": 0}
+        stats = {"words": len(words), "sequences": 0, "forward_passes": 0, "tokens": 0,
+                 "batch_tokens": self.tokens_per_batch()}
         # Blocks of words bound the memory of token lists (a long stimulus has thousands of
         # contexts of ~1,300 tokens); the last run of a block stays open for the next one.
         open_run: _Run | None = None
@@ -267,7 +290,7 @@ class TextFeatureExtractor(ModelHolder):
             last_block = lo + _BLOCK_WORDS >= len(words)
             open_run = None if last_block else runs.pop()
             stats["sequences"] += len(runs)
-            for batch in _batches(runs, self.batch_tokens):
+            for batch in _batches(runs, stats["batch_tokens"]):
                 members = [(row, *member) for row, run in enumerate(batch)
                            for member in run.members]
                 data[[i for _, i, _, _ in members]] = self._shared_forward(

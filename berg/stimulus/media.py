@@ -39,6 +39,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from berg.errors import InvalidParameterError, StimulusError
 
@@ -714,20 +715,24 @@ def frame_index_at(times, fps: float) -> np.ndarray:
     return np.trunc(fps * times + 1e-5).astype(np.int64)
 
 
-def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
+def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None,
+            reformatter: VideoReformatter | None = None) -> np.ndarray:
     """One decoded frame as a read-only uint8 RGB array ``(H, W, 3)``, as displayed.
 
     Converted by swscale with the frame's own colour matrix and range and bicubic
     interpolation, the flags the reference's ``ffmpeg`` call used; turned by the quarter
     turns the file asks for (phone videos), as ``ffmpeg`` does by default (a mirroring in the
-    display matrix, which phones do not write, is ignored).
+    display matrix, which phones do not write, is ignored). A ``reformatter`` kept across the
+    frames of a video reuses its swscale context (``frame.to_ndarray`` builds one per frame,
+    a quarter of the conversion's time at 720p); the pixels are the same.
     """
     turns = _quarter_turns(frame)
     width, height = size if size is not None else (None, None)
     if turns % 2 and size is not None:
         width, height = height, width
-    rgb = frame.to_ndarray(format="rgb24", width=width, height=height,
-                           interpolation="BICUBIC")
+    reformatter = reformatter or VideoReformatter()
+    rgb = reformatter.reformat(frame, format="rgb24", width=width, height=height,
+                               interpolation="BICUBIC").to_ndarray()
     if turns:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
     # The same array is handed out for every time that shows this frame: keep it intact.
@@ -859,6 +864,7 @@ def _frames_at(path: Path, times: np.ndarray,
     n = len(order)
     j = 0
     shown = shown_rgb = None
+    reformatter = VideoReformatter()
     for time, frame in _timed_frames(path, float(sorted_times[0])):
         # Times before this frame's timestamp show the frame before it (or, before the first
         # frame, this one).
@@ -866,7 +872,7 @@ def _frames_at(path: Path, times: np.ndarray,
             if shown is None:
                 shown, shown_rgb = frame, None
             if shown_rgb is None:
-                shown_rgb = _to_rgb(shown, size)
+                shown_rgb = _to_rgb(shown, size, reformatter)
             while j < n and sorted_times[j] + FRAME_TIME_TOLERANCE < time:
                 yield int(order[j]), shown_rgb
                 j += 1
@@ -875,7 +881,7 @@ def _frames_at(path: Path, times: np.ndarray,
         if shown is not frame:
             shown, shown_rgb = frame, None
     if shown_rgb is None:
-        shown_rgb = _to_rgb(shown, size)
+        shown_rgb = _to_rgb(shown, size, reformatter)
     while j < n:  # past the last frame: it stays on screen
         yield int(order[j]), shown_rgb
         j += 1

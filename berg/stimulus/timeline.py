@@ -23,6 +23,7 @@ from typing import Any
 
 from berg.errors import StimulusError
 from berg.stimulus.events import TimedWord
+from berg.timing import StageClock
 
 __all__ = [
     "Chunk",
@@ -177,6 +178,7 @@ def build_timeline(
     tts_options: dict | None = None,
     language: str | None = None,
     sentence_splitter="auto",
+    clock=None,
 ) -> Timeline:
     """Decode, transcribe (or synthesise) and contextualise one stimulus file.
 
@@ -198,6 +200,8 @@ def build_timeline(
         ISO 639-1 code to force for transcription and synthesis; detected when None.
     sentence_splitter : 'auto', 'spacy', 'rules' or callable
         How the transcript is split into sentences for the contexts.
+    clock : berg.timing.StageClock, optional
+        Records the ``tts``, ``decode``, ``load_asr``, ``asr`` and ``contexts`` stages.
 
     Raises
     ------
@@ -207,21 +211,25 @@ def build_timeline(
     from berg.stimulus import media, text
     from berg.stimulus.kinds import check_stimulus_file
 
+    clock = clock or StageClock()
     path, kind = check_stimulus_file(stimulus)
     provenance: dict[str, Any] = {"stimulus": str(path), "kind": kind}
 
     if kind == "text":
         from berg.stimulus.speech import synthesize_text_file
 
-        speech = synthesize_text_file(path, Path(cache_dir), backend=tts, language=language,
-                                      **(tts_options or {}))
+        with clock.stage("tts"):
+            speech = synthesize_text_file(path, Path(cache_dir), backend=tts,
+                                          language=language, **(tts_options or {}))
         provenance["tts"] = {"backend": speech.backend, "voice": speech.voice,
                              "language": speech.language, "speech_file": str(speech.path)}
         language = language or speech.language
         audio_source = speech.path
-        info = media.probe(audio_source)
+        with clock.stage("decode"):
+            info = media.probe(audio_source)
     else:
-        info = media.probe(path)
+        with clock.stage("decode"):
+            info = media.probe(path)
         audio_source = path if info.has_audio else None
         if kind == "audio" and not info.has_audio:
             raise StimulusError(f"audio stimulus {str(path)!r} has no audio track")
@@ -244,18 +252,27 @@ def build_timeline(
     words: tuple[TimelineWord, ...] = ()
     if audio_source is not None:
         transcriber = transcriber or _default_transcriber()
-        samples = media.read_audio(audio_source, 16000)
-        transcript = transcriber.transcribe(samples, 16000, language=language)
+        with clock.stage("decode"):
+            samples = media.read_audio(audio_source, 16000)
+        if getattr(transcriber, "loaded", True) is False:
+            with clock.stage("load_asr"):
+                transcriber.load()
+        with clock.stage("asr"):
+            transcript = transcriber.transcribe(samples, 16000, language=language)
+        del samples  # the recogniser's copy of the sound: 230 MB an hour
         language = language or transcript.language
         provenance["asr"] = {"backend": transcript.backend, "model": transcript.model,
+                             "device": getattr(transcriber, "device", None),
                              "language": transcript.language,
                              "language_probability": transcript.language_probability}
-        splitter = text.resolve_splitter(sentence_splitter, language=language)
-        provenance["sentence_splitter"] = splitter.name
-        words = tuple(
-            TimelineWord(text=word.text, start=word.start, duration=word.duration, context=ctx)
-            for word, ctx in text.attach_contexts(transcript.words, splitter=splitter,
-                                                  language=language))
+        with clock.stage("contexts"):
+            splitter = text.resolve_splitter(sentence_splitter, language=language)
+            provenance["sentence_splitter"] = splitter.name
+            words = tuple(
+                TimelineWord(text=word.text, start=word.start, duration=word.duration,
+                             context=ctx)
+                for word, ctx in text.attach_contexts(transcript.words, splitter=splitter,
+                                                      language=language))
     return Timeline(path=path, kind=kind, duration=float(info.duration),
                     audio_source=audio_source, audio_chunks=audio_chunks,
                     video_chunks=video_chunks, words=words, language=language,

@@ -165,6 +165,15 @@ class FasterWhisperTranscriber:
         """Release the model (its memory is freed once nothing else holds it)."""
         self._model = None
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (it loads on the first :meth:`transcribe`)."""
+        return self._model is not None
+
+    def load(self) -> None:
+        """Load the model now rather than on the first :meth:`transcribe`."""
+        self._load()
+
     def _load(self):
         if self._model is not None:
             return self._model
@@ -313,6 +322,15 @@ class WhisperXTranscriber:
         """Release the Whisper and alignment models."""
         self._asr = None
         self._aligners.clear()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the Whisper model is in memory (it loads on the first :meth:`transcribe`)."""
+        return self._asr is not None
+
+    def load(self) -> None:
+        """Load the Whisper model now (alignment models load per language, when needed)."""
+        self._load_asr(self._whisperx())
 
     @property
     def _torch_device(self) -> str:

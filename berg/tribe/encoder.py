@@ -19,6 +19,7 @@ from berg.errors import InvalidParameterError, did_you_mean
 from berg.metadata import model_metadata
 from berg.progress import Stages as _Stages
 from berg.registry import ModelCard
+from berg.timing import StageClock
 
 __all__ = ["TribeV2Model", "ENCODING_MODEL_OPTIONS"]
 
@@ -26,9 +27,12 @@ __all__ = ["TribeV2Model", "ENCODING_MODEL_OPTIONS"]
 ENCODING_MODEL_OPTIONS = (
     "checkpoint_dir", "download", "revision", "show_progress",       # brain-model weights
     "cache_dir",                                                      # features + speech
-    "asr", "asr_model", "language", "tts", "tts_options", "sentence_splitter",  # stimulus
+    "asr", "asr_model", "asr_device", "language", "tts", "tts_options",        # stimulus
+    "sentence_splitter",
     "text_model_dir", "audio_model_dir", "video_model_dir", "local_files_only",  # features
     "feature_dtype", "keep_models_loaded",
+    "memory_budget_gb", "extractor_options", "window_batch_size",   # batching
+    "track_gpu_memory",                                               # profiling
 )
 _FEATURE_DTYPES = ("float32", "bfloat16", "float16")
 
@@ -68,6 +72,7 @@ class TribeV2Model:
         cache_dir: str | os.PathLike | None = None,
         asr: str = "faster-whisper",
         asr_model: str | os.PathLike | None = None,
+        asr_device: str | None = None,
         language: str | None = None,
         tts: str = "piper",
         tts_options: dict | None = None,
@@ -78,15 +83,37 @@ class TribeV2Model:
         local_files_only: bool = False,
         feature_dtype: str = "float32",
         keep_models_loaded: bool = False,
+        memory_budget_gb: float | None = None,
+        extractor_options: dict | None = None,
+        window_batch_size: int = 4,
+        track_gpu_memory: bool = False,
     ):
         from berg.tribe.model import load_brain_model
         from berg.tribe.weights import locate_weights
 
         for name, value in [("download", download), ("show_progress", show_progress),
                             ("local_files_only", local_files_only),
-                            ("keep_models_loaded", keep_models_loaded)]:
+                            ("keep_models_loaded", keep_models_loaded),
+                            ("track_gpu_memory", track_gpu_memory)]:
             if not isinstance(value, bool):
                 raise InvalidParameterError(f"{name} must be True or False, got {value!r}")
+        if isinstance(window_batch_size, bool) or not isinstance(window_batch_size, int) \
+                or window_batch_size < 1:
+            raise InvalidParameterError(f"window_batch_size must be a positive int (100 s "
+                                        f"windows per brain-model pass), got "
+                                        f"{window_batch_size!r}")
+        if asr_device is not None and not isinstance(asr_device, str):
+            raise InvalidParameterError(f"asr_device must be 'auto', 'cpu', 'cuda' or "
+                                        f"'cuda:N', got {asr_device!r}")
+        budget = None
+        if memory_budget_gb is not None:
+            if isinstance(memory_budget_gb, bool) or not isinstance(memory_budget_gb,
+                                                                    (int, float)) \
+                    or not memory_budget_gb > 0:
+                raise InvalidParameterError(f"memory_budget_gb must be None (automatic) or a "
+                                            f"positive number of GB, got {memory_budget_gb!r}")
+            budget = int(memory_budget_gb * 1e9)
+        options = _extractor_options(extractor_options, budget)
         if revision is not None and not isinstance(revision, str):
             raise InvalidParameterError(f"revision must be a string, got {revision!r}")
         if feature_dtype not in _FEATURE_DTYPES:
@@ -110,6 +137,9 @@ class TribeV2Model:
         # Like the feature models, the recogniser can come from a folder named by an
         # environment variable (shared storage on a cluster); else the reference's size.
         self._asr = (asr, asr_model or os.environ.get("BERG_ASR_MODEL") or "large-v3")
+        # The recogniser runs where the models do unless told otherwise: CTranslate2 has its
+        # own CUDA build, which a GPU box may lack ('auto' then falls back to the CPU).
+        self._asr_device = asr_device or str(self.device)
         self._transcriber = None
         self._keep_models_loaded = keep_models_loaded
         self._features = None
@@ -120,7 +150,10 @@ class TribeV2Model:
             "local_files_only": local_files_only,
             "dtype": feature_dtype,
             "show_progress": show_progress,
+            "extractor_options": options,
         }
+        self._window_batch_size = window_batch_size
+        self._track_gpu_memory = track_gpu_memory
 
     @property
     def n_vertices(self) -> int:
@@ -144,19 +177,23 @@ class TribeV2Model:
         from berg.tribe.predict import predict_responses
 
         self._check_open()
+        clock = StageClock(self.device, track_gpu_memory=self._track_gpu_memory)
         with _Stages(show_progress) as stages:
             stages.start("decoding + speech", total=None, unit="s")
             timeline = build_timeline(stimulus, cache_dir=self.cache_dir,
-                                      transcriber=self._get_transcriber(),
+                                      transcriber=self._get_transcriber(), clock=clock,
                                       **self.stimulus_options)
             stages.finish()
             if not self._keep_models_loaded:
                 self._release_transcriber()
             features = self._get_features().extract(
-                timeline, progress=stages.progress_for(timeline))
+                timeline, progress=stages.progress_for(timeline), clock=clock)
             stages.start("brain model", total=timeline.duration, unit="s")
-            responses = predict_responses(self.brain_model, features, timeline.duration,
-                                          columns=self.vertices, progress=stages.advance)
+            with clock.stage("brain"):
+                responses = predict_responses(self.brain_model, features, timeline.duration,
+                                              columns=self.vertices,
+                                              batch_size=self._window_batch_size,
+                                              progress=stages.advance)
             stages.finish()
         if not return_metadata:
             return responses
@@ -172,6 +209,8 @@ class TribeV2Model:
             "feature_models": {m: p for m, p in self._get_features().provenance().items()
                                if m in timeline.modalities},
             "feature_dtype": self._feature_settings["dtype"],
+            "feature_cache_keys": dict(self._get_features().last_cache_keys),
+            "stages": clock.as_dict(),
             "packages": _package_versions(),
         }
         return responses, meta
@@ -181,8 +220,7 @@ class TribeV2Model:
             from berg.stimulus.transcribe import make_transcriber
 
             backend, model = self._asr
-            device = "cuda" if self.device.type == "cuda" else "cpu"
-            self._transcriber = make_transcriber(backend, model=model, device=device)
+            self._transcriber = make_transcriber(backend, model=model, device=self._asr_device)
         return self._transcriber
 
     def _release_transcriber(self) -> None:
@@ -204,7 +242,8 @@ class TribeV2Model:
                 cache_dir=self.cache_dir / "features", model_dirs=settings["model_dirs"],
                 local_files_only=settings["local_files_only"],
                 release_models=not self._keep_models_loaded,
-                show_progress=settings["show_progress"])
+                show_progress=settings["show_progress"],
+                extractor_options=settings["extractor_options"])
         return self._features
 
     def metadata(self) -> dict[str, Any]:
@@ -253,6 +292,17 @@ def check_options(options: dict[str, Any]) -> None:
             raise InvalidParameterError(
                 f"unknown option {name!r}{did_you_mean(name, ENCODING_MODEL_OPTIONS)} "
                 f"(valid: selection, device, {', '.join(ENCODING_MODEL_OPTIONS)})")
+
+
+def _extractor_options(options: object, budget: int | None) -> dict[str, dict]:
+    """Per-modality extractor options, checked, with the memory budget where none is set."""
+    from berg.features.pipeline import validate_extractor_options
+
+    merged = validate_extractor_options(options)
+    if budget is not None:
+        for modality in ("text", "video"):  # the two that batch
+            merged[modality].setdefault("memory_budget", budget)
+    return merged
 
 
 def _package_versions() -> dict[str, str]:

@@ -188,9 +188,11 @@ class SubjectPredictor(nn.Module):
         self.weights = nn.Parameter(torch.randn(n_rows, in_dim, out_dim) / in_dim**0.5)
         self.bias = nn.Parameter(torch.randn(n_rows, out_dim) / in_dim**0.5)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x: (B, T, in) -> (B, T, out)."""
-        return x @ self.weights[-1] + self.bias[-1]
+    def forward(self, x: Tensor, columns: Tensor | None = None) -> Tensor:
+        """x: (B, T, in) -> (B, T, out), or (B, T, len(columns)) for those outputs only."""
+        if columns is None:
+            return x @ self.weights[-1] + self.bias[-1]
+        return x @ self.weights[-1][:, columns] + self.bias[-1][columns]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -278,7 +280,7 @@ class TribeBrainModel(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.time_pos_embed.dtype
 
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
+    def forward(self, features: Mapping[str, Tensor], columns: Tensor | None = None) -> Tensor:
         """Predict responses for a batch of windows.
 
         Parameters
@@ -290,13 +292,17 @@ class TribeBrainModel(nn.Module):
             absent from the whole stimulus); to mean "present but silent in this window", pass
             zeros, which give the projector's bias. Inputs are moved to the model's device and
             dtype.
+        columns : Tensor, optional
+            (n_selected,) int64 output indices on the model's device: only those outputs
+            are computed (the read-out is a matrix product per output, so a selection of
+            1,000 vertices costs 1/20 of the whole cortex in the largest matmul).
 
         Returns
         -------
         Tensor
-            (B, n_outputs, n_output_timesteps), in the model's dtype: a transposed view of a
-            contiguous (B, n_output_timesteps, n_outputs) tensor, so ``.transpose(1, 2)`` to
-            rows of time is free.
+            (B, n_outputs or n_selected, n_output_timesteps), in the model's dtype: a
+            transposed view of a contiguous (B, n_output_timesteps, n) tensor, so
+            ``.transpose(1, 2)`` to rows of time is free.
         """
         batch, n_times = self._check_features(features)
         width = self.config.hidden // len(self.feature_dims)
@@ -326,7 +332,7 @@ class TribeBrainModel(nn.Module):
         x = F.adaptive_avg_pool1d(x.transpose(1, 2), self.n_output_timesteps).transpose(1, 2)
         if self.low_rank_head is not None:
             x = self.low_rank_head(x)
-        return self.predictor(x).transpose(1, 2)
+        return self.predictor(x, columns).transpose(1, 2)
 
     def _check_features(self, features: Mapping[str, Tensor]) -> tuple[int, int]:
         expected = format_choices(self.feature_dims)

@@ -68,9 +68,7 @@ def predict_responses(
         nonlocal row
         inputs = {m: torch.from_numpy(np.stack([w[m] for w in batch])) for m in batch[0]}
         with torch.inference_mode():
-            y = brain_model(inputs).transpose(1, 2)  # (B, 100, n_outputs)
-            if index is not None:
-                y = y.index_select(2, index)
+            y = brain_model(inputs, index).transpose(1, 2)  # (B, 100, n_columns)
         y = y.reshape(-1, y.shape[-1]).float().cpu().numpy()
         keep = min(len(y), n_rows - row)
         out[row:row + keep] = y[:keep]
