@@ -26,12 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from stimuli import FPS, HEIGHT, WIDTH, write_video  # a fast 720p h264 video
 
-WIDTH, HEIGHT, FPS = 1280, 720, 24
 BIN_SECONDS, CLIP_FRAMES, CLIP_SECONDS = 0.5, 64, 4.0
 
 
@@ -41,29 +40,6 @@ def extractor_times(duration: float) -> np.ndarray:
     ends = BIN_SECONDS * np.arange(1, n_bins + 1)
     offsets = np.arange(CLIP_FRAMES - 1, -1, -1) * CLIP_SECONDS / CLIP_FRAMES
     return np.maximum(0.0, ends[:, None] - offsets[None, :]).ravel()
-
-
-def make_video(path: Path, seconds: float) -> Path:
-    """A 720p h264 video that encodes fast: flat frames with a moving bar, x264 ultrafast."""
-    import av
-
-    luma = np.full((HEIGHT, WIDTH), 60, np.uint8)
-    chroma = np.full((HEIGHT // 2, WIDTH), 128, np.uint8)  # U and V planes, stacked
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "28"}
-        for k in range(round(seconds * FPS)):
-            x = (8 * k) % (WIDTH - 64)
-            luma[:, x:x + 64] = 200
-            frame = av.VideoFrame.from_ndarray(np.vstack([luma, chroma]), format="yuv420p")
-            luma[:, x:x + 64] = 60
-            frame.pts, frame.time_base = k, Fraction(1, FPS)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
 
 
 def _rss_kib(field: str) -> int:
@@ -86,10 +62,10 @@ def child(path: str) -> dict:
             decoded += 1
             yield frame
 
-    def counting_to_rgb(frame, size):
+    def counting_to_rgb(frame, size, *rest):
         nonlocal converted
         converted += 1
-        return to_rgb(frame, size)
+        return to_rgb(frame, size, *rest)
 
     # Counting hooks for the report only; the decode itself is the library's.
     media._decode_video, media._to_rgb = counting_decode, counting_to_rgb
@@ -141,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             made = 0.0
             if not path.exists():
                 t0 = time.perf_counter()
-                make_video(path, seconds)
+                write_video(path, seconds, audio=None)
                 made = time.perf_counter() - t0
             result = measure(path)
             result["generate_s"] = made

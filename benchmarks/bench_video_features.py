@@ -5,7 +5,7 @@ Both run in this process, on the same tiny random ``VJEPA2Model`` (crop 64, 4 bl
 width 32, so that what the two modes do differently, decoding and preprocessing, shows; the
 real ViT-g adds forward passes of the same clips to both, faster in batches on a GPU) and
 the same generated h264 video (1280 x 720 at 24 fps, flat frames with a moving bar, made as
-in ``bench_decode_memory.py``; 20 s, ``--quick``: 6 s), as one chunk. Reported per mode:
+in ``stimuli.py``; 20 s, ``--quick``: 6 s), as one chunk. Reported per mode:
 frames decoded by FFmpeg, frames resized, forward passes, seconds; then the speed-up and the
 largest difference between the two modes' features.
 
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_decode_memory import FPS, HEIGHT, WIDTH, make_video  # a fast 720p h264 video
+from stimuli import FPS, HEIGHT, WIDTH, write_video  # a fast 720p h264 video
 
 MODES = (("per-clip", 1), ("once", 8))  # (decode, batch_size)
 
@@ -84,7 +84,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
     seconds = 6.0 if quick else 20.0
     with tempfile.TemporaryDirectory(prefix="berg-bench-video-") as tmp:
         tmp = Path(tmp)
-        video = make_video(tmp / "clip.mp4", seconds)
+        video = write_video(tmp / "clip.mp4", seconds, audio=None)
         model_dir = make_model(tmp / "model")
         chunks = [Chunk(0.0, seconds)]
         modes, features = {}, {}
