@@ -102,7 +102,7 @@ class BERG:
             feature options listed in the README (``asr``, ``feature_dtype``,
             ``keep_models_loaded``, ...); and for speed and memory:
             ``memory_budget_gb`` (activation memory a batch of clips or tokens may use;
-            default: half the free GPU memory up to 4 GiB, 2 GiB on the CPU),
+            default: half the free GPU memory up to 4 GiB, 512 MiB on the CPU),
             ``extractor_options`` (``{'video': {'batch_size': 4}, ...}``: options of the
             text, audio and video extractors), ``window_batch_size`` (100 s windows per
             brain-model pass, default 4) and ``track_gpu_memory`` (record each stage's peak

@@ -25,7 +25,7 @@ def test_items_within():
 
 def test_device_budget():
     cpu = torch.device("cpu")
-    assert device_budget(cpu) == CPU_BUDGET == 2 << 30
+    assert device_budget(cpu) == CPU_BUDGET == 512 << 20
     assert device_budget(cpu, 12345) == 12345
     assert GPU_BUDGET_CAP == 4 << 30
 

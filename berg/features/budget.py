@@ -7,7 +7,9 @@ clip, a text token) costs in activations and fits as many as the budget allows:
 - the budget is ``memory_budget`` bytes when given; else, on a GPU, half the memory still
   free once the model is loaded, at most ``GPU_BUDGET_CAP`` (4 GiB: with the largest
   feature model, Llama-3.2-3B in bfloat16 at 6.4 GB, that keeps the peak near 11 GB, so a
-  16 GB card is enough); on the CPU, ``CPU_BUDGET`` (2 GiB: laptops);
+  16 GB card is enough); on the CPU, ``CPU_BUDGET`` (512 MiB: enough for the CPU's matrix
+  products to run at full speed, small beside the models, so that a long stimulus needs
+  little more memory than a short one; laptops);
 - the estimates are upper bounds worked out from the architectures (see each extractor),
   not measurements: a batch that fits the estimate fits the device.
 
@@ -26,7 +28,7 @@ __all__ = ["device_budget", "items_within", "batch_beside_model", "check_budget"
 
 GiB = 1 << 30
 #: Activation memory for a batch on the CPU when none is given (bytes).
-CPU_BUDGET = 2 * GiB
+CPU_BUDGET = GiB // 2
 #: At most this much activation memory on a GPU when none is given (bytes).
 GPU_BUDGET_CAP = 4 * GiB
 _GPU_FREE_SHARE = 0.5

@@ -114,7 +114,7 @@ class TextFeatureExtractor(ModelHolder):
         252 kB in bfloat16, so ~17,000 tokens in 4 GiB.
     memory_budget : int, optional
         Bytes of activations a forward pass may use; None: automatic (a share of the free GPU
-        memory up to 4 GiB, or 2 GiB on the CPU).
+        memory up to 4 GiB, or 512 MiB on the CPU).
     method : {'shared', 'per_word'}
         What `extract` does: shared forward passes, or `extract_per_word`.
     """

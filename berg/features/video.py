@@ -407,7 +407,7 @@ class VideoFeatureExtractor(ModelHolder):
         numbers with SDPA attention).
     memory_budget : int, optional
         Bytes of activations a batch may use; None: automatic (a share of the free GPU
-        memory up to 4 GiB, or 2 GiB on the CPU).
+        memory up to 4 GiB, or 512 MiB on the CPU).
     decode_ahead : int or None
         Frames decoded and converted to RGB by a background thread ahead of the clips being
         run, so that FFmpeg works while the model does. None (default): 64 when the model
