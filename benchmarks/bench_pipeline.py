@@ -130,6 +130,27 @@ def _feature_arrays(cache_dir: Path, keys: dict) -> dict[str, np.ndarray]:
     return out
 
 
+class ReplayedTranscriber:
+    """Hands out words recognised earlier (``stimuli.transcribe_once``) instead of running
+    Whisper: for a machine that lacks the recogniser. Its time is not measured."""
+
+    backend = "faster-whisper (replayed)"
+    device = "none"
+    loaded = True
+
+    def __init__(self, path: str):
+        from berg.stimulus.events import TimedWord, Transcript
+
+        data = json.loads(Path(path).read_text())
+        self._transcript = Transcript(
+            words=tuple(TimedWord(t, s, e) for t, s, e in data["words"]),
+            language=data["language"], language_probability=None, backend=self.backend,
+            model=data["model"])
+
+    def transcribe(self, audio, sample_rate=16000, *, language=None):
+        return self._transcript
+
+
 def run_child(spec: dict) -> dict:
     """Encode one stimulus as ``spec`` says, in this (fresh) process; arrays to ``out``."""
     import torch
@@ -157,6 +178,8 @@ def run_child(spec: dict) -> dict:
         cache_dir=out / "cache", feature_dtype=spec["dtype"], show_progress=False,
         track_gpu_memory=cuda, **options)
     load_brain = time.perf_counter() - started
+    if spec.get("words"):
+        model._transcriber = ReplayedTranscriber(spec["words"])
     encode_started = time.perf_counter()
     responses, meta = berg.encode(model, spec["stimulus"], return_metadata=True)
     encode_s = time.perf_counter() - encode_started
@@ -169,6 +192,8 @@ def run_child(spec: dict) -> dict:
     stages = {name: row["seconds"] for name, row in meta["provenance"]["stages"].items()}
     if spec.get("tts_s") is not None:
         stages["tts"] = spec["tts_s"]  # read from the cache here; see `synthesize_once`
+    if spec.get("words"):
+        del stages["asr"]  # replayed: not measured in this run
     stages["export"] = export_s
     stages["load_brain"] = load_brain
     gpu_peaks = {name: row["peak_gpu_bytes"] / MIB
@@ -190,6 +215,7 @@ def run_child(spec: dict) -> dict:
         "peak_device_used_mib": device_peak,
         "stage_peak_gpu_mib": gpu_peaks,
         "asr_device": meta["provenance"]["timeline"].get("asr", {}).get("device"),
+        "asr_replayed": bool(spec.get("words")),
         "torch_threads": torch.get_num_threads(),
     }
 
@@ -436,6 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--asr-device", default=None,
                         help="where Whisper runs (default: the device; 'auto' falls back to "
                              "the CPU where CTranslate2 has no CUDA)")
+    parser.add_argument("--replay-asr", action="store_true",
+                        help="video stimuli: recognise the speech once (or read the words "
+                             "recognised earlier, <stimulus>.words.json) instead of in each "
+                             "run; for a machine without CTranslate2 or the Whisper model")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="write the stimuli (and with --replay-asr their words) into the "
+                             "work folder, then stop: to carry them to another machine")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--quick", action="store_true", help="tiny models, 15 s and 60 s")
     parser.add_argument("--work-dir", type=Path,
@@ -458,13 +491,28 @@ def main(argv: list[str] | None = None) -> int:
     baseline_lengths = set(_floats(args.baseline_lengths))
     dtypes = [d for d in args.dtypes.split(",") if d]
     bf16_lengths = set(_floats(args.bf16_lengths))
-    asr_model = whisper_model()
+    if args.replay_asr and kinds != ["video"]:
+        sys.exit("--replay-asr takes video stimuli only (--kinds video): a text's speech is "
+                 "synthesised, and so recognised, in each run")
 
     temporary = None if args.work_dir else tempfile.TemporaryDirectory(prefix="berg-bench-")
     work = Path(args.work_dir or temporary.name)
     runs, comparisons, bf16, scaling = [], [], [], []
     try:
-        from stimuli import stimulus
+        from stimuli import stimulus, transcribe_once
+
+        words = {}
+        for kind in kinds:
+            for length in lengths:
+                path = stimulus(kind, length, work / "stimuli")
+                if args.replay_asr:
+                    done = Path(str(path) + ".words.json")
+                    words[kind, length] = str(done if done.exists()
+                                              else transcribe_once(path, whisper_model()))
+        if args.prepare_only:
+            print(f"stimuli ready in {work / 'stimuli'}")
+            return 0
+        asr_model = None if args.replay_asr else whisper_model()
 
         for size in sizes:
             models = prepare_models(size, work, args.device)
@@ -490,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "models": models, "asr_model": asr_model,
                                 "stimulus": str(path), "out": str(out),
                                 "speech_cache": speech_cache and str(speech_cache),
-                                "tts_s": tts_s}
+                                "tts_s": tts_s, "words": words.get((kind, length))}
                         print(f"{size} {kind} {length:g}s {variant} {dtype} ...", end=" ",
                               flush=True)
                         result = run(spec, args.timeout)

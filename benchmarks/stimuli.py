@@ -30,17 +30,17 @@ def transcript(seconds: float, seed: int = 0) -> str:
     return " ".join(make_transcript(max(8, round(WORDS_PER_SECOND * seconds)), seed=seed))
 
 
-def speech(seconds: float, folder: Path) -> np.ndarray:
+def speech(seconds: float) -> np.ndarray:
     """Float32 mono speech at ``AUDIO_RATE``, exactly ``seconds`` long (silence-padded)."""
+    import tempfile
+
     from berg.stimulus import media
     from berg.stimulus.speech import PiperSynthesizer
 
-    wav = folder / f"speech_{seconds:g}s.wav"
-    if not wav.exists():
-        tmp = wav.with_suffix(".tmp.wav")
-        PiperSynthesizer().synthesize(transcript(seconds * 1.15), tmp, language="en")
-        tmp.replace(wav)
-    samples = media.read_audio(wav, AUDIO_RATE)
+    with tempfile.TemporaryDirectory(prefix="berg-bench-speech-") as tmp:
+        wav = Path(tmp) / "speech.wav"
+        PiperSynthesizer().synthesize(transcript(seconds * 1.15), wav, language="en")
+        samples = media.read_audio(wav, AUDIO_RATE)
     out = np.zeros(round(seconds * AUDIO_RATE), np.float32)
     n = min(len(out), len(samples))
     out[:n] = samples[:n]
@@ -98,7 +98,7 @@ def stimulus(kind: str, seconds: float, folder: Path) -> Path:
     if kind == "video":
         path = folder / f"speech_video_{WIDTH}x{HEIGHT}_{seconds:g}s.mp4"
         if not path.exists():
-            write_video(path, seconds, speech(seconds, folder))
+            write_video(path, seconds, speech(seconds))
         return path
     if kind == "text":
         path = folder / f"text_{seconds:g}s.txt"
@@ -106,3 +106,28 @@ def stimulus(kind: str, seconds: float, folder: Path) -> Path:
             path.write_text(transcript(seconds, seed=7) + "\n", encoding="utf-8")
         return path
     raise ValueError(f"kind must be 'video' or 'text', got {kind!r}")
+
+
+def transcribe_once(path: Path, whisper_model: str) -> Path:
+    """The words of a stimulus's speech, recognised once (berg's faster-whisper recogniser,
+    its defaults), as ``<stimulus>.words.json`` beside it: for runs where the recogniser
+    cannot be had (a GPU machine without CTranslate2 or the Whisper model), see
+    ``bench_pipeline.py --replay-asr``."""
+    import json
+
+    from berg.stimulus import media
+    from berg.stimulus.transcribe import FasterWhisperTranscriber
+
+    if path.suffix == ".txt":
+        raise ValueError("transcribe_once takes a video or a sound file; a text's speech is "
+                         "synthesised in each run")
+    out = Path(str(path) + ".words.json")
+    if not out.exists():
+        transcript = FasterWhisperTranscriber(whisper_model, device="cpu").transcribe(
+            media.read_audio(path, 16000), 16000)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps({
+            "language": transcript.language, "model": transcript.model,
+            "words": [[w.text, w.start, w.end] for w in transcript.words]}))
+        tmp.replace(out)
+    return out
