@@ -6,9 +6,8 @@
 # per stage (torch) and of the whole card.
 #
 # The lent machines have PyTorch and transformers but no PyAV, julius or nibabel, no
-# CTranslate2 Whisper and no network. So, here first (the two folders are git-ignored):
+# CTranslate2 Whisper and no network. So, here first (.bench and .whl are git-ignored):
 #
-#   echo /.bench/ >> .git/info/exclude; echo /.whl/ >> .git/info/exclude
 #   .venv/bin/python benchmarks/bench_pipeline.py --kinds video --lengths 60,300 \
 #       --replay-asr --prepare-only --work-dir .bench        # the videos and their words
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
