@@ -57,22 +57,12 @@ _VJEPA2 = {
 def benchmark_tokenizer():
     """A byte-level BPE tokenizer (Llama's kind) trained on the benchmark's vocabulary, so
     that a word is about one token, as with Llama's own (1.3 tokens per English word)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
+    from bench_text_features import make_transcript
 
-    from bench_text_features import BOS, EOS, make_transcript
+    from berg.selftest import byte_level_tokenizer
 
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
     text = " ".join(make_transcript(5000, seed=1))
-    tokenizer.train_from_iterator([text, text.lower()], trainers.BpeTrainer(
-        vocab_size=1000, special_tokens=[BOS, EOS], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", special_tokens=[(BOS, tokenizer.token_to_id(BOS))])
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS,
-                                   model_max_length=131072)
+    return byte_level_tokenizer([text, text.lower()], vocab_size=1000, model_max_length=131072)
 
 
 def llama_config(size: str, vocab_size: int, bos: int, eos: int):

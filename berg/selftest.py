@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["run_selftest", "write_tiny_extractors", "write_tiny_brain_checkpoint",
-           "TINY_FEATURE_DIMS"]
+           "byte_level_tokenizer", "TINY_FEATURE_DIMS"]
 
 HIDDEN = 32
 TINY_FEATURE_DIMS = {"text": (2, HIDDEN), "audio": (2, HIDDEN), "video": (2, HIDDEN)}
@@ -30,22 +30,28 @@ _TEXT = "The quick brown fox jumps over the lazy dog. Then it runs into the fore
 # -- tiny models of the real architectures ----------------------------------------------------
 
 
-def _tokenizer():
+def byte_level_tokenizer(texts: list[str], *, vocab_size: int, model_max_length: int):
+    """A byte-level BPE tokenizer of Llama's kind trained on ``texts``: like Llama's, it adds
+    a BOS only when special tokens are asked for (the text extractor asks for none)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    corpus = _TEXT + " Here is a sentence about the brain model, spoken slowly? Yes. Who knows."
-    tokenizer.train_from_iterator([corpus.lower(), corpus] * 20, trainers.BpeTrainer(
-        vocab_size=300, special_tokens=[_BOS, _EOS], show_progress=False,
+    tokenizer.train_from_iterator(texts, trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=[_BOS, _EOS], show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    # Like Llama's: a BOS only when special tokens are added (the extractor adds none).
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{_BOS} $A", special_tokens=[(_BOS, tokenizer.token_to_id(_BOS))])
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=_BOS, eos_token=_EOS,
-                                   model_max_length=4096)
+                                   model_max_length=model_max_length)
+
+
+def _tokenizer():
+    corpus = _TEXT + " Here is a sentence about the brain model, spoken slowly? Yes. Who knows."
+    return byte_level_tokenizer([corpus.lower(), corpus] * 20, vocab_size=300,
+                                model_max_length=4096)
 
 
 def write_tiny_llama(folder: Path) -> Path:
