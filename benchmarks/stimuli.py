@@ -30,8 +30,9 @@ def transcript(seconds: float, seed: int = 0) -> str:
     return " ".join(make_transcript(max(8, round(WORDS_PER_SECOND * seconds)), seed=seed))
 
 
-def speech(seconds: float) -> np.ndarray:
-    """Float32 mono speech at ``AUDIO_RATE``, exactly ``seconds`` long (silence-padded)."""
+def speech(seconds: float, seed: int = 0) -> np.ndarray:
+    """Float32 mono speech at ``AUDIO_RATE``, exactly ``seconds`` long (silence-padded): the
+    transcript of ``seed``."""
     import tempfile
 
     from berg.stimulus import media
@@ -39,7 +40,7 @@ def speech(seconds: float) -> np.ndarray:
 
     with tempfile.TemporaryDirectory(prefix="berg-bench-speech-") as tmp:
         wav = Path(tmp) / "speech.wav"
-        PiperSynthesizer().synthesize(transcript(seconds * 1.15), wav, language="en")
+        PiperSynthesizer().synthesize(transcript(seconds * 1.15, seed), wav, language="en")
         samples = media.read_audio(wav, AUDIO_RATE)
     out = np.zeros(round(seconds * AUDIO_RATE), np.float32)
     n = min(len(out), len(samples))

@@ -161,3 +161,73 @@ class BERG:
                 raise InvalidParameterError(f"{name} must be True or False, got {value!r}")
         return model.encode(stimulus, show_progress=show_progress,
                             return_metadata=return_metadata)
+
+    def encode_many(
+        self,
+        model_id: str,
+        stimuli,
+        output_dir: str | os.PathLike,
+        *,
+        selection: dict | None = None,
+        device: str = "auto",
+        engine: str = "sequential",
+        ray_address: str | None = None,
+        workers: int | None = None,
+        cpus_per_worker: float = 1,
+        formats=None,
+        retry_failed: bool = False,
+        show_progress: bool = True,
+        progress=None,
+        **options: Any,
+    ):
+        """Encode a set of stimuli into a folder: one result per stimulus, and an index.
+
+        Each stimulus's result is written as ``berg encode`` writes it (``OUT/<id>.npz``,
+        ``.json``, GIfTI, ROI tables), atomically, and ``OUT/index.csv`` lists every
+        stimulus (id, path, sha256, status, rows, seconds, error). Rerunning skips what an
+        earlier run finished with the same content and settings; a stimulus that fails is
+        recorded with its error and the batch goes on.
+
+        Parameters
+        ----------
+        model_id : str
+            As for ``get_encoding_model``: each worker loads this model once.
+        stimuli : path, glob pattern, manifest (.csv with ``path`` and optional ``id``
+            columns), or list of paths
+            A folder is searched for stimulus files at any depth.
+        output_dir : path
+            Created if needed; one batch writes to it at a time.
+        selection, device, **options
+            As for ``get_encoding_model`` (``keep_models_loaded`` and ``show_progress`` are
+            set by the batch).
+        engine : {'sequential', 'ray'}
+            ``'sequential'``: in this process. ``'ray'``: workers on a Ray cluster, one per
+            GPU (or per ``cpus_per_worker`` CPUs), each loading the models once; a worker
+            that dies has its stimuli retried (needs ``pip install 'berg-tribe[ray]'``).
+        ray_address : str, optional
+            An existing Ray cluster (``'auto'``, ``'ray://head:10001'``); default: a local
+            one for this batch.
+        workers : int, optional
+            Ray workers (default: one per GPU, or per ``cpus_per_worker`` CPUs).
+        formats : list of str, optional
+            Of 'npz', 'json', 'gifti', 'csv', 'parquet' (default: all this installation
+            writes).
+        retry_failed : bool
+            Also retry stimuli that failed before with the same content and settings.
+        show_progress : bool
+            One progress bar for the batch.
+        progress : callable(Record), optional
+            Called as each stimulus finishes.
+
+        Returns
+        -------
+        BatchReport
+            Counts (encoded, failed, skipped), the records, wall time and throughput.
+        """
+        from berg.batch import encode_many
+
+        return encode_many(self.berg_dir, model_id, stimuli, output_dir, selection=selection,
+                           device=device, engine=engine, ray_address=ray_address,
+                           workers=workers, cpus_per_worker=cpus_per_worker, formats=formats,
+                           retry_failed=retry_failed, show_progress=show_progress,
+                           progress=progress, **options)

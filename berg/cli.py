@@ -11,6 +11,8 @@
     berg demo [-o DIR]                  encode the packaged sample video (or run the self-test)
     berg encode FILE... -o DIR [--roi NAME ...] [--device auto|cpu|cuda] [--format ...]
                                         predict responses and write npz/json/GIfTI/CSV files
+    berg encode-batch SOURCE -o DIR [--ray | --ray-address ADDR] [--workers N] ...
+                                        a folder, glob or manifest, resumably, with an index
 
 Errors print one line (``berg: error: ...``) and exit with status 1 (2 for bad usage, as
 argparse does); ``--verbose`` shows the traceback.
@@ -94,10 +96,8 @@ def _cmd_download(args, berg) -> None:
 def _cmd_encode(args, berg) -> None:
     from berg.io import write_outputs
 
-    selection = {"roi": args.roi} if args.roi else None
-    options = {"show_progress": not args.quiet, "asr_model": args.asr_model, "tts": args.tts}
-    if args.language:
-        options["language"] = args.language
+    selection, options = _encoding_options(args)
+    options["show_progress"] = not args.quiet
     formats = args.format  # None: every format this installation can write
     stems = [Path(f).stem for f in args.files]
     if len(set(stems)) != len(stems):
@@ -111,6 +111,26 @@ def _cmd_encode(args, berg) -> None:
             written = write_outputs(args.output, stem, responses, metadata, formats)
             print(f"{path}: {responses.shape[0]} s x {responses.shape[1]} vertices -> "
                   + ", ".join(str(p) for p in written.values()))
+
+
+def _cmd_encode_batch(args, berg) -> None:
+    selection, options = _encoding_options(args)
+    engine = "ray" if args.ray or args.ray_address else "sequential"
+    report = berg.encode_many(
+        args.model, args.stimuli, args.output, selection=selection, device=args.device,
+        engine=engine, ray_address=args.ray_address, workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker, formats=args.format,
+        retry_failed=args.retry_failed, show_progress=not args.quiet, **options)
+    print(f"{report.encoded} encoded, {report.failed} failed, {report.skipped} already done "
+          f"({report.engine}, {report.workers} worker{'s' * (report.workers != 1)}, "
+          f"{report.wall_seconds:.0f} s); index: {report.index_path}")
+    failed = [r for r in report.records.values() if r.status == "failed"]
+    for record in failed[:10]:
+        print(f"  failed: {record.id}: {record.error}")
+    if len(failed) > 10:
+        print(f"  ... and {len(failed) - 10} more (see the index)")
+    if failed:
+        raise SystemExit(1)
 
 
 def _cmd_plot(args, berg) -> None:
@@ -210,6 +230,34 @@ def _cmd_selftest(args, berg) -> None:
         raise SystemExit(1)
 
 
+def _add_encoding_arguments(p: argparse.ArgumentParser) -> None:
+    """The options `encode` and `encode-batch` share: model, columns, device, formats,
+    speech."""
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
+    p.add_argument("--roi", action="append", metavar="NAME",
+                   help="keep this Glasser area (both hemispheres); repeat for several")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--format", action="append",
+                   choices=["npz", "json", "gifti", "csv", "parquet"],
+                   help="output format; repeat for several (default: all; parquet when "
+                        "pyarrow is installed)")
+    p.add_argument("--asr-model", default=None,
+                   help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, "
+                        "else large-v3)")
+    p.add_argument("--tts", default="piper", help="speech synthesiser for .txt: piper "
+                   "(default), espeak-ng or gtts")
+    p.add_argument("--language", help="ISO 639-1 code; detected when omitted")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _encoding_options(args) -> tuple[dict | None, dict]:
+    """``selection`` and the model options of the shared encoding arguments."""
+    options = {"asr_model": args.asr_model, "tts": args.tts}
+    if args.language:
+        options["language"] = args.language
+    return ({"roi": args.roi} if args.roi else None), options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="berg",
@@ -245,22 +293,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="video (.mp4 .avi .mkv .mov .webm), audio (.wav .mp3 .flac .ogg) or "
                         "text (.txt) files")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
-    p.add_argument("--roi", action="append", metavar="NAME",
-                   help="keep this Glasser area (both hemispheres); repeat for several")
-    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-    p.add_argument("--format", action="append",
-                   choices=["npz", "json", "gifti", "csv", "parquet"],
-                   help="output format; repeat for several (default: all; parquet when "
-                        "pyarrow is installed)")
-    p.add_argument("--asr-model", default=None,
-                   help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, "
-                        "else large-v3)")
-    p.add_argument("--tts", default="piper", help="speech synthesiser for .txt: piper "
-                   "(default), espeak-ng or gtts")
-    p.add_argument("--language", help="ISO 639-1 code; detected when omitted")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _add_encoding_arguments(p)
     p.set_defaults(func=_cmd_encode)
+
+    p = sub.add_parser("encode-batch", help="encode a folder, glob or manifest of stimuli "
+                       "into one folder, resumably; here or on a Ray cluster")
+    p.add_argument("stimuli", metavar="SOURCE",
+                   help="a folder (searched at any depth), a glob pattern (quote it) or a "
+                        "manifest .csv with a 'path' column and an optional 'id' column")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output folder: one result per stimulus, and index.csv")
+    _add_encoding_arguments(p)
+    p.add_argument("--ray", action="store_true",
+                   help="run on Ray: a local cluster, or the one --ray-address names")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="an existing Ray cluster: auto, HOST:6379 or ray://HOST:10001")
+    p.add_argument("--workers", type=int, help="Ray workers (default: one per GPU, or per "
+                   "--cpus-per-worker CPUs)")
+    p.add_argument("--cpus-per-worker", type=float, default=1,
+                   help="CPUs per Ray worker when the models run on CPUs (default 1)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="also retry stimuli that failed in an earlier run")
+    p.set_defaults(func=_cmd_encode_batch)
 
     p = sub.add_parser("plot", help="draw a cortical map and ROI time courses of an encode "
                        "result (needs berg-tribe[plot])")

@@ -18,6 +18,7 @@ __all__ = [
     "DeviceNotAvailableError",
     "StimulusError",
     "ModelLoadError",
+    "MissingDependencyError",
     "did_you_mean",
     "format_choices",
 ]
@@ -45,6 +46,11 @@ class StimulusError(BERGError, ValueError):
 
 class ModelLoadError(BERGError, RuntimeError):
     """Weights or configuration could not be found, downloaded or loaded."""
+
+
+class MissingDependencyError(BERGError, ImportError):
+    """An optional part of berg was asked for but its package is not installed; the message
+    says what to install."""
 
 
 def did_you_mean(value: object, choices: Iterable[str]) -> str:

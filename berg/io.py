@@ -31,7 +31,7 @@ import numpy as np
 from berg import cortex
 from berg.errors import InvalidParameterError
 
-__all__ = ["write_outputs", "roi_timecourses", "to_jsonable", "FORMATS"]
+__all__ = ["write_outputs", "roi_timecourses", "to_jsonable", "default_formats", "FORMATS"]
 
 FORMATS = ("npz", "json", "gifti", "csv", "parquet")
 
@@ -120,7 +120,8 @@ def _write_gifti(path: Path, values: np.ndarray, hemisphere: str, row_times) -> 
         f.write(image.to_bytes())
 
 
-def _default_formats() -> tuple[str, ...]:
+def default_formats() -> tuple[str, ...]:
+    """Every format this installation can write (parquet only when pyarrow is installed)."""
     import importlib.util
 
     has_arrow = importlib.util.find_spec("pyarrow") is not None
@@ -159,7 +160,7 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
     dict
         format -> path written (gifti -> the left hemisphere; the right is beside it).
     """
-    formats = _default_formats() if formats is None else tuple(formats)
+    formats = default_formats() if formats is None else tuple(formats)
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise InvalidParameterError(f"unknown output formats {unknown}; valid: "

@@ -1,0 +1,16 @@
+"""Many stimuli in, one result per stimulus and an index out: on this machine or on Ray.
+
+    report = BERG(berg_dir).encode_many("fmri-dascoli_2026-tribe_v2", "stimuli/", "out/")
+    report = BERG(berg_dir).encode_many(..., engine="ray", ray_address="auto")
+
+or ``berg encode-batch stimuli/ -o out/ [--ray | --ray-address auto]``. See
+:mod:`berg.batch.sources` (what a batch takes), :mod:`berg.batch.ledger` (the output folder,
+resuming), :mod:`berg.batch.engines` (where it runs).
+"""
+
+from berg.batch.ledger import INDEX_COLUMNS, Record
+from berg.batch.runner import BatchReport, encode_many
+from berg.batch.sources import BatchItem, collect_stimuli
+
+__all__ = ["encode_many", "BatchReport", "Record", "BatchItem", "collect_stimuli",
+           "INDEX_COLUMNS"]

@@ -1,0 +1,256 @@
+"""``encode_many``: a set of stimuli in, one result per stimulus and an index table out.
+
+The calling process (the *driver*) lists the stimuli, hashes them, decides from the output
+folder's records what is already done, hands the rest to an engine (here, or a Ray cluster)
+and writes each result as it comes back: the files (the formats of ``berg encode``), then
+its record, then the index. Rerun the same command and only what is missing or changed is
+encoded; a stimulus that fails is recorded with its error and the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from berg import cortex
+from berg.batch.engines import ENGINES, import_ray, run_ray, run_sequential
+from berg.batch.ledger import Ledger, Record
+from berg.batch.sources import BatchItem, collect_stimuli
+from berg.errors import InvalidParameterError, did_you_mean
+
+__all__ = ["encode_many", "BatchReport", "settings_digest"]
+
+#: Options of ``get_encoding_model`` that change what a result holds (the others change
+#: speed, memory or float rounding only: device, batch sizes, budgets, progress bars).
+RESULT_OPTIONS = ("checkpoint_dir", "revision", "asr", "asr_model", "language", "tts",
+                  "tts_options", "sentence_splitter", "text_model_dir", "audio_model_dir",
+                  "video_model_dir", "feature_dtype", "extractor_options")
+#: Environment variables that name models when the options do not.
+_MODEL_VARIABLES = ("BERG_TEXT_MODEL", "BERG_AUDIO_MODEL", "BERG_VIDEO_MODEL", "BERG_ASR_MODEL")
+
+
+@dataclass
+class BatchReport:
+    """What a batch did.
+
+    Attributes
+    ----------
+    output_dir, index_path : Path
+    records : dict
+        id -> latest :class:`~berg.batch.ledger.Record` of every stimulus of the batch.
+    encoded, failed, skipped : int
+        Stimuli encoded in this run, failed in this run, and left alone because an earlier
+        run already did (or failed) them with the same content and settings.
+    engine : str
+    workers : int
+        Workers the engine ran (0 when there was nothing to do).
+    wall_seconds : float
+        Of the whole run.
+    stimulus_seconds : float
+        Seconds of stimulus encoded in this run.
+    """
+
+    output_dir: Path
+    index_path: Path
+    records: dict[str, Record] = field(repr=False)
+    encoded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    engine: str = "sequential"
+    workers: int = 0
+    wall_seconds: float = 0.0
+    stimulus_seconds: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        """Seconds of stimulus encoded per second of wall time."""
+        return self.stimulus_seconds / self.wall_seconds if self.wall_seconds else 0.0
+
+
+def settings_digest(model_id: str, vertices: np.ndarray | None, options: dict,
+                    formats: Sequence[str]) -> str:
+    """A digest of everything that decides a batch's results besides the stimulus bytes."""
+    from berg import __version__
+
+    relevant = {name: options[name] for name in RESULT_OPTIONS if options.get(name) is not None}
+    settings = {
+        "berg": __version__, "model": model_id, "options": relevant,
+        "vertices": "all" if vertices is None else hashlib.sha256(
+            np.asarray(vertices, np.int64).tobytes()).hexdigest(),
+        "formats": sorted(formats),
+        "environment": {v: os.environ[v] for v in _MODEL_VARIABLES if os.environ.get(v)},
+    }
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _result_files(written: dict[str, Path], folder: Path) -> tuple[str, ...]:
+    files = []
+    for fmt, path in written.items():
+        files.append(path.relative_to(folder).as_posix())
+        if fmt == "gifti":  # written names the left hemisphere; the right is beside it
+            files.append(files[-1].replace(".lh.func.gii", ".rh.func.gii"))
+    return tuple(files)
+
+
+def _check_batch_options(engine: str, workers, cpus_per_worker, formats) -> tuple[str, ...]:
+    from berg.io import FORMATS, default_formats
+
+    if engine not in ENGINES:
+        raise InvalidParameterError(f"unknown engine {engine!r}{did_you_mean(engine, ENGINES)} "
+                                    f"(valid: {', '.join(ENGINES)})")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise InvalidParameterError(f"workers must be None (one per GPU or CPU slot) or a "
+                                    f"positive int, got {workers!r}")
+    if isinstance(cpus_per_worker, bool) or not isinstance(cpus_per_worker, (int, float)) \
+            or not cpus_per_worker > 0:
+        raise InvalidParameterError(f"cpus_per_worker must be a positive number, got "
+                                    f"{cpus_per_worker!r}")
+    formats = default_formats() if formats is None else tuple(formats)
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise InvalidParameterError(f"unknown output format {fmt!r}"
+                                        f"{did_you_mean(str(fmt), FORMATS)} (valid: "
+                                        f"{', '.join(FORMATS)})")
+    return formats
+
+
+def _content(item: BatchItem, previous: Record | None) -> tuple[str | None, int | None,
+                                                                 int | None, str | None]:
+    """``(sha256, size, mtime_ns, error)`` of a stimulus file; the hash of an earlier record
+    is reused when the file's size and time are unchanged."""
+    from berg.features.cache import file_sha256
+
+    try:
+        stat = item.path.stat()
+    except OSError as error:
+        return None, None, None, f"StimulusError: cannot read {str(item.path)!r}: {error}"
+    if previous is not None and previous.sha256 and (previous.size, previous.mtime_ns) == (
+            stat.st_size, stat.st_mtime_ns):
+        return previous.sha256, stat.st_size, stat.st_mtime_ns, None
+    try:
+        return file_sha256(item.path), stat.st_size, stat.st_mtime_ns, None
+    except OSError as error:
+        return None, stat.st_size, stat.st_mtime_ns, (f"StimulusError: cannot read "
+                                                       f"{str(item.path)!r}: {error}")
+
+
+def encode_many(
+    berg_dir: str | os.PathLike,
+    model_id: str,
+    stimuli,
+    output_dir: str | os.PathLike,
+    *,
+    selection: dict | None = None,
+    device: str = "auto",
+    engine: str = "sequential",
+    ray_address: str | None = None,
+    workers: int | None = None,
+    cpus_per_worker: float = 1,
+    formats: Sequence[str] | None = None,
+    retry_failed: bool = False,
+    show_progress: bool = True,
+    progress: Callable[[Record], None] | None = None,
+    **options: Any,
+) -> BatchReport:
+    """Encode many stimuli, one result each, resumably; see ``BERG.encode_many``."""
+    from berg.io import write_outputs
+    from berg.registry import get_card
+    from berg.tribe.encoder import check_options
+
+    started = time.perf_counter()
+    card = get_card(model_id)  # cheap checks first: nothing is hashed or loaded before them
+    check_options(options)
+    for name in ("keep_models_loaded", "show_progress"):
+        if name in options:
+            raise InvalidParameterError(f"{name} is set by the batch (models stay loaded in "
+                                        "each worker; progress is one bar for the batch)")
+    vertices = cortex.resolve_selection(selection)
+    formats = _check_batch_options(engine, workers, cpus_per_worker, formats)
+    if not isinstance(retry_failed, bool):
+        raise InvalidParameterError(f"retry_failed must be True or False, got {retry_failed!r}")
+    if engine == "ray":
+        import_ray()  # a missing Ray is reported before any work
+    elif ray_address is not None:
+        raise InvalidParameterError("ray_address is for engine='ray'")
+    items = collect_stimuli(stimuli)
+    settings = settings_digest(card.model_id, vertices, options, formats)
+    folder = Path(output_dir).expanduser()
+    spec = {"berg_dir": str(Path(berg_dir).expanduser()), "model_id": card.model_id,
+            "selection": selection, "device": device, "options": options}
+
+    with Ledger(folder) as ledger:
+        ids = [item.id for item in items]
+        paths = {item.id: str(item.path) for item in items}
+        report = BatchReport(folder, ledger.index_path, {}, engine=engine)
+        pending, contents = [], {}
+        for item in items:
+            previous = ledger.latest.get(item.id)
+            sha256, size, mtime_ns, error = _content(item, previous)
+            contents[item.id] = (sha256, size, mtime_ns)
+            current = ledger.is_current(previous, sha256, settings)
+            if current and not (retry_failed and previous.status == "failed"):
+                report.skipped += 1
+            elif error is not None:
+                ledger.add(Record(item.id, str(item.path), None, "failed", None, None, error,
+                                  settings, size, mtime_ns))
+                report.failed += 1
+            else:
+                pending.append(item)
+        ledger.write_index(ids, paths)
+
+        bar = None
+        if show_progress and pending:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(pending), desc="encode-batch", unit="stimulus")
+
+        def on_result(item: BatchItem, result: dict, attempts: int) -> None:
+            sha256, size, mtime_ns = contents[item.id]
+            files, rows, status, error = (), None, result["status"], result.get("error")
+            if status == "done":
+                responses, metadata = result["responses"], result["metadata"]
+                try:
+                    written = write_outputs(folder, item.id, responses, metadata, formats)
+                except OSError as failure:
+                    status, error = "failed", f"OSError: cannot write the result: {failure}"
+                else:
+                    files, rows = _result_files(written, folder), int(responses.shape[0])
+                    report.stimulus_seconds += float(metadata["stimulus"]["duration_s"])
+            record = Record(item.id, str(item.path), sha256, status, rows, result["seconds"],
+                            error, settings, size, mtime_ns, attempts, files)
+            ledger.add(record)
+            ledger.write_index(ids, paths)
+            if status == "done":
+                report.encoded += 1
+            else:
+                report.failed += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(failed=report.failed, refresh=False)
+            if progress is not None:
+                progress(record)
+
+        try:
+            if pending and engine == "sequential":
+                run_sequential(spec, pending, on_result)
+                report.workers = 1
+            elif pending:
+                report.workers = run_ray(spec, pending, on_result, address=ray_address,
+                                         workers=workers,
+                                         cpus_per_worker=cpus_per_worker)["workers"]
+        finally:
+            if bar is not None:
+                bar.close()
+        report.records = {i: ledger.latest[i] for i in ids if i in ledger.latest}
+    report.wall_seconds = time.perf_counter() - started
+    return report
