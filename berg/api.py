@@ -173,7 +173,8 @@ class BERG:
         engine: str = "sequential",
         ray_address: str | None = None,
         workers: int | None = None,
-        cpus_per_worker: float = 1,
+        cpus_per_worker: float | None = None,
+        memory_per_worker_gb: float | None = None,
         formats=None,
         retry_failed: bool = False,
         show_progress: bool = True,
@@ -202,13 +203,21 @@ class BERG:
             set by the batch).
         engine : {'sequential', 'ray'}
             ``'sequential'``: in this process. ``'ray'``: workers on a Ray cluster, one per
-            GPU (or per ``cpus_per_worker`` CPUs), each loading the models once; a worker
+            GPU (on CPUs: as many as memory holds), each loading the models once; a worker
             that dies has its stimuli retried (needs ``pip install 'berg-tribe[ray]'``).
         ray_address : str, optional
             An existing Ray cluster (``'auto'``, ``'ray://head:10001'``); default: a local
             one for this batch.
         workers : int, optional
-            Ray workers (default: one per GPU, or per ``cpus_per_worker`` CPUs).
+            Ray workers at most (default: one per GPU; on CPUs, as many as the nodes'
+            memory holds, at most one per CPU).
+        cpus_per_worker : float, optional
+            CPUs (and torch threads) each Ray worker reserves. Default: a GPU worker takes
+            its node's CPUs over its GPUs; CPU workers share out all the CPUs.
+        memory_per_worker_gb : float, optional
+            Memory one CPU worker needs (its models, loaded, and its working memory).
+            Default: measured on the first worker once its models are loaded; the others
+            start when it is known.
         formats : list of str, optional
             Of 'npz', 'json', 'gifti', 'csv', 'parquet' (default: all this installation
             writes).
@@ -228,6 +237,7 @@ class BERG:
 
         return encode_many(self.berg_dir, model_id, stimuli, output_dir, selection=selection,
                            device=device, engine=engine, ray_address=ray_address,
-                           workers=workers, cpus_per_worker=cpus_per_worker, formats=formats,
+                           workers=workers, cpus_per_worker=cpus_per_worker,
+                           memory_per_worker_gb=memory_per_worker_gb, formats=formats,
                            retry_failed=retry_failed, show_progress=show_progress,
                            progress=progress, **options)

@@ -119,11 +119,14 @@ def _cmd_encode_batch(args, berg) -> None:
     report = berg.encode_many(
         args.model, args.stimuli, args.output, selection=selection, device=args.device,
         engine=engine, ray_address=args.ray_address, workers=args.workers,
-        cpus_per_worker=args.cpus_per_worker, formats=args.format,
-        retry_failed=args.retry_failed, show_progress=not args.quiet, **options)
+        cpus_per_worker=args.cpus_per_worker, memory_per_worker_gb=args.memory_per_worker,
+        formats=args.format, retry_failed=args.retry_failed, show_progress=not args.quiet,
+        **options)
+    workers = (report.plan.describe() if report.plan is not None
+               else f"{report.workers} worker{'s' * (report.workers != 1)}")
     print(f"{report.encoded} encoded, {report.failed} failed, {report.skipped} already done "
-          f"({report.engine}, {report.workers} worker{'s' * (report.workers != 1)}, "
-          f"{report.wall_seconds:.0f} s); index: {report.index_path}")
+          f"({report.engine}, {workers}, {report.wall_seconds:.0f} s); index: "
+          f"{report.index_path}")
     failed = [r for r in report.records.values() if r.status == "failed"]
     for record in failed[:10]:
         print(f"  failed: {record.id}: {record.error}")
@@ -308,10 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on Ray: a local cluster, or the one --ray-address names")
     p.add_argument("--ray-address", metavar="ADDRESS",
                    help="an existing Ray cluster: auto, HOST:6379 or ray://HOST:10001")
-    p.add_argument("--workers", type=int, help="Ray workers (default: one per GPU, or per "
-                   "--cpus-per-worker CPUs)")
-    p.add_argument("--cpus-per-worker", type=float, default=1,
-                   help="CPUs per Ray worker when the models run on CPUs (default 1)")
+    p.add_argument("--workers", type=int, help="Ray workers at most (default: one per GPU; "
+                   "on CPUs, as many as memory holds, at most one per CPU)")
+    p.add_argument("--cpus-per-worker", type=float,
+                   help="CPUs (torch threads) per Ray worker (default: a GPU worker takes its "
+                        "share of its node's CPUs; CPU workers share all the CPUs)")
+    p.add_argument("--memory-per-worker", type=float, metavar="GB",
+                   help="memory one CPU worker needs, in GB (default: measured on the first "
+                        "worker once its models are loaded)")
     p.add_argument("--retry-failed", action="store_true",
                    help="also retry stimuli that failed in an earlier run")
     p.set_defaults(func=_cmd_encode_batch)

@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from berg import BERG, InvalidParameterError, MissingDependencyError, StimulusError
+from berg import (BERG, BERGError, InvalidParameterError, MissingDependencyError,
+                  StimulusError)
 from berg.batch import INDEX_COLUMNS, collect_stimuli
 from berg.batch.ledger import Ledger
 from berg.stimulus import media
@@ -158,6 +160,7 @@ def test_every_good_stimulus_has_its_result_and_the_bad_one_is_recorded(setup, s
     out, report = sequential
     assert (report.encoded, report.failed, report.skipped) == (9, 1, 0)
     assert report.workers == 1 and report.throughput > 0
+    assert report.records["talk"].worker == f"{socket.gethostname()}:{os.getpid()}"
     index = _index(out)
     assert sorted(index) == sorted(GOOD + ["films/broken"])
     bad = index["films/broken"]
@@ -225,6 +228,25 @@ def test_changed_settings_or_content_are_done_again(setup, sequential, tmp_path)
     assert berg.encode_many(MODEL, stimuli, out, **other).encoded == 2
 
 
+def test_a_second_batch_reuses_the_shared_feature_cache(setup, sequential, tmp_path):
+    # Ray workers share the BERG folder's cache the same way: what one computed (or a
+    # worker that died computed before it died), another reads.
+    cache = setup["options"]["cache_dir"] / "features"
+    entries = {p: p.stat().st_mtime_ns for p in cache.rglob("*.feat")}
+    assert entries
+    stimuli = tmp_path / "copies"
+    stimuli.mkdir()
+    for name in ("films/clip2.mp4", "talk.flac", "story.txt"):
+        shutil.copy(setup["stimuli"] / name, stimuli / Path(name).name)
+    report = BERG(setup["root"] / "berg").encode_many(MODEL, stimuli, tmp_path / "out",
+                                                       **setup["options"])
+    assert report.encoded == 3
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.feat")} == entries  # none new
+    for item_id, original in (("clip2", "films/clip2"), ("talk", "talk"), ("story", "story")):
+        np.testing.assert_array_equal(_responses(tmp_path / "out", item_id),
+                                      _responses(sequential[0], original))
+
+
 def test_failed_ones_are_retried_only_when_asked(setup, sequential, tmp_path):
     out = tmp_path / "out"
     stimuli = tmp_path / "stimuli"
@@ -274,6 +296,8 @@ def test_bad_batch_options(setup, tmp_path):
              ({"formats": ["npy"]}, "unknown output format 'npy'; did you mean 'npz'"),
              ({"keep_models_loaded": False}, "keep_models_loaded is set by the batch"),
              ({"ray_address": "auto"}, "ray_address is for engine='ray'"),
+             ({"workers": 2}, r"workers is for engine='ray' \(--ray"),
+             ({"engine": "ray", "memory_per_worker_gb": -1}, "memory_per_worker_gb must be"),
              ({"selection": {"roi": ["V7a"]}}, "did you mean 'V7'")]
     for extra, match in cases:
         options = dict(setup["options"], **extra)
@@ -337,11 +361,14 @@ def test_ray_two_workers_one_killed(setup, sequential, tmp_path):
     killed = []
 
     def kill_a_worker(record):
+        # At the first result, kill the worker that encoded it: it holds the next stimuli.
+        pids = _ray_worker_pids()
+        assert len(pids) <= 2, pids
         if not killed:
-            pids = _ray_worker_pids()
-            assert len(pids) == 2, pids
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
+            pid = int(record.worker.rsplit(":", 1)[1])
+            assert pid in pids
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
 
     # Caches of their own, so that every feature is computed; but the text's speech is the
     # one spoken for the other tests (Piper samples noise: a new synthesis would differ).
@@ -355,9 +382,13 @@ def test_ray_two_workers_one_killed(setup, sequential, tmp_path):
     berg = BERG(setup["root"] / "berg")
     started = time.perf_counter()
     report = berg.encode_many(MODEL, setup["stimuli"], out, engine="ray", workers=2,
-                              progress=kill_a_worker, **options)
+                              cpus_per_worker=1, progress=kill_a_worker, **options)
     assert killed and time.perf_counter() - started < 300
     assert (report.encoded, report.failed, report.workers) == (9, 1, 2)
+    # Each reserved 1 CPU and the memory measured on the first: its peak with the tiny
+    # models loaded (a few hundred MB), x 1.25, + 1 GiB.
+    assert (report.plan.cpus, report.plan.gpus) == (1, 0)
+    assert 1.2 * 2**30 < report.plan.memory_bytes < 4 * 2**30
     assert report.records["films/broken"].error.startswith("StimulusError:")
     # The killed worker's stimuli were tried again: some record took a second attempt.
     assert max(r.attempts for r in report.records.values()) >= 2
@@ -372,6 +403,28 @@ def test_ray_two_workers_one_killed(setup, sequential, tmp_path):
                              **options)
     assert (again.encoded, again.failed, again.skipped, again.workers) == (0, 0, 10, 0)
     assert _snapshot(out) == before
+
+
+def test_no_ray_cluster_at_the_address(setup, tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(BERGError, match=r"cannot join the Ray cluster at 'auto': .*ray start"):
+        BERG(setup["root"] / "berg").encode_many(MODEL, setup["stimuli"], tmp_path / "out",
+                                                 engine="ray", ray_address="auto",
+                                                 **setup["options"])
+    assert {row["status"] for row in _index(tmp_path / "out").values()} == {"pending"}
+
+
+@pytest.mark.slow
+def test_ray_workers_that_cannot_load_their_models(setup, tmp_path):
+    pytest.importorskip("ray")
+    options = dict(setup["options"], text_model_dir=tmp_path / "no-such-model")
+    with pytest.raises(BERGError, match="Ray workers could not start: .*no-such-model"):
+        BERG(setup["root"] / "berg").encode_many(MODEL, setup["stimuli"], tmp_path / "out",
+                                                 engine="ray", workers=1, **options)
+    assert {row["status"] for row in _index(tmp_path / "out").values()} == {"pending"}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".berg-batch",
+                                                                    "index.csv"]
 
 
 def test_the_command_line(setup, tmp_path, monkeypatch, capsys):

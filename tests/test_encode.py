@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from berg import BERG
+from berg import BERG, InvalidParameterError
 from berg.stimulus import media
 from media_factory import make_audio, make_video
 from tiny_checkpoint import write_tiny_checkpoint
@@ -139,6 +139,23 @@ def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_pat
         again = meta["provenance"]["stages"]
         assert "load_asr" in again  # the recogniser is still needed for the words
         assert again["text"]["seconds"] < stages["text"]["seconds"] + 1.0
+
+
+def test_models_loaded_ahead_for_the_modalities_asked(berg_dir, stimuli, asr_model, tmp_path):
+    berg = BERG(berg_dir)
+    with berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu", asr_model=asr_model,
+                                 cache_dir=tmp_path / "cache", keep_models_loaded=True) as ahead:
+        with pytest.raises(InvalidParameterError, match="unknown modality 'vidoe'; did you "
+                                                        "mean 'video'"):
+            ahead.load_models(["vidoe"])
+        ahead.load_models(("text", "audio"))
+        extractors = ahead._features._extractors  # built, with their models in memory
+        assert sorted(extractors) == ["audio", "text"]
+        assert all(extractor.loaded for extractor in extractors.values())
+        _, meta = berg.encode(ahead, stimuli["audio"], return_metadata=True)
+        stages = meta["provenance"]["stages"]
+        assert "load_asr" not in stages  # the recogniser was loaded ahead too
+        assert sorted(ahead._features._extractors) == ["audio", "text"]  # no video model
 
 
 def test_batching_options_give_the_same_numbers(berg_dir, stimuli, asr_model, tmp_path):

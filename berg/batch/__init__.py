@@ -5,7 +5,8 @@
 
 or ``berg encode-batch stimuli/ -o out/ [--ray | --ray-address auto]``. See
 :mod:`berg.batch.sources` (what a batch takes), :mod:`berg.batch.ledger` (the output folder,
-resuming), :mod:`berg.batch.engines` (where it runs).
+resuming), :mod:`berg.batch.engines` (where it runs), :mod:`berg.batch.ray_engine` and
+:mod:`berg.batch.placement` (Ray's workers, and how many fit).
 """
 
 from berg.batch.ledger import INDEX_COLUMNS, Record

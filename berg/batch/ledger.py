@@ -60,6 +60,8 @@ class Record:
         Tries it took (a worker that dies mid-stimulus costs one).
     files : tuple of str
         The result files, relative to the output folder.
+    worker : str or None
+        ``host:pid`` of the worker that encoded it (None if no worker did).
     """
 
     id: str
@@ -74,6 +76,7 @@ class Record:
     mtime_ns: int | None = None
     attempts: int = 1
     files: tuple[str, ...] = ()
+    worker: str | None = None
 
     @classmethod
     def from_json(cls, line: str) -> Record | None:

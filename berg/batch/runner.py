@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from berg import cortex
-from berg.batch.engines import ENGINES, import_ray, run_ray, run_sequential
+from berg.batch.engines import ENGINES, import_ray, run_sequential
 from berg.batch.ledger import Ledger, Record
+from berg.batch.placement import WorkerPlan
 from berg.batch.sources import BatchItem, collect_stimuli
 from berg.errors import InvalidParameterError, did_you_mean
 
@@ -35,6 +36,9 @@ RESULT_OPTIONS = ("checkpoint_dir", "revision", "asr", "asr_model", "language", 
                   "video_model_dir", "feature_dtype", "extractor_options")
 #: Environment variables that name models when the options do not.
 _MODEL_VARIABLES = ("BERG_TEXT_MODEL", "BERG_AUDIO_MODEL", "BERG_VIDEO_MODEL", "BERG_ASR_MODEL")
+#: ``index.csv`` is rewritten at most this often while a batch runs (and at its end): with
+#: thousands of stimuli, rewriting it after every one would cost more than the results.
+INDEX_INTERVAL_S = 2.0
 
 
 @dataclass
@@ -52,6 +56,8 @@ class BatchReport:
     engine : str
     workers : int
         Workers the engine ran (0 when there was nothing to do).
+    plan : WorkerPlan or None
+        With the Ray engine: the workers and what each reserved.
     wall_seconds : float
         Of the whole run.
     stimulus_seconds : float
@@ -66,6 +72,7 @@ class BatchReport:
     skipped: int = 0
     engine: str = "sequential"
     workers: int = 0
+    plan: WorkerPlan | None = None
     wall_seconds: float = 0.0
     stimulus_seconds: float = 0.0
 
@@ -101,7 +108,15 @@ def _result_files(written: dict[str, Path], folder: Path) -> tuple[str, ...]:
     return tuple(files)
 
 
-def _check_batch_options(engine: str, workers, cpus_per_worker, formats) -> tuple[str, ...]:
+def _check_positive(name: str, value, what: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not value > 0):
+        raise InvalidParameterError(f"{name} must be None ({what}) or a positive number, got "
+                                    f"{value!r}")
+
+
+def _check_batch_options(engine: str, workers, cpus_per_worker, memory_per_worker_gb,
+                         formats) -> tuple[str, ...]:
     from berg.io import FORMATS, default_formats
 
     if engine not in ENGINES:
@@ -111,10 +126,8 @@ def _check_batch_options(engine: str, workers, cpus_per_worker, formats) -> tupl
                                 or workers < 1):
         raise InvalidParameterError(f"workers must be None (one per GPU or CPU slot) or a "
                                     f"positive int, got {workers!r}")
-    if isinstance(cpus_per_worker, bool) or not isinstance(cpus_per_worker, (int, float)) \
-            or not cpus_per_worker > 0:
-        raise InvalidParameterError(f"cpus_per_worker must be a positive number, got "
-                                    f"{cpus_per_worker!r}")
+    _check_positive("cpus_per_worker", cpus_per_worker, "chosen from the cluster")
+    _check_positive("memory_per_worker_gb", memory_per_worker_gb, "measured on one worker")
     formats = default_formats() if formats is None else tuple(formats)
     for fmt in formats:
         if fmt not in FORMATS:
@@ -144,6 +157,14 @@ def _content(item: BatchItem, previous: Record | None) -> tuple[str | None, int 
                                                        f"{str(item.path)!r}: {error}")
 
 
+def _modalities(pending: Sequence[BatchItem]) -> tuple[str, ...]:
+    """The feature models a batch's stimuli need: the video model only for videos."""
+    from berg.stimulus.kinds import STIMULUS_EXTENSIONS
+
+    kinds = {STIMULUS_EXTENSIONS.get(item.path.suffix.lower()) for item in pending}
+    return ("text", "audio", "video") if "video" in kinds else ("text", "audio")
+
+
 def encode_many(
     berg_dir: str | os.PathLike,
     model_id: str,
@@ -155,7 +176,8 @@ def encode_many(
     engine: str = "sequential",
     ray_address: str | None = None,
     workers: int | None = None,
-    cpus_per_worker: float = 1,
+    cpus_per_worker: float | None = None,
+    memory_per_worker_gb: float | None = None,
     formats: Sequence[str] | None = None,
     retry_failed: bool = False,
     show_progress: bool = True,
@@ -175,13 +197,20 @@ def encode_many(
             raise InvalidParameterError(f"{name} is set by the batch (models stay loaded in "
                                         "each worker; progress is one bar for the batch)")
     vertices = cortex.resolve_selection(selection)
-    formats = _check_batch_options(engine, workers, cpus_per_worker, formats)
+    formats = _check_batch_options(engine, workers, cpus_per_worker, memory_per_worker_gb,
+                                   formats)
     if not isinstance(retry_failed, bool):
         raise InvalidParameterError(f"retry_failed must be True or False, got {retry_failed!r}")
     if engine == "ray":
         import_ray()  # a missing Ray is reported before any work
-    elif ray_address is not None:
-        raise InvalidParameterError("ray_address is for engine='ray'")
+    else:
+        for name, value in [("ray_address", ray_address), ("workers", workers),
+                            ("cpus_per_worker", cpus_per_worker),
+                            ("memory_per_worker_gb", memory_per_worker_gb)]:
+            if value is not None:
+                raise InvalidParameterError(
+                    f"{name} is for engine='ray' (--ray on the command line); the sequential "
+                    "engine is one worker in this process")
     items = collect_stimuli(stimuli)
     settings = settings_digest(card.model_id, vertices, options, formats)
     folder = Path(output_dir).expanduser()
@@ -207,12 +236,19 @@ def encode_many(
             else:
                 pending.append(item)
         ledger.write_index(ids, paths)
+        spec["modalities"] = _modalities(pending)
+        index_written = time.monotonic()
 
-        bar = None
+        bar, postfix = None, {"failed": 0}
         if show_progress and pending:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(pending), desc="encode-batch", unit="stimulus")
+
+        def on_workers(ready: int, planned: int) -> None:
+            postfix["workers"] = f"{ready}/{planned}"  # ready ones have their models loaded
+            if bar is not None:
+                bar.set_postfix(postfix)
 
         def on_result(item: BatchItem, result: dict, attempts: int) -> None:
             sha256, size, mtime_ns = contents[item.id]
@@ -227,16 +263,21 @@ def encode_many(
                     files, rows = _result_files(written, folder), int(responses.shape[0])
                     report.stimulus_seconds += float(metadata["stimulus"]["duration_s"])
             record = Record(item.id, str(item.path), sha256, status, rows, result["seconds"],
-                            error, settings, size, mtime_ns, attempts, files)
+                            error, settings, size, mtime_ns, attempts, files,
+                            result.get("worker"))
             ledger.add(record)
-            ledger.write_index(ids, paths)
+            nonlocal index_written
+            if time.monotonic() - index_written >= INDEX_INTERVAL_S:
+                ledger.write_index(ids, paths)
+                index_written = time.monotonic()
             if status == "done":
                 report.encoded += 1
             else:
                 report.failed += 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(failed=report.failed, refresh=False)
+                postfix["failed"] = report.failed
+                bar.set_postfix(postfix, refresh=False)
             if progress is not None:
                 progress(record)
 
@@ -245,12 +286,18 @@ def encode_many(
                 run_sequential(spec, pending, on_result)
                 report.workers = 1
             elif pending:
-                report.workers = run_ray(spec, pending, on_result, address=ray_address,
-                                         workers=workers,
-                                         cpus_per_worker=cpus_per_worker)["workers"]
+                from berg.batch.ray_engine import run_ray
+
+                memory = None if memory_per_worker_gb is None else int(memory_per_worker_gb
+                                                                       * 1e9)
+                ran = run_ray(spec, pending, on_result, address=ray_address, workers=workers,
+                              cpus_per_worker=cpus_per_worker, memory_per_worker_bytes=memory,
+                              on_workers=on_workers)
+                report.workers, report.plan = ran["workers"], ran["plan"]
         finally:
             if bar is not None:
                 bar.close()
+            ledger.write_index(ids, paths)  # the last results, and those before a stop
         report.records = {i: ledger.latest[i] for i in ids if i in ledger.latest}
     report.wall_seconds = time.perf_counter() - started
     return report

@@ -2,9 +2,9 @@
 
 The same class serves both engines: the sequential engine makes one in the calling process,
 the Ray engine one actor per GPU (or per CPU slot) on the cluster's nodes. Either way the
-models are loaded once, when the worker starts, and stay loaded for all its stimuli
-(``keep_models_loaded=True``); features go to the BERG cache folder, which on a cluster
-should be shared storage so that no node recomputes what another one did.
+models the batch's stimuli need are loaded once, when the worker starts, and stay loaded for
+all its stimuli (``keep_models_loaded=True``); features go to the BERG cache folder, which on
+a cluster should be shared storage so that no node recomputes what another one did.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 __all__ = ["BatchWorker", "WorkerSpec"]
 
-#: What a worker needs to build its model: BERG folder, model id, selection, device and the
-#: other options of ``get_encoding_model``.
+#: What a worker needs to build its model: BERG folder, model id, selection, device, the
+#: other options of ``get_encoding_model``, the modalities to load, and (Ray) torch threads.
 WorkerSpec = dict[str, Any]
 
 
@@ -27,13 +27,17 @@ class BatchWorker:
     Parameters
     ----------
     spec : dict
-        ``berg_dir``, ``model_id``, ``selection``, ``device`` and ``options`` (keyword
-        options of ``get_encoding_model``).
+        ``berg_dir``, ``model_id``, ``selection``, ``device``, ``options`` (keyword
+        options of ``get_encoding_model``); optionally ``modalities`` (the feature models
+        to load now; default all three) and ``threads`` (torch threads: for a Ray worker,
+        whose process is its own; the sequential engine leaves the caller's setting alone).
     """
 
     def __init__(self, spec: WorkerSpec):
         from berg.api import BERG
 
+        if spec.get("threads"):
+            self.use_threads(spec["threads"])
         self._berg = BERG(spec["berg_dir"])
         options = dict(spec.get("options") or {})
         options.setdefault("show_progress", False)
@@ -41,11 +45,21 @@ class BatchWorker:
         self._model = self._berg.get_encoding_model(
             spec["model_id"], selection=spec.get("selection"), device=spec.get("device", "auto"),
             **options)
+        self._model.load_models(spec.get("modalities") or ("text", "audio", "video"))
         self.where = f"{socket.gethostname()}:{os.getpid()}"
 
-    def ready(self) -> str:
-        """Where this worker runs (``host:pid``), once its model is loaded."""
-        return self.where
+    def ready(self) -> dict[str, Any]:
+        """Once the models are loaded: ``where`` it runs (``host:pid``) and its
+        ``peak_rss_bytes`` so far (what loading them took)."""
+        from berg.batch.placement import peak_rss_bytes
+
+        return {"where": self.where, "peak_rss_bytes": peak_rss_bytes()}
+
+    def use_threads(self, threads: int) -> None:
+        """Use this many torch threads in this (the worker's) process."""
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
 
     def encode(self, item_id: str, path: str) -> dict[str, Any]:
         """Encode one stimulus.

@@ -8,6 +8,7 @@ typo or a missing file is reported at once, not in the middle of a long encode.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +257,30 @@ class TribeV2Model:
         meta["model"]["device"] = str(self.device)
         meta["model"]["weights_dir"] = str(self.weights_dir)
         return meta
+
+    def load_models(self, modalities: Sequence[str] = ("text", "audio", "video")) -> None:
+        """Load the models these modalities' stimuli need now, not at the first ``encode``.
+
+        Every modality needs the speech recogniser (videos and sounds are transcribed);
+        each loads its feature model. A batch worker does this once when it starts, so that
+        its memory is known before more workers are placed beside it. Models loaded here are
+        still released after each ``encode`` unless ``keep_models_loaded=True``.
+        """
+        from berg.features.pipeline import MODALITIES
+
+        self._check_open()
+        for modality in modalities:
+            if modality not in MODALITIES:
+                raise InvalidParameterError(f"unknown modality {modality!r}"
+                                            f"{did_you_mean(str(modality), MODALITIES)} "
+                                            f"(valid: {', '.join(MODALITIES)})")
+        transcriber = self._get_transcriber()
+        if getattr(transcriber, "loaded", True) is False:
+            transcriber.load()
+        for modality in modalities:
+            extractor = self._get_features().extractor(modality)
+            if not extractor.loaded:
+                extractor.load()
 
     def close(self) -> None:
         """Release the brain model, the feature models, the recogniser and their GPU memory."""
