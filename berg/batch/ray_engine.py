@@ -70,8 +70,11 @@ class _Pool:
         self.planned += n
         self._report()
 
-    def join(self, ref) -> dict | None:
-        """An actor's models loaded (its ``ready()`` info), or it failed to start (None)."""
+    def join(self, ref, *, feed: bool = True) -> dict | None:
+        """An actor's models loaded (its ``ready()`` info), or it failed to start (None).
+
+        Raises BERGError when it failed and no other worker is running or starting.
+        """
         actor = self.starting.pop(ref)
         try:
             info = self.ray.get(ref)
@@ -79,12 +82,14 @@ class _Pool:
             self.start_errors.append(_first_lines(error))
             self.ray.kill(actor)
             self.planned -= 1
+            self._report()
             if not (self.active or self.starting):
                 raise BERGError(f"the batch's Ray workers could not start: "
                                 f"{self.start_errors[-1]}") from error
             return None
         self.active.append(actor)
-        self.feed(actor)
+        if feed:
+            self.feed(actor)
         self._report()
         return info
 
@@ -192,14 +197,14 @@ def run_ray(spec: WorkerSpec, pending: Sequence[BatchItem], on_result: OnResult,
             # How many CPU workers fit is a question of memory: measure one worker first.
             probe = WorkerPlan(1, cpus_per_worker or 1, 0, None)
             pool.spawn(probe, 1)
-            info = None
-            while info is None:
-                [ref], _ = ray.wait(list(pool.starting), num_returns=1)
-                info = pool.join(ref)
+            [ref], _ = ray.wait(list(pool.starting), num_returns=1)
+            info = pool.join(ref, feed=False)  # it is the only one: None is not returned
             measured = worker_memory_bytes(info["peak_rss_bytes"])
             plan = plan_workers(nodes, memory_bytes=measured, **sizing)
+            first = pool.active[0]
             if plan.threads != probe.threads:
-                pool.active[0].use_threads.remote(plan.threads)  # runs before its encodes
+                first.use_threads.remote(plan.threads)  # an actor runs calls in order
+            pool.feed(first)
             pool.spawn(plan, plan.count - 1)
         else:
             pool.spawn(plan, plan.count)

@@ -251,6 +251,7 @@ def encode_many(
                 bar.set_postfix(postfix)
 
         def on_result(item: BatchItem, result: dict, attempts: int) -> None:
+            nonlocal index_written
             sha256, size, mtime_ns = contents[item.id]
             files, rows, status, error = (), None, result["status"], result.get("error")
             if status == "done":
@@ -266,7 +267,6 @@ def encode_many(
                             error, settings, size, mtime_ns, attempts, files,
                             result.get("worker"))
             ledger.add(record)
-            nonlocal index_written
             if time.monotonic() - index_written >= INDEX_INTERVAL_S:
                 ledger.write_index(ids, paths)
                 index_written = time.monotonic()
