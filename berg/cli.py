@@ -94,11 +94,11 @@ def _cmd_download(args, berg) -> None:
 
 
 def _cmd_encode(args, berg) -> None:
-    from berg.io import write_outputs
+    from berg.io import check_formats, write_outputs
 
     selection, options = _encoding_options(args)
     options["show_progress"] = not args.quiet
-    formats = args.format  # None: every format this installation can write
+    formats = check_formats(args.format)  # before any model loads; None: all it can write
     stems = [Path(f).stem for f in args.files]
     if len(set(stems)) != len(stems):
         raise BERGError("two stimuli share a file name stem; their outputs would overwrite "

@@ -49,8 +49,8 @@ class ModelLoadError(BERGError, RuntimeError):
 
 
 class MissingDependencyError(BERGError, ImportError):
-    """An optional part of berg was asked for but its package is not installed; the message
-    says what to install."""
+    """An optional part of berg was asked for but its package (or program, or spaCy
+    pipeline) is not installed, or is too old; the message says what to install."""
 
 
 def did_you_mean(value: object, choices: Iterable[str]) -> str:

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from berg import cortex
-from berg.errors import InvalidParameterError
+from berg.errors import InvalidParameterError, MissingDependencyError, did_you_mean
 
-__all__ = ["write_outputs", "roi_timecourses", "to_jsonable", "default_formats", "FORMATS"]
+__all__ = ["write_outputs", "roi_timecourses", "to_jsonable", "default_formats", "check_formats",
+           "FORMATS"]
 
 FORMATS = ("npz", "json", "gifti", "csv", "parquet")
 
@@ -128,6 +129,38 @@ def default_formats() -> tuple[str, ...]:
     return FORMATS if has_arrow else tuple(f for f in FORMATS if f != "parquet")
 
 
+def check_formats(formats=None) -> tuple[str, ...]:
+    """The formats to write, checked before anything is computed or written.
+
+    Parameters
+    ----------
+    formats : iterable of str, optional
+        Default: :func:`default_formats`.
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown format (with the closest valid one).
+    MissingDependencyError
+        'parquet' without pyarrow.
+    """
+    if formats is None:
+        return default_formats()
+    if isinstance(formats, str):
+        formats = (formats,)
+    formats = tuple(formats)
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise InvalidParameterError(f"unknown output format {fmt!r}"
+                                        f"{did_you_mean(str(fmt), FORMATS)} (valid: "
+                                        f"{', '.join(FORMATS)})")
+    if "parquet" in formats and "parquet" not in default_formats():
+        raise MissingDependencyError("format 'parquet' needs pyarrow, which is not installed: "
+                                     "pip install pyarrow; or leave parquet out (the same "
+                                     "table is written as csv)")
+    return formats
+
+
 def _roi_table(responses: np.ndarray, metadata: dict, row_times: np.ndarray) -> dict:
     """The tidy ROI table as columns: one line per (row, area)."""
     names, values = roi_timecourses(responses, metadata)
@@ -159,12 +192,13 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
     -------
     dict
         format -> path written (gifti -> the left hemisphere; the right is beside it).
+
+    Raises
+    ------
+    InvalidParameterError, MissingDependencyError
+        From :func:`check_formats`, before any file is written.
     """
-    formats = default_formats() if formats is None else tuple(formats)
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown:
-        raise InvalidParameterError(f"unknown output formats {unknown}; valid: "
-                                    f"{', '.join(FORMATS)}")
+    formats = check_formats(formats)
     out = Path(out_dir)
     vertices = _columns(responses, metadata)
     row_times = np.asarray(metadata["timing"]["row_times_s"], dtype=np.float64)
@@ -198,12 +232,9 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
                 writer.writerow([f"{start:g}", f"{end:g}", name, f"{value:.7g}"])
         written["csv"] = path
     if "parquet" in formats:
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError as error:
-            raise InvalidParameterError("format 'parquet' needs pyarrow: pip install "
-                                        "pyarrow") from error
+        import pyarrow as pa  # there: check_formats said so
+        import pyarrow.parquet as pq
+
         path = out / f"{stem}_roi.parquet"
         arrow = pa.table({"time_start_s": table["time_start_s"],
                           "time_end_s": table["time_end_s"],

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from berg import cortex
-from berg.errors import BERGError, InvalidParameterError, did_you_mean, format_choices
+from berg.errors import (BERGError, InvalidParameterError, MissingDependencyError, did_you_mean,
+                         format_choices)
 from berg.io import _atomic
 
 if TYPE_CHECKING:  # matplotlib is optional: only its name is needed for the annotations
@@ -294,7 +295,8 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: float = 150) -> Pa
 # --- helpers -----------------------------------------------------------------------------------
 
 def _require(need_nilearn: bool = True) -> None:
-    """Raise a BERGError naming the missing or outdated plotting packages and the fix."""
+    """Raise a MissingDependencyError naming the missing or outdated plotting packages and
+    the fix."""
     from importlib import import_module
     from importlib.metadata import PackageNotFoundError, version
 
@@ -312,7 +314,7 @@ def _require(need_nilearn: bool = True) -> None:
         if _version_tuple(found) < _version_tuple(_MIN_VERSIONS[package]):
             problems.append(f"{package} {found} is older than {_MIN_VERSIONS[package]}")
     if problems:
-        raise BERGError(f"plotting needs nilearn and matplotlib, but {'; '.join(problems)}; "
+        raise MissingDependencyError(f"plotting needs nilearn and matplotlib, but {'; '.join(problems)}; "
                         f"install them with: {_INSTALL_HINT}")
 
 

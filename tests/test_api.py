@@ -1,6 +1,5 @@
 """The BERG interface end to end, with a tiny checkpoint where users put the real one."""
 
-import shutil
 
 import numpy as np
 import pytest

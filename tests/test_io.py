@@ -7,7 +7,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from berg import BERG, InvalidParameterError
+from berg import BERG, InvalidParameterError, MissingDependencyError
 from berg.io import roi_timecourses, write_outputs
 
 
@@ -89,8 +89,10 @@ def test_a_failed_write_leaves_nothing(tmp_path, example, monkeypatch):
 
 def test_bad_arguments(tmp_path, example):
     responses, meta = example
-    with pytest.raises(InvalidParameterError, match="unknown output formats"):
-        write_outputs(tmp_path, "x", responses, meta, formats=["nifti"])
+    with pytest.raises(InvalidParameterError, match="unknown output format 'nifti'; did you "
+                                                    "mean 'gifti'"):
+        write_outputs(tmp_path, "x", responses, meta, formats=["npz", "nifti"])
+    assert list(tmp_path.iterdir()) == []
     with pytest.raises(InvalidParameterError, match="do not match"):
         write_outputs(tmp_path, "x", responses[:, :10], meta)
 
@@ -106,6 +108,16 @@ def test_parquet_holds_the_same_table_as_the_csv(tmp_path, example):
     np.testing.assert_allclose(table["response"], [float(r["response"]) for r in rows],
                                rtol=1e-6)
     assert table["time_start_s"][180] == 1.0 and table["time_end_s"][180] == 2.0
+
+
+def test_parquet_without_pyarrow_writes_nothing(tmp_path, example, monkeypatch):
+    import berg.io
+
+    monkeypatch.setattr(berg.io, "default_formats", lambda: ("npz", "json", "gifti", "csv"))
+    responses, meta = example
+    with pytest.raises(MissingDependencyError, match="needs pyarrow.*pip install pyarrow"):
+        write_outputs(tmp_path, "clip", responses, meta, formats=["npz", "csv", "parquet"])
+    assert list(tmp_path.iterdir()) == []  # not the npz and csv first
 
 
 def test_default_formats_include_parquet_only_with_pyarrow(tmp_path, example):

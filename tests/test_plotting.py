@@ -16,7 +16,7 @@ pytest.importorskip("nilearn")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from berg import BERG, BERGError, InvalidParameterError, cortex  # noqa: E402
+from berg import BERG, InvalidParameterError, MissingDependencyError, cortex  # noqa: E402
 from berg.plotting import plot_cortical_map, plot_roi_timecourses, save_figure  # noqa: E402
 
 N_ROWS = 6
@@ -263,7 +263,8 @@ def test_roi_names_are_checked(tmp_path, full, parcellation):
 @pytest.mark.parametrize("missing", ["nilearn", "matplotlib"])
 def test_missing_packages_say_how_to_install_them(monkeypatch, full, missing):
     monkeypatch.setitem(sys.modules, missing, None)  # makes `import missing` fail
-    with pytest.raises(BERGError, match=rf"{missing} is not installed.*berg-tribe\[plot\]"):
+    with pytest.raises(MissingDependencyError,
+                       match=rf"{missing} is not installed.*berg-tribe\[plot\]"):
         plot_cortical_map(*full)
 
 

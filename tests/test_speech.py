@@ -8,7 +8,8 @@ import wave
 import numpy as np
 import pytest
 
-from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
+from berg.errors import (InvalidParameterError, MissingDependencyError, ModelLoadError,
+                         StimulusError)
 from berg.stimulus.events import SynthesizedSpeech
 from berg.stimulus.speech import (
     SYNTHESIZERS,
@@ -173,7 +174,7 @@ def test_espeak_voices():
 
 def test_espeak_missing_program(tmp_path):
     espeak = EspeakSynthesizer(executable="espeak-ng-not-installed")
-    with pytest.raises(ModelLoadError, match="apt-get install espeak-ng") as info:
+    with pytest.raises(MissingDependencyError, match="apt-get install espeak-ng") as info:
         espeak.synthesize(ENGLISH, tmp_path / "out.wav", language="en")
     assert "brew install espeak-ng" in str(info.value)
     assert list(tmp_path.iterdir()) == []

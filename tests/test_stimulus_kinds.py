@@ -1,6 +1,5 @@
 """The checks every stimulus path gets before any work starts."""
 
-from pathlib import Path
 
 import pytest
 

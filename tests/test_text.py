@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from berg import InvalidParameterError, ModelLoadError
+from berg import InvalidParameterError, MissingDependencyError
 from berg.stimulus import text as text_module
 from berg.stimulus.events import TimedWord
 from berg.stimulus.text import (
@@ -277,10 +277,11 @@ def test_without_spacy_auto_falls_back_to_rules(monkeypatch, caplog):
         with caplog.at_level(logging.WARNING, logger="berg.stimulus.text"):
             assert resolve_splitter("auto").name == "rules"
         assert "en_core_web_lg" in caplog.text
-        with pytest.raises(ModelLoadError) as info:
+        with pytest.raises(MissingDependencyError) as info:
             resolve_splitter("spacy")
         assert "pip install spacy && python -m spacy download en_core_web_lg" in str(info.value)
-        with pytest.raises(ModelLoadError, match="python -m spacy download fr_core_news_lg"):
+        with pytest.raises(MissingDependencyError,
+                           match="python -m spacy download fr_core_news_lg"):
             resolve_splitter("spacy:fr_core_news_lg")
         # non-English text never fails
         assert resolve_splitter("auto", language="ru").name == "rules"

@@ -12,6 +12,7 @@ from berg.errors import (
     BERGError,
     DeviceNotAvailableError,
     InvalidParameterError,
+    MissingDependencyError,
     ModelLoadError,
     StimulusError,
 )
@@ -272,9 +273,9 @@ def test_make_transcriber():
 
 def test_whisperx_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "whisperx", None)  # as if not installed
-    with pytest.raises(ModelLoadError, match="pip install whisperx") as info:
+    with pytest.raises(MissingDependencyError, match="pip install whisperx") as info:
         make_transcriber("whisperx")
-    assert isinstance(info.value, BERGError)
+    assert isinstance(info.value, BERGError) and isinstance(info.value, ImportError)
 
 
 class FakeWhisperX(types.ModuleType):

@@ -117,7 +117,7 @@ def _check_positive(name: str, value, what: str) -> None:
 
 def _check_batch_options(engine: str, workers, cpus_per_worker, memory_per_worker_gb,
                          formats) -> tuple[str, ...]:
-    from berg.io import FORMATS, default_formats
+    from berg.io import check_formats
 
     if engine not in ENGINES:
         raise InvalidParameterError(f"unknown engine {engine!r}{did_you_mean(engine, ENGINES)} "
@@ -128,13 +128,7 @@ def _check_batch_options(engine: str, workers, cpus_per_worker, memory_per_worke
                                     f"positive int, got {workers!r}")
     _check_positive("cpus_per_worker", cpus_per_worker, "chosen from the cluster")
     _check_positive("memory_per_worker_gb", memory_per_worker_gb, "measured on one worker")
-    formats = default_formats() if formats is None else tuple(formats)
-    for fmt in formats:
-        if fmt not in FORMATS:
-            raise InvalidParameterError(f"unknown output format {fmt!r}"
-                                        f"{did_you_mean(str(fmt), FORMATS)} (valid: "
-                                        f"{', '.join(FORMATS)})")
-    return formats
+    return check_formats(formats)
 
 
 def _content(item: BatchItem, previous: Record | None) -> tuple[str | None, int | None,

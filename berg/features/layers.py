@@ -19,7 +19,7 @@ groups h14..h20 and h21..h28.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np

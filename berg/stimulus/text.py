@@ -107,7 +107,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from berg.errors import InvalidParameterError, ModelLoadError, did_you_mean
+from berg.errors import InvalidParameterError, MissingDependencyError, did_you_mean
 from berg.stimulus.events import TimedWord
 
 __all__ = [
@@ -198,7 +198,7 @@ def _load_spacy(model: str):
     try:
         return spacy.load(model)
     except OSError as error:
-        raise ModelLoadError(
+        raise MissingDependencyError(
             f"the spaCy pipeline {model!r} is not installed ({error}); install it with: "
             f"python -m spacy download {model}") from error
 
@@ -260,7 +260,7 @@ def _resolve_named(spec: str, code: str) -> SentenceSplitter:
     if spec.startswith("spacy:"):
         model = spec.removeprefix("spacy:")
         if not _spacy_installed():
-            raise ModelLoadError(
+            raise MissingDependencyError(
                 f"splitter={spec!r} needs spaCy, which is not installed; install it with: "
                 f"pip install spacy && python -m spacy download {model}")
         nlp = _load_spacy(model)
@@ -272,7 +272,7 @@ def _resolve_named(spec: str, code: str) -> SentenceSplitter:
         why = ("spaCy is not installed" if not _spacy_installed()
                else f"no spaCy pipeline for language {code!r} is installed "
                     f"(tried {', '.join(_spacy_candidates(code))})")
-        raise ModelLoadError(
+        raise MissingDependencyError(
             f"splitter='spacy' was asked for but {why}; install it with: {_SPACY_INSTALL} "
             f"(or pass splitter='rules' for berg's rule-based splitter)")
     logger.warning(
@@ -302,7 +302,7 @@ def resolve_splitter(splitter: object = "auto", *, language: str | None = None
 
     Raises
     ------
-    ModelLoadError
+    MissingDependencyError
         ``"spacy"`` or ``"spacy:<name>"`` without spaCy or that pipeline installed; the message
         says how to install them.
     InvalidParameterError

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from berg.errors import StimulusError
-from berg.stimulus.events import TimedWord
 from berg.timing import StageClock
 
 __all__ = [

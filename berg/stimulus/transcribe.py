@@ -30,6 +30,7 @@ from berg.errors import (
     BERGError,
     DeviceNotAvailableError,
     InvalidParameterError,
+    MissingDependencyError,
     ModelLoadError,
     StimulusError,
     did_you_mean,
@@ -399,8 +400,8 @@ class WhisperXTranscriber:
                           backend=self.backend, model=self.model_name)
 
 
-def _missing_whisperx() -> ModelLoadError:
-    return ModelLoadError(
+def _missing_whisperx() -> MissingDependencyError:
+    return MissingDependencyError(
         "the 'whisperx' transcriber needs the whisperx package, which is not installed: "
         "pip install whisperx (or pip install 'berg-tribe[whisperx]'); "
         "backend='faster-whisper' needs nothing more")
