@@ -17,41 +17,22 @@ when complete, so an interrupted run never leaves a half-written file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from berg import cortex
+from berg.atomic import atomic_open
 from berg.errors import InvalidParameterError, MissingDependencyError, did_you_mean
 
 __all__ = ["write_outputs", "roi_timecourses", "to_jsonable", "default_formats", "check_formats",
            "FORMATS"]
 
 FORMATS = ("npz", "json", "gifti", "csv", "parquet")
-
-
-@contextlib.contextmanager
-def _atomic(path: Path, mode: str = "wb") -> Iterator[Any]:
-    """Open a temporary file beside ``path``; rename it to ``path`` only on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8",
-                                                            "newline": ""})) as f:
-            yield f
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def to_jsonable(value: Any) -> Any:
@@ -117,7 +98,7 @@ def _write_gifti(path: Path, values: np.ndarray, hemisphere: str, row_times) -> 
         image.add_gifti_data_array(nib.gifti.GiftiDataArray(
             row.astype(np.float32), intent="NIFTI_INTENT_TIME_SERIES",
             datatype="NIFTI_TYPE_FLOAT32", meta={"Time_s": f"{start:g}"}))
-    with _atomic(path) as f:
+    with atomic_open(path) as f:
         f.write(image.to_bytes())
 
 
@@ -205,13 +186,13 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
     written: dict[str, Path] = {}
     if "npz" in formats:
         path = out / f"{stem}.npz"
-        with _atomic(path) as f:
+        with atomic_open(path) as f:
             np.savez_compressed(f, responses=responses.astype(np.float32),
                                 row_times=row_times, vertices=vertices)
         written["npz"] = path
     if "json" in formats:
         path = out / f"{stem}.json"
-        with _atomic(path, "w") as f:
+        with atomic_open(path, "w") as f:
             json.dump(to_jsonable(metadata), f, indent=1)
         written["json"] = path
     if "gifti" in formats:
@@ -225,7 +206,7 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
         table = _roi_table(responses, metadata, row_times)
     if "csv" in formats:
         path = out / f"{stem}_roi.csv"
-        with _atomic(path, "w") as f:
+        with atomic_open(path, "w") as f:
             writer = csv.writer(f)
             writer.writerow(list(table))
             for start, end, name, value in zip(*table.values()):
@@ -240,7 +221,7 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
                           "time_end_s": table["time_end_s"],
                           "roi": pa.array(table["roi"].tolist(), pa.string()),
                           "response": table["response"].astype(np.float32)})
-        with _atomic(path) as f:
+        with atomic_open(path) as f:
             pq.write_table(arrow, f)
         written["parquet"] = path
     return written

@@ -29,7 +29,7 @@ import numpy as np
 from berg import cortex
 from berg.errors import (BERGError, InvalidParameterError, MissingDependencyError, did_you_mean,
                          format_choices)
-from berg.io import _atomic
+from berg.atomic import atomic_open
 
 if TYPE_CHECKING:  # matplotlib is optional: only its name is needed for the annotations
     from matplotlib.figure import Figure
@@ -287,7 +287,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: float = 150) -> Pa
             f"{format_choices('.' + k for k in sorted(supported))}")
     if not (isinstance(dpi, (int, float)) and not isinstance(dpi, bool) and dpi > 0):
         raise InvalidParameterError(f"dpi must be a positive number; got {dpi!r}")
-    with _atomic(path) as f:
+    with atomic_open(path) as f:
         fig.savefig(f, format=kind, dpi=dpi)
     return path
 

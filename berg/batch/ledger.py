@@ -27,6 +27,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from berg.atomic import atomic_open
 from berg.errors import InvalidParameterError
 
 __all__ = ["Record", "Ledger", "INDEX_COLUMNS", "STATE_FOLDER"]
@@ -180,9 +181,8 @@ class Ledger:
         with contextlib.suppress(OSError):
             if self.index_path.read_bytes() == data:
                 return  # a rerun that changed nothing leaves the file as it was
-        tmp = self.index_path.with_name(f".{self.index_path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, self.index_path)
+        with atomic_open(self.index_path) as handle:
+            handle.write(data)
 
     def close(self) -> None:
         """Release the folder."""
