@@ -165,20 +165,25 @@ def _cmd_cache(args, berg) -> None:
     import shutil
 
     from berg.features.cache import FeatureCache
+    from berg.stimulus.transcript_cache import TranscriptCache
 
     root = Path(args.cache_dir) if args.cache_dir else berg.berg_dir / "cache"
     features = FeatureCache(root / "features")
+    transcripts = TranscriptCache(root / "transcripts")
     speech = sorted((root / "speech").glob("*.wav")) if (root / "speech").is_dir() else []
     speech_bytes = sum(p.stat().st_size for p in speech)
     print(f"cache: {root}")
     print(f"  features: {len(features.entries())} entries, "
           f"{features.size_bytes() / 1e6:.1f} MB")
+    print(f"  transcripts: {len(transcripts.entries())} entries")
     print(f"  synthesised speech: {len(speech)} files, {speech_bytes / 1e6:.1f} MB")
     if args.clear:
         removed = features.clear()
+        words = transcripts.clear()
         if (root / "speech").is_dir():
             shutil.rmtree(root / "speech")
-        print(f"cleared: {removed} feature entries and {len(speech)} speech files")
+        print(f"cleared: {removed} feature entries, {words} transcripts and {len(speech)} "
+              "speech files")
 
 
 def _cmd_demo(args, berg) -> None:

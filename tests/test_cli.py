@@ -201,9 +201,11 @@ def test_cache_show_and_clear(encode_setup):
     assert result.returncode == 0, result.stderr
     shown = run_berg("cache", env_extra=env)
     assert shown.returncode == 0 and "features: 1 entries" in shown.stdout  # audio only
+    assert "transcripts: 1 entries" in shown.stdout  # no words, and that is known now
     cleared = run_berg("cache", "--clear", env_extra=env)
-    assert "cleared: 1 feature entries" in cleared.stdout
-    assert "features: 0 entries" in run_berg("cache", env_extra=env).stdout
+    assert "cleared: 1 feature entries, 1 transcripts" in cleared.stdout
+    shown = run_berg("cache", env_extra=env).stdout
+    assert "features: 0 entries" in shown and "transcripts: 0 entries" in shown
 
 
 def test_doctor_reports_what_is_there(encode_setup):

