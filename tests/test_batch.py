@@ -370,8 +370,8 @@ def test_ray_two_workers_one_killed(setup, sequential, tmp_path):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    # Caches of their own, so that every feature is computed; but the text's speech is the
-    # one spoken for the other tests (Piper samples noise: a new synthesis would differ).
+    # Caches of their own, so that every feature is computed; the text's speech (the same
+    # sound a new synthesis would give) is copied to save the time.
     caches = {}
     for name in ("ray", "reference"):
         caches[name] = tmp_path / f"cache-{name}"

@@ -10,6 +10,7 @@ import pytest
 
 from berg.errors import (InvalidParameterError, MissingDependencyError, ModelLoadError,
                          StimulusError)
+from berg.stimulus import media
 from berg.stimulus.events import SynthesizedSpeech
 from berg.stimulus.speech import (
     SYNTHESIZERS,
@@ -108,6 +109,24 @@ def test_piper_speaks_english(piper, tmp_path):
     assert speech.path == tmp_path / "out.wav"
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]  # no temp file left behind
     assert isinstance(piper, Synthesizer)
+
+
+@needs_piper
+def test_piper_speaks_the_same_every_time_unless_asked_for_noise(piper, tmp_path):
+    # Without noise the same text is the same stimulus, sample for sample.
+    first = piper.synthesize(ENGLISH, tmp_path / "a.wav", language="en")
+    second = PiperSynthesizer().synthesize(ENGLISH, tmp_path / "b.wav", language="en")
+    assert first.path.read_bytes() == second.path.read_bytes()
+    # Piper's own sampling: every synthesis differs (in length, here, as the word
+    # durations are sampled too).
+    lively = PiperSynthesizer(noise_scale=0.667, noise_w_scale=0.8)
+    takes = [media.read_audio(lively.synthesize(ENGLISH, tmp_path / f"n{i}.wav",
+                                                language="en").path, 16000) for i in range(2)]
+    assert takes[0].shape != takes[1].shape or not np.array_equal(*takes)
+    assert lively.fingerprint("en") != piper.fingerprint("en")  # cached apart
+    for bad in (-0.1, 3, True, "0.5"):
+        with pytest.raises(InvalidParameterError, match="noise_scale must be a number in"):
+            PiperSynthesizer(noise_scale=bad)
 
 
 @needs_piper
