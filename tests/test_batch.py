@@ -166,6 +166,7 @@ def test_every_good_stimulus_has_its_result_and_the_bad_one_is_recorded(setup, s
     bad = index["films/broken"]
     assert bad["status"] == "failed" and bad["rows"] == ""
     assert bad["error"].startswith("StimulusError:") and "broken.mp4" in bad["error"]
+    assert report.records["films/broken"].final  # the input's fault: not retried by a rerun
     assert not (out / "films" / "broken.npz").exists()
     for item_id in GOOD:
         row = index[item_id]
@@ -258,6 +259,35 @@ def test_failed_ones_are_retried_only_when_asked(setup, sequential, tmp_path):
     retried = berg.encode_many(MODEL, stimuli, out, retry_failed=True, **setup["options"])
     assert (retried.failed, retried.skipped) == (1, 0)
     assert retried.records["broken"].error.startswith("StimulusError:")
+
+
+def test_a_failure_of_the_machine_is_tried_again_by_the_next_run(setup, sequential, tmp_path,
+                                                                  monkeypatch):
+    import berg.io
+
+    stimuli = tmp_path / "stimuli"
+    stimuli.mkdir()
+    for name in ("clip0.mp4", "clip1.mp4"):
+        shutil.copy(setup["stimuli"] / "films" / name, stimuli / name)
+    real_write = berg.io.write_outputs
+
+    def disk_full_for_clip1(folder, stem, *args, **kwargs):
+        if stem == "clip1":
+            raise OSError(28, "No space left on device")
+        return real_write(folder, stem, *args, **kwargs)
+
+    monkeypatch.setattr(berg.io, "write_outputs", disk_full_for_clip1)
+    berg_api = BERG(setup["root"] / "berg")
+    first = berg_api.encode_many(MODEL, stimuli, tmp_path / "out", **setup["options"])
+    assert (first.encoded, first.failed) == (1, 1)
+    record = first.records["clip1"]
+    assert record.error.startswith("OSError: cannot write the result") and not record.final
+    assert not (tmp_path / "out" / "clip1.npz").exists()
+    monkeypatch.setattr(berg.io, "write_outputs", real_write)  # space again
+    again = berg_api.encode_many(MODEL, stimuli, tmp_path / "out", **setup["options"])
+    assert (again.encoded, again.failed, again.skipped) == (1, 0, 1)
+    np.testing.assert_array_equal(_responses(tmp_path / "out", "clip1"),
+                                  _responses(sequential[0], "films/clip1"))
 
 
 def test_an_interrupted_batch_resumes(setup, sequential, tmp_path):

@@ -13,8 +13,11 @@ whose record was not is simply encoded again. ``index.csv`` is rewritten atomica
 the records after each one. The latest record of an id wins.
 
 A stimulus is *done* for a rerun when its latest record says done with the same content
-hash and settings and its files are all there; *failed* with the same content and settings
-is not retried unless asked (bad input fails the same way every time).
+hash and settings and its files are all there. One that *failed* because of its input (a
+``StimulusError`` or ``InvalidParameterError``: a damaged file, a language the voice does
+not speak) with the same content and settings is not retried unless asked, as it would fail
+the same way; any other failure (a full disk, a worker that died, a missing package, out of
+memory) is tried again by the next run.
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ class Record:
         The result files, relative to the output folder.
     worker : str or None
         ``host:pid`` of the worker that encoded it (None if no worker did).
+    final : bool
+        For a failure: whether it was the input's fault (retried only when asked) rather
+        than the machine's (retried by the next run).
     """
 
     id: str
@@ -78,6 +84,7 @@ class Record:
     attempts: int = 1
     files: tuple[str, ...] = ()
     worker: str | None = None
+    final: bool = True
 
     @classmethod
     def from_json(cls, line: str) -> Record | None:
@@ -152,7 +159,7 @@ class Ledger:
             return False
         if record.status == "done":
             return all((self.folder / name).is_file() for name in record.files)
-        return True
+        return record.final
 
     def add(self, record: Record) -> None:
         """Append a record, durably."""

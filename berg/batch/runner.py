@@ -248,18 +248,19 @@ def encode_many(
             nonlocal index_written
             sha256, size, mtime_ns = contents[item.id]
             files, rows, status, error = (), None, result["status"], result.get("error")
+            final = bool(result.get("final", False))  # only the worker knows the input failed
             if status == "done":
                 responses, metadata = result["responses"], result["metadata"]
                 try:
                     written = write_outputs(folder, item.id, responses, metadata, formats)
-                except OSError as failure:
+                except OSError as failure:  # the machine's fault: the next run tries again
                     status, error = "failed", f"OSError: cannot write the result: {failure}"
                 else:
                     files, rows = _result_files(written, folder), int(responses.shape[0])
                     report.stimulus_seconds += float(metadata["stimulus"]["duration_s"])
             record = Record(item.id, str(item.path), sha256, status, rows, result["seconds"],
                             error, settings, size, mtime_ns, attempts, files,
-                            result.get("worker"))
+                            result.get("worker"), final)
             ledger.add(record)
             if time.monotonic() - index_written >= INDEX_INTERVAL_S:
                 ledger.write_index(ids, paths)

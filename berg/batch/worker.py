@@ -14,6 +14,8 @@ import socket
 import time
 from typing import Any
 
+from berg.errors import InvalidParameterError, StimulusError
+
 __all__ = ["BatchWorker", "WorkerSpec"]
 
 #: What a worker needs to build its model: BERG folder, model id, selection, device, the
@@ -69,7 +71,8 @@ class BatchWorker:
         dict
             ``id``, ``status`` ('done' or 'failed'), ``seconds``, ``worker``, and either
             ``responses`` and ``metadata`` (as ``BERG.encode`` returns them) or ``error``
-            (``"ErrorType: message"``).
+            (``"ErrorType: message"``) and ``final`` (the input's fault, see
+            :class:`~berg.batch.ledger.Record`).
         """
         started = time.perf_counter()
         out: dict[str, Any] = {"id": item_id, "worker": self.where}
@@ -77,7 +80,8 @@ class BatchWorker:
             responses, metadata = self._berg.encode(self._model, path, return_metadata=True)
         except Exception as error:  # noqa: BLE001 - a bad stimulus must not stop the batch
             out.update(status="failed", error=f"{type(error).__name__}: "
-                                              f"{' '.join(str(error).split())}")
+                                              f"{' '.join(str(error).split())}",
+                       final=isinstance(error, (StimulusError, InvalidParameterError)))
         else:
             out.update(status="done", responses=responses, metadata=metadata)
         out["seconds"] = time.perf_counter() - started
