@@ -216,7 +216,12 @@ def encode_many(
         paths = {item.id: str(item.path) for item in items}
         report = BatchReport(folder, ledger.index_path, {}, engine=engine)
         pending, contents = [], {}
-        for item in items:
+        checking = items
+        if show_progress and len(items) > 1:  # hashing thousands of films takes a while
+            from tqdm.auto import tqdm
+
+            checking = tqdm(items, desc="checking stimuli", unit="file", leave=False)
+        for item in checking:
             previous = ledger.latest.get(item.id)
             sha256, size, mtime_ns, error = _content(item, previous)
             contents[item.id] = (sha256, size, mtime_ns)
