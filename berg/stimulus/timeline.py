@@ -108,6 +108,9 @@ class Timeline:
         Spoken (or written) language, ISO 639-1, when known.
     provenance : dict
         How the timeline was made: media facts, ASR/TTS backend and model, sentence splitter.
+    digests : dict
+        SHA-256 of files read while it was built (path -> hex), so that the feature cache
+        does not hash a two-hour film a second time.
     """
 
     path: Path
@@ -119,6 +122,7 @@ class Timeline:
     words: tuple[TimelineWord, ...]
     language: str | None
     provenance: dict[str, Any] = field(default_factory=dict)
+    digests: dict[Path, str] = field(default_factory=dict, repr=False)
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -251,10 +255,11 @@ def build_timeline(
     audio_chunks = split_into_chunks(audio_span) if audio_source is not None else ()
 
     words: tuple[TimelineWord, ...] = ()
+    digests: dict[Path, str] = {}
     if audio_source is not None:
         transcriber = transcriber or _default_transcriber()
         transcript, cached = _transcribe(audio_source, transcriber, language,
-                                         Path(cache_dir) / "transcripts", clock)
+                                         Path(cache_dir) / "transcripts", clock, digests)
         language = language or transcript.language
         provenance["asr"] = {"backend": transcript.backend, "model": transcript.model,
                              "device": getattr(transcriber, "device", None),
@@ -272,13 +277,14 @@ def build_timeline(
     return Timeline(path=path, kind=kind, duration=float(info.duration),
                     audio_source=audio_source, audio_chunks=audio_chunks,
                     video_chunks=video_chunks, words=words, language=language,
-                    provenance=provenance)
+                    provenance=provenance, digests=digests)
 
 
 def _transcribe(audio_source: Path, transcriber, language: str | None, cache_root: Path,
-                clock: StageClock):
+                clock: StageClock, digests: dict[Path, str]):
     """``(transcript, from_cache)``: the words of ``audio_source``, from the transcript cache
-    when this recogniser (its ``fingerprint()``) already heard these bytes.
+    when this recogniser (its ``fingerprint()``) already heard these bytes. The sound's
+    hash goes into ``digests``.
 
     A recogniser without ``fingerprint`` (a custom one) is always run. Stages: ``decode``
     (reading the sound: hashing it for the look-up, decoding it for the recogniser), and
@@ -293,7 +299,8 @@ def _transcribe(audio_source: Path, transcriber, language: str | None, cache_roo
     if callable(fingerprint):
         with clock.stage("decode"):
             cache = TranscriptCache(cache_root)
-            key = cache.key(file_sha256(audio_source), fingerprint(), language)
+            digests[audio_source] = file_sha256(audio_source)
+            key = cache.key(digests[audio_source], fingerprint(), language)
             transcript = cache.get(key)
         if transcript is not None:
             return transcript, True
