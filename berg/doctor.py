@@ -12,16 +12,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from berg.packages import installed_version
+
 __all__ = ["run_doctor"]
-
-
-def _version(module: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(module)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def run_doctor(berg_dir: Path, *, check_hub: bool = True,
@@ -54,7 +47,7 @@ def run_doctor(berg_dir: Path, *, check_hub: bool = True,
     for package, name, needed in [("transformers", "transformers", True),
                                   ("faster-whisper", "speech recognition", True),
                                   ("julius", "audio resampler", True)]:
-        version = _version(package)
+        version = installed_version(package)
         line("ok" if version else ("FAIL" if needed else "--"), name,
              f"{package} {version}" if version else f"missing: pip install {package}")
 
@@ -67,18 +60,18 @@ def run_doctor(berg_dir: Path, *, check_hub: bool = True,
     espeak = shutil.which("espeak-ng")
     line("ok" if espeak else "--", "espeak-ng (offline TTS)",
          espeak or "many languages offline: apt-get install espeak-ng (or brew)")
-    line("ok" if _version("gTTS") else "--", "gTTS (online TTS)",
-         "installed (needs internet)" if _version("gTTS")
+    line("ok" if installed_version("gTTS") else "--", "gTTS (online TTS)",
+         "installed (needs internet)" if installed_version("gTTS")
          else "the reference's synthesiser: pip install 'berg-tribe[gtts]'")
-    line("ok" if _version("whisperx") else "--", "WhisperX",
-         "installed" if _version("whisperx")
+    line("ok" if installed_version("whisperx") else "--", "WhisperX",
+         "installed" if installed_version("whisperx")
          else "the reference's recogniser (optional): pip install 'berg-tribe[whisperx]'")
     spacy = importlib.util.find_spec("spacy") is not None
     pipeline = spacy and importlib.util.find_spec("en_core_web_lg") is not None
     line("ok" if pipeline else "--", "spaCy sentences",
          "en_core_web_lg" if pipeline else "rule-based splitter in use; for the reference's: "
          "pip install spacy && python -m spacy download en_core_web_lg")
-    plot = _version("nilearn") and _version("matplotlib")
+    plot = installed_version("nilearn") and installed_version("matplotlib")
     line("ok" if plot else "--", "pictures", "nilearn + matplotlib" if plot
          else "for berg plot: pip install 'berg-tribe[plot]'")
 

@@ -36,6 +36,7 @@ from berg.errors import (
     did_you_mean,
     format_choices,
 )
+from berg.packages import installed_versions
 from berg.stimulus.events import TimedWord, Transcript
 from berg.stimulus.options import make_backend, normalize_language
 
@@ -186,7 +187,7 @@ class FasterWhisperTranscriber:
                 "device": self.device, "compute_type": self.compute_type,
                 "beam_size": self.beam_size, "vad_filter": self.vad_filter,
                 "snap_to_speech": self.snap_to_speech, "silence_peak": _SILENCE_PEAK,
-                "packages": _package_versions("faster-whisper", "ctranslate2")}
+                "packages": installed_versions("faster-whisper", "ctranslate2")}
 
     def _load(self):
         if self._model is not None:
@@ -351,7 +352,7 @@ class WhisperXTranscriber:
         return {"backend": self.backend, "model": _model_identity(self.model_name),
                 "align_model": self.align_model, "device": self.device,
                 "compute_type": self.compute_type, "batch_size": self.batch_size,
-                "language": self.language, "packages": _package_versions("whisperx")}
+                "language": self.language, "packages": installed_versions("whisperx")}
 
     @property
     def _torch_device(self) -> str:
@@ -428,18 +429,6 @@ def _model_identity(source: str) -> str:
 
         return f"folder:{folder_digest(path)}"
     return source
-
-
-def _package_versions(*packages: str) -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found: dict[str, str | None] = {}
-    for package in packages:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = None
-    return found
 
 
 def _missing_whisperx() -> MissingDependencyError:

@@ -332,13 +332,8 @@ def _extractor_options(options: object, budget: int | None) -> dict[str, dict]:
 
 def _package_versions() -> dict[str, str]:
     """Versions of the packages that decide the numbers, for provenance."""
-    from importlib import metadata
+    from berg.packages import installed_versions
 
-    versions = {}
-    for name in ("berg-tribe", "torch", "transformers", "numpy", "av", "faster-whisper",
-                 "ctranslate2", "piper-tts"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
+    versions = installed_versions("berg-tribe", "torch", "transformers", "numpy", "av",
+                                  "faster-whisper", "ctranslate2", "piper-tts")
+    return {name: version for name, version in versions.items() if version is not None}
