@@ -129,6 +129,7 @@ def make_video(
     rotation: int = 0,
     gop: int | None = None,
     options: dict | None = None,
+    picture=None,
 ) -> Path:
     """Write a video of ``round(duration * fps)`` coded frames (frame k at k / fps s).
 
@@ -153,6 +154,8 @@ def make_video(
         Frames from one keyframe to the next (the encoder's default when None).
     options : dict, optional
         Container (muxer) options, e.g. ``{"movflags": "faststart"}``.
+    picture : callable(k, size) -> ndarray, optional
+        Draws frame ``k`` (uint8 RGB, ``(height, width, 3)``); :func:`frame_image` when None.
     """
     path = Path(path)
     default_video, default_audio = VIDEO_CODECS[path.suffix.lower()]
@@ -179,7 +182,8 @@ def make_video(
                 for p in audio_packets:
                     p.pts, p.dts = p.pts + shift, p.dts + shift
         for k in range(round(duration * fps)):
-            frame = av.VideoFrame.from_ndarray(frame_image(k, size), format="rgb24")
+            frame = av.VideoFrame.from_ndarray((picture or frame_image)(k, size),
+                                               format="rgb24")
             frame.pts, frame.time_base = k, Fraction(1, fps)
             packets += stream.encode(frame)
         packets += stream.encode(None)

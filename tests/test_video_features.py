@@ -87,6 +87,9 @@ def videos(tmp_path_factory):
         "25": make_video(root / "v25.mp4", 3.3, fps=25, size=(WIDTH, HEIGHT)),
         # 99 frames at 29.97 fps in mkv, whose timestamps are rounded to the millisecond.
         "ntsc": make_video(root / "ntsc.mkv", 3.3, fps=FPS_NTSC, size=(WIDTH, HEIGHT)),
+        # Whole numbers of frames: the last clip asks for the frame after the last one.
+        "24": make_video(root / "v24.mp4", 3.0, fps=24, size=(WIDTH, HEIGHT)),
+        "50": make_video(root / "v50.mp4", 3.0, fps=50, size=(WIDTH, HEIGHT)),
         "audio": make_audio(root / "sound.wav", tone(440, 1.0)),
     }
 
@@ -100,8 +103,33 @@ def two_chunks(path):
 # --------------------------------------------------------------------------- which frames
 
 
+def moviepy_reads(requests, n_frames: int) -> list[int]:
+    """The frames moviepy 2.2's ``FFMPEG_VideoReader.get_frame`` returns for a chunk's requests.
+
+    Its state machine, written out: a fresh reader has read frame 0 (``pos`` = 1, the next
+    frame in the pipe). A request for frame ``f`` (``int(fps * t + 1e-5)``) with ``f + 1 ==
+    pos`` returns the frame kept; one behind, or more than 100 ahead, restarts ffmpeg at
+    ``f`` and reads one frame; otherwise the frames up to ``f`` are skipped unread and ``f``
+    is read. A read past the last frame (``n_frames - 1``) fails and keeps what was read
+    before.
+    """
+    pos, kept, out = 1, 0, []
+    for f in requests:
+        if f + 1 != pos:
+            if not (f + 1 < pos or f + 1 > pos + 100):
+                pos = f  # skip_frames(f + 1 - pos - 1), then read_frame reads frame f
+            else:
+                pos = f  # initialize(t): ffmpeg starts at frame f
+            if pos < n_frames:
+                kept = pos
+            pos += 1
+        out.append(kept)
+    return out
+
+
 def exact_indices(chunk: Chunk, fps, n_frames=None) -> np.ndarray:
-    """floor(fps * (start + max(0, t_k - j/16))) in exact rational arithmetic, by hand.
+    """The reference's frames for a chunk, by hand: floor(fps * (start + max(0, t_k - j/16)))
+    in exact rational arithmetic, then read the way moviepy reads them (``moviepy_reads``).
 
     Times are the decimals written (3.28, not the double nearest to it): the reference's
     ``+ 1e-5`` exists to land a frame boundary like 25 * 3.28 = 82 on 82, not 81.
@@ -112,9 +140,10 @@ def exact_indices(chunk: Chunk, fps, n_frames=None) -> np.ndarray:
     rows = []
     for k in range(n):
         end = duration * (k + 1) / n
-        row = [math.floor(fps * (start + max(Fraction(0), end - Fraction(j, 16))))
-               for j in range(63, -1, -1)]
-        rows.append([min(i, n_frames - 1) if n_frames else i for i in row])
+        rows.append([math.floor(fps * (start + max(Fraction(0), end - Fraction(j, 16))))
+                     for j in range(63, -1, -1)])
+    if n_frames is not None:
+        rows = np.reshape(moviepy_reads(np.ravel(rows), n_frames), (n, 64)).tolist()
     return np.array(rows)
 
 
@@ -126,6 +155,47 @@ def test_clip_frame_indices_by_hand():
     # Bin 1 ends at 1 s: 16 frames per second, 1.5625 frames of video apart.
     assert got[1].tolist() == [0] * 48 + [1, 3, 4, 6, 7, 9, 10, 12, 14, 15, 17, 18, 20, 21,
                                           23, 25]
+
+
+# The last six frames of the last clip of a video of n whole frames: times n / fps - j / 16
+# for j = 5 .. 0, frame int(fps * t + 1e-5); the last one asks for frame n, past the end,
+# and moviepy returns the frame before it in the clip (worked by hand; the same lists came
+# out of moviepy 2.2.1 itself on such videos).
+LAST_CLIP_TAILS = [
+    (16, 80, [75, 76, 77, 78, 79, 79]),                 # 1 frame per request: n - 1
+    (24, 144, [136, 138, 139, 141, 142, 142]),           # 1.5 frames apart: n - 2
+    (25, 150, [142, 143, 145, 146, 148, 148]),           # 1.5625: n - 2
+    (FPS_NTSC, 300, [290, 292, 294, 296, 298, 298]),     # 1.873: n - 2
+    (30, 150, [140, 142, 144, 146, 148, 148]),           # 1.875: n - 2
+    (50, 300, [284, 287, 290, 293, 296, 296]),           # 3.125: n - 4
+    (60, 300, [281, 285, 288, 292, 296, 296]),           # 3.75: n - 4
+]
+
+
+@pytest.mark.parametrize("fps, n_frames, tail", LAST_CLIP_TAILS)
+def test_last_frame_of_the_file_as_moviepy_reads_it(fps, n_frames, tail):
+    chunk = Chunk(0.0, float(n_frames / Fraction(fps)))
+    got = clip_frame_indices(chunk, float(fps), n_frames)
+    assert got[-1, -6:].tolist() == tail
+    # Only the very last request was past the end; without n_frames it asks for frame n.
+    unbounded = clip_frame_indices(chunk, float(fps))
+    assert unbounded[-1, -1] == n_frames and (unbounded[:, :-1] < n_frames).all()
+    assert (got.ravel()[:-1] == unbounded.ravel()[:-1]).all()
+    assert got.tolist() == exact_indices(chunk, fps, n_frames).tolist()
+
+
+def test_reads_past_the_end_keep_the_latest_frame_inside():
+    # Requests far past the end (a chunk 2 s longer than the video's 40 frames at 25 fps):
+    # each gets the latest request inside the file before it, clip by clip; a clip that
+    # starts inside again reads frames again.
+    chunk = Chunk(0.0, 3.6)
+    got = clip_frame_indices(chunk, 25.0, n_frames=40)
+    expected = exact_indices(chunk, 25, n_frames=40)
+    assert got.tolist() == expected.tolist()
+    assert got.max() == 39 and (np.diff(got, axis=1) >= 0).all()
+    # Bins end at 3.6 (k + 1) / 7 s; the video at 1.6 s. Bin 3 (2.057 s) last reads inside
+    # at 2.057 - 8/16 s (frame 38), bin 4 at 2.571 - 1 s (39), bin 6 at 3.6 - 33/16 s (38).
+    assert got[:, -1].tolist() == [12, 25, 38, 38, 39, 39, 38]
 
 
 @pytest.mark.parametrize("chunk, fps", [
@@ -146,10 +216,12 @@ def test_clip_frame_indices_edges():
     assert second[0, -8:].tolist() == [1501, 1503, 1504, 1506, 1507, 1509, 1510, 1512]
     # ... and a clip never reaches back before its own chunk's start.
     assert second.min() == 1500 and (second[0, :56] == 1500).all()
-    # Past the end of the file: the last frame.
+    # The end of the file (82 frames): frame 82 does not exist, moviepy returns its previous
+    # request, 3.28 - 1/16 s -> int(80.4375) = 80.
     end = clip_frame_indices(Chunk(0.0, 3.28), 25.0, n_frames=82)
     assert clip_frame_indices(Chunk(0.0, 3.28), 25.0)[-1, -1] == 82
-    assert end[-1, -1] == 81 and end.max() == 81
+    # Frame 81, the last one, is skipped unread: no clip sees it.
+    assert end[-1, -2:].tolist() == [80, 80] and end.max() == 80
 
 
 def test_clip_times_follow_the_reference_float_operations():
@@ -243,7 +315,7 @@ def test_preprocess_frames_shapes_and_errors():
         resize_and_crop(frames, CROP, kernel="lanczos")
 
 
-# --------------------------------------------------------------------------- the frames the model sees
+# ---------------------------------------------------------------------- the frames the model sees
 
 
 def crop_code(image: np.ndarray) -> int:
@@ -284,8 +356,9 @@ def record_model_frames(extractor):
 
 
 @pytest.mark.parametrize("decode", ["once", "per-clip"])
-@pytest.mark.parametrize("name, n_frames", [("25", 82), ("ntsc", 99)])
-def test_model_sees_the_reference_frames(model_dir, videos, decode, name, n_frames):
+@pytest.mark.parametrize("name, fps, n_frames", [("25", 25, 82), ("ntsc", FPS_NTSC, 99),
+                                                  ("24", 24, 72), ("50", 50, 150)])
+def test_model_sees_the_reference_frames(model_dir, videos, decode, name, fps, n_frames):
     path = videos[name]
     chunks = two_chunks(path)
     extractor = VideoFeatureExtractor(model_dir, decode=decode, batch_size=3)
@@ -294,9 +367,13 @@ def test_model_sees_the_reference_frames(model_dir, videos, decode, name, n_fram
         extractor.extract(path, chunks)
     finally:
         handle.remove()
-    fps = media.probe(path).fps
-    expected = np.concatenate([clip_frame_indices(c, fps, n_frames) for c in chunks])
+    # The chunk times as the decimals they stand for (1.78 s, not 3.28 - 1.5).
+    decimal = [Chunk(round(c.start, 6), round(c.duration, 6)) for c in chunks]
+    expected = np.concatenate([exact_indices(c, fps, n_frames) for c in decimal])
     assert np.array(seen).tolist() == expected.tolist()
+    if name in ("24", "50"):  # frame n - 1 skipped: n - 2 at 24 fps, n - 4 at 50 fps
+        assert seen[-1][-2:] == [n_frames - (2 if name == "24" else 4)] * 2
+    fps = media.probe(path).fps
     # The cut at 1.5 s: the first chunk's last frame is the second chunk's first.
     first_bins = round(2 * chunks[0].duration)
     assert seen[first_bins - 1][-1] == seen[first_bins][0] == int(fps * 1.5 + 1e-5)
@@ -439,12 +516,13 @@ def test_progress_reports_seconds(model_dir, videos):
     assert sum(steps) == pytest.approx(sum(c.duration for c in chunks))
 
 
-def test_uint8_resize_kernel_gives_close_features(model_dir, features, videos):
-    extractor = VideoFeatureExtractor(model_dir, resize_kernel="uint8")
+def test_float_resize_kernel_gives_close_features(model_dir, features, videos):
+    extractor = VideoFeatureExtractor(model_dir, resize_kernel="float")
+    assert VideoFeatureExtractor(model_dir).resize_kernel == "uint8"  # the default
     ours = extractor.extract(videos["25"], two_chunks(videos["25"]))
     for a, b in zip(ours, features["25", "once"]):
         assert a.data.shape == b.data.shape
-        assert np.abs(a.data - b.data).max() < 0.05 * np.abs(b.data).max()
+        assert 0 < np.abs(a.data - b.data).max() < 0.05 * np.abs(b.data).max()
 
 
 def test_no_chunks_no_work(model_dir, videos):
@@ -460,7 +538,7 @@ def test_fingerprint(model_dirs):
     same = VideoFeatureExtractor(model_dirs["fp32"], decode="per-clip", batch_size=1)
     assert same.fingerprint() == base
     for other in (VideoFeatureExtractor(model_dirs["fp32"], dtype=torch.bfloat16),
-                  VideoFeatureExtractor(model_dirs["fp32"], resize_kernel="uint8"),
+                  VideoFeatureExtractor(model_dirs["fp32"], resize_kernel="float"),
                   VideoFeatureExtractor(model_dirs["fp32"],
                                         layers=LayerSelection(cache_n_layers=3)),
                   VideoFeatureExtractor(model_dirs["bf16"])):

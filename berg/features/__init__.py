@@ -4,6 +4,9 @@
     text      Llama-3.2-3B word features (with a shared-prefix fast path)
     audio     Wav2Vec-BERT 2.0 chunk features
     video     V-JEPA2 chunk features (each frame decoded once)
+    clip_frames          which frames each clip holds, as moviepy reads them
+    video_preprocessing  the V-JEPA2 processor: resize, crop, normalise
+    resize    the reference's uint8 resize kernel, the same on every device
     binning   placing features into 100 s windows, as the reference does
     cache     a content-addressed, atomic feature cache
     models    finding model folders (argument, environment variable, Hub cache)

@@ -165,6 +165,12 @@ class ModelHolder:
     _released_with_model: tuple[str, ...] = ()
 
     @property
+    def numerics(self) -> dict:
+        """How this extractor reproduces the reference where there is a choice (for the
+        encode metadata); empty when there is none."""
+        return {}
+
+    @property
     def loaded(self) -> bool:
         """Whether the model is in memory (it loads on first use)."""
         return self._model is not None

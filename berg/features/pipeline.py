@@ -145,6 +145,7 @@ class FeaturePipeline:
         self.extractor_options = validate_extractor_options(extractor_options)
         self._extractors: dict[str, Any] = {}
         self._resolved: dict[str, ResolvedModel] = {}
+        self._numerics: dict[str, dict] = {}  # kept after the extractors are released
         #: modality -> feature cache key of the last `extract` (None: no cache).
         self.last_cache_keys: dict[str, str | None] = {}
 
@@ -165,6 +166,7 @@ class FeaturePipeline:
                 self.resolved_model(modality).path, device=self.device, dtype=self.dtype,
                 layers=layer_selection_from_config(self.tribe_config, modality),
                 **self.extractor_options[modality])
+            self._numerics[modality] = self._extractors[modality].numerics
         return self._extractors[modality]
 
     def release(self, modality: str | None = None) -> None:
@@ -263,6 +265,9 @@ class FeaturePipeline:
         return features
 
     def provenance(self) -> dict[str, Any]:
-        """Which model folders and commits were used, per modality."""
+        """Which model folders and commits were used, per modality, and how the extractor
+        reproduces the reference where there is a choice (``numerics``: the video's frame
+        resize, how a video's sound is read)."""
         return {m: {"hub_id": r.hub_id, "revision": r.revision, "source": r.source,
-                    "path": str(r.path)} for m, r in self._resolved.items()}
+                    "path": str(r.path), "numerics": self._numerics.get(m, {})}
+                for m, r in self._resolved.items()}
