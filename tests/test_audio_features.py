@@ -22,6 +22,7 @@ from berg.features.layers import LayerSelection
 from berg.stimulus.media import read_audio
 from berg.stimulus.timeline import Chunk
 from media_factory import make_audio, make_video, tone
+from reference_ffmpeg import moviepy_wav
 
 HIDDEN = 32
 GROUPS = ([1], [2, 3])  # hidden states averaged per group, worked out by hand
@@ -248,10 +249,9 @@ def test_a_video_is_read_as_the_reference_wav(extractor, model_dir, media_dir):
     video = make_video(media_dir / "clip.mp4", 6.0, audio=track, audio_rate=rate)  # audio: 4 s
     chunks = [Chunk(0.0, 3.0), Chunk(3.0, 3.0)]
     features = extractor.extract(video, chunks)
-    # The reference's WAV: 44.1 kHz, 16-bit values, silence after the track, video length.
-    wav = read_audio(video, 44100, mono=False)[:, :4 * 44100]
-    wav = np.clip(np.rint(wav * 32768), -32768, 32767) / 32768
-    wav = np.pad(wav, ((0, 0), (0, 6 * 44100 - wav.shape[1])))
+    # The reference's WAV, made by FFmpeg's command line and moviepy's quantiser: 44.1 kHz,
+    # 16-bit stereo, silence after the track, as long as the video.
+    wav = moviepy_wav(video, 6 * 44100).astype(np.float32)
     for feature, chunk in zip(features, chunks):
         expected, _ = _by_hand(model_dir, _span(wav, 44100, chunk.start, chunk.duration),
                                44100, chunk.duration)

@@ -93,6 +93,9 @@ def test_usage_as_written(berg_dir, model, stimuli, kind, modalities):
     models = metadata["provenance"]["feature_models"]
     assert set(models) == set(modalities)
     assert all(m["source"] == "environment" for m in models.values())
+    if kind == "video":  # how the reference's frames and sound are reproduced
+        assert models["video"]["numerics"]["resize_kernel"] == "uint8"
+        assert "44100 Hz" in models["audio"]["numerics"]["video_audio"]
     assert sorted(os.listdir(stimuli[kind].parent)) == before  # nothing beside the input
 
 

@@ -39,17 +39,15 @@ model class; ``events/etypes.py``: ``Audio._read``), step by step:
    ``n == T``. Result: ``(L, 1024, n)`` per chunk.
 
 Video stimuli. The reference does not read a video's audio track directly: moviepy has the
-``ffmpeg`` command line write it to a WAV first (44.1 kHz, 16-bit, stereo, as long as the
-video, the track cut where the container says it ends), and the steps above read that WAV.
-When the source file has a video stream we do the same: the track is resampled to
-``video_audio_rate`` (44,100 Hz) by FFmpeg's resampler, a mono track scaled by 1/sqrt(2)
-as FFmpeg's upmix to stereo does, rounded to 16-bit values, cut at the track's end and padded
-with silence to the chunk's length. Checked against the reference (moviepy 2.2.1, FFmpeg's
-AAC decoder): stereo tracks give the same WAV bit for bit, mono tracks within one
-16-bit step, and so the same features to ~1e-4; a chunk ending at the track's end differs
-more (~1e-2) because FFmpeg resamples the track after cutting it, we before. Tracks with more
-than two channels are averaged equally, where FFmpeg would first downmix them to stereo
-with its own weights.
+``ffmpeg`` command line convert it (``-vn -f s16le -acodec pcm_s16le -ar 44100 -ac 2``),
+reads those 16-bit samples as floats and writes them to a WAV through its own quantiser,
+which clips them to +-0.99 of full scale and truncates (so to +-32440), as long as the
+video; the steps above read that WAV. When the source file has a video stream we do the
+same: :func:`berg.stimulus.pcm.iter_pcm16_blocks` gives the command line's samples bit for
+bit (the same FFmpeg decoder and resampler, the track cut where the container says it ends
+before resampling, mono spread over both channels and more than two channels mixed down as
+FFmpeg does), then they are clipped to +-32440 and padded with silence to the chunk's
+length. ``video_audio_rate=None`` reads the track at its own rate instead, as for audio files.
 
 Memory: one chunk at a time (at most ~90 s), one forward pass per chunk. w2v-bert's
 relative-position attention builds a ``(T, T, 64)`` tensor per layer (T = 50 per second:
@@ -88,8 +86,10 @@ __all__ = ["AudioFeatureExtractor", "resample_channels", "standardize", "bin_fra
 
 #: Rate (Hz) of the WAV the reference extracts from a video before reading its audio.
 REFERENCE_VIDEO_AUDIO_RATE = 44100
+# moviepy's WAV writer clips to +-0.99 and truncates to int16: int(0.99 * 32768) = 32440.
+_WAV_PEAK = 32440
 # Bump when the numbers this module produces change for the same inputs.
-_VERSION = 1
+_VERSION = 2
 # The Kaldi filter banks the feature extractor computes: 25 ms windows every 10 ms at 16 kHz.
 _FBANK_WINDOW = 400
 _FBANK_HOP = 160
@@ -165,54 +165,50 @@ def bin_frames(frames, n_bins: int):
     return F.interpolate(frames, size=n_bins, mode="nearest")
 
 
-def _to_int16_grid(samples: np.ndarray) -> np.ndarray:
-    """Round to the values a 16-bit WAV holds (FFmpeg's float -> s16: rint, then clip)."""
-    return (np.clip(np.rint(samples * 32768.0), -32768.0, 32767.0) / 32768.0).astype(np.float32)
-
-
 def _n_bins(duration: float) -> int:
     return max(1, round(FEATURE_FREQUENCY * duration))
 
 
-def _as_reference_wav(samples: np.ndarray, length: int) -> np.ndarray:
-    """A video's audio span as the reference's intermediate WAV holds it.
+def _reference_wav_blocks(source, rate: int) -> Iterator[tuple[float, np.ndarray]]:
+    """A video's sound as the reference's WAV holds it, block by block: float32 ``(2, n)``.
 
-    FFmpeg turns a mono track into stereo at -3 dB (both channels ``x / sqrt(2)``, whose mean
-    is ``x / sqrt(2)`` again), the WAV stores 16-bit values, and it lasts as long as the
-    video: silence where the track stops early.
+    The ``ffmpeg`` command line's 16-bit stereo samples, through moviepy's quantiser (clip
+    to +-32440), read back as ``int / 32768``.
     """
-    if samples.shape[0] == 1:
-        samples = samples * np.float32(np.sqrt(0.5))
-    samples = _to_int16_grid(samples)
+    from berg.stimulus import pcm
+
+    blocks = pcm.iter_pcm16_blocks(source, rate, 2, block_seconds=_BLOCK_SECONDS)
+    with contextlib.closing(blocks):
+        for start, block in blocks:
+            clipped = np.clip(block, -_WAV_PEAK, _WAV_PEAK)
+            yield start, clipped.astype(np.float32) / np.float32(32768)
+
+
+def _padded(samples: np.ndarray, length: int) -> np.ndarray:
+    """The reference's WAV lasts as long as the video: silence where the track stops early."""
     if samples.shape[1] < length:
         samples = np.pad(samples, ((0, 0), (0, length - samples.shape[1])))
     return samples
 
 
-def _chunk_samples(source, sample_rate: int | None, rate: int, chunks: Sequence[Chunk],
-                   channels: int, limit: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def _chunk_samples(blocks: Iterator[tuple[float, np.ndarray]], rate: int,
+                   chunks: Sequence[Chunk],
+                   channels: int) -> Iterator[tuple[int, np.ndarray]]:
     """``(index, samples (channels, n))`` of each chunk, in order of start.
 
     Chunk ``[s, s + d)`` gets samples ``round(s * rate)`` to ``round(s * rate) + round(d *
-    rate)`` of the whole track (fewer at its end, or past sample ``limit``), as the
-    reference reads them. The file is decoded once, front to back, in blocks, holding only
-    what the chunks still need: the samples are those of a decode from the start, which a
-    seek does not always reproduce (AAC's noise substitution draws from a generator that runs
-    through the whole track).
+    rate)`` of the whole track (fewer at its end), as the reference reads them. ``blocks``
+    is the track decoded once, front to back; only what the chunks still need is held: the
+    samples are those of a decode from the start, which a seek does not always reproduce
+    (AAC's noise substitution draws from a generator that runs through the whole track).
     """
-    from berg.stimulus import media
-
     order = sorted(range(len(chunks)), key=lambda i: chunks[i].start)
-    blocks = media.iter_audio_blocks(source, sample_rate, block_seconds=_BLOCK_SECONDS,
-                                     mono=False)
     held: list[np.ndarray] = []
     held_from = held_to = 0  # sample indices of the first held sample and one past the last
     with contextlib.closing(blocks):
         for i in order:
             first = round(chunks[i].start * rate)
             last = first + round(chunks[i].duration * rate)
-            if limit is not None:
-                first, last = min(first, limit), min(last, limit)
             while held and held_from + held[0].shape[1] <= first:
                 held_from += held.pop(0).shape[1]
             while held_to < last:
@@ -255,9 +251,9 @@ class AudioFeatureExtractor(ModelHolder):
         than that run through the model in that many seconds or fewer at a time, to bound
         memory, at the price of numbers that differ from the reference.
     video_audio_rate : int or None
-        For a source with a video stream, read its audio at this rate and on the 16-bit grid,
-        as the reference's intermediate WAV (44,100 Hz). None reads every source at its own
-        rate.
+        For a source with a video stream, read its audio as the reference's intermediate
+        WAV at this rate (44,100 Hz): 16-bit stereo from FFmpeg's converter, clipped by
+        moviepy's quantiser (module notes). None reads every source at its own rate.
     fast_relative_attention : bool
         Compute the relative-position attention bias from its 73 distinct rows
         (:mod:`berg.features.relative_attention`): the same numbers to float rounding, without
@@ -363,6 +359,15 @@ class AudioFeatureExtractor(ModelHolder):
         return self._model
 
     @property
+    def numerics(self) -> dict:
+        """How a video's sound is read, for the encode metadata."""
+        return {"video_audio": (None if self.video_audio_rate is None else
+                                f"the reference's WAV: ffmpeg's 16-bit stereo at "
+                                f"{self.video_audio_rate} Hz, clipped to +-32440 as "
+                                f"moviepy writes it"),
+                "max_seconds_per_forward": self.max_seconds_per_forward}
+
+    @property
     def n_layers(self) -> int:
         """Number of hidden states the model returns (its input projection included)."""
         return int(self.config.num_hidden_layers) + 1
@@ -444,18 +449,18 @@ class AudioFeatureExtractor(ModelHolder):
                     f"{'the media' if as_video else 'the audio'} of {str(audio_source)!r} "
                     f"({end:g} s)")
         self.feature_extractor, self.model  # noqa: B018 - a bad folder fails before decoding
-        rate = self.video_audio_rate if as_video else info.audio_sample_rate
-        # FFmpeg's command line (the reference's WAV) stops a video's audio where the
-        # container says the track ends; decoding can run a few ms past it (codec padding).
-        limit = (round(info.audio_duration * rate)
-                 if as_video and info.audio_duration is not None else None)
+        if as_video:
+            rate, channels = self.video_audio_rate, 2
+            blocks = _reference_wav_blocks(audio_source, rate)
+        else:
+            rate, channels = info.audio_sample_rate, info.audio_channels or 1
+            blocks = media.iter_audio_blocks(audio_source, None, block_seconds=_BLOCK_SECONDS,
+                                             mono=False)
         features: list[TimedFeature | None] = [None] * len(chunks)
-        for i, samples in _chunk_samples(audio_source, self.video_audio_rate if as_video
-                                         else None, rate, chunks, info.audio_channels or 1,
-                                         limit):
+        for i, samples in _chunk_samples(blocks, rate, chunks, channels):
             chunk = chunks[i]
             if as_video:
-                samples = _as_reference_wav(samples, round(chunk.duration * rate))
+                samples = _padded(samples, round(chunk.duration * rate))
             data = self._chunk_features(samples, rate, source=audio_source, chunk=chunk)
             features[i] = TimedFeature(start=float(chunk.start), duration=float(chunk.duration),
                                        data=data)
