@@ -357,3 +357,33 @@ def test_whisperx_alignment_model_failure(monkeypatch):
     monkeypatch.setitem(sys.modules, "whisperx", fake)
     with pytest.raises(ModelLoadError, match="align_model"):
         WhisperXTranscriber(device="cpu").transcribe(np.full(SR, 0.1, np.float32))
+
+
+def test_recognition_runs_numpy_on_one_blas_thread():
+    # faster-whisper's filter banks are a NumPy product whose rounding follows OpenBLAS's
+    # thread count (word times moved by 20 ms between OPENBLAS_NUM_THREADS=1 and the
+    # default): recognition runs with one BLAS thread, and the setting is restored after.
+    from types import SimpleNamespace
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "blas"]
+
+    seen = []
+
+    class FakeWhisper:
+        model = SimpleNamespace(is_multilingual=False)
+        supported_languages = ["en"]
+
+        def transcribe(self, audio, **options):
+            seen.append(blas_threads())
+            return iter(()), SimpleNamespace(language="en", language_probability=1.0)
+
+    before = blas_threads()
+    asr = FasterWhisperTranscriber("tiny.en", device="cpu")
+    asr._model = FakeWhisper()
+    asr.transcribe(0.1 * np.sin(np.arange(16000, dtype=np.float32)))
+    assert before and seen and seen[0] and all(n == 1 for n in seen[0])
+    assert blas_threads() == before

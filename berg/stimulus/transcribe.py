@@ -252,10 +252,18 @@ class FasterWhisperTranscriber:
             return Transcript(words=(), language=language, language_probability=None,
                               backend=self.backend, model=self.model_name)
 
-        segments, info = model.transcribe(
-            audio, language=language, beam_size=self.beam_size, word_timestamps=True,
-            vad_filter=self.vad_filter)
-        raw = [(w.word, w.start, w.end) for segment in segments for w in (segment.words or ())]
+        # faster-whisper's filter banks are a NumPy matrix product, whose sums OpenBLAS
+        # splits by its thread count: word times then move by 20 ms with OPENBLAS_NUM_THREADS
+        # (a Ray worker sets it to its CPU share). One BLAS thread, for this call only, gives
+        # the same words everywhere; the work is a small part of recognition.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            segments, info = model.transcribe(
+                audio, language=language, beam_size=self.beam_size, word_timestamps=True,
+                vad_filter=self.vad_filter)
+            raw = [(w.word, w.start, w.end) for segment in segments
+                   for w in (segment.words or ())]
         words = _timed_words(raw)
         if self.snap_to_speech:
             words = _snap_to_speech(words, audio)
