@@ -30,6 +30,7 @@ import numpy as np
 
 from berg import __version__
 from berg.errors import BERGError
+from berg.files import atomic_open
 from berg.io import to_jsonable
 
 __all__ = ["main"]
@@ -63,9 +64,9 @@ def _cmd_metadata(args, berg) -> None:
     meta = berg.get_model_metadata(args.model_id)
     if args.json:
         target = Path(args.json)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(to_jsonable(meta), indent=1), encoding="utf-8")
-        os.replace(tmp, target)  # no half-written file if the write fails
+        # No half-written file if the write fails; a folder that is not there is an error.
+        with atomic_open(target, "w", make_parents=False) as handle:
+            handle.write(json.dumps(to_jsonable(meta), indent=1))
         print(f"metadata written to {target}")
         return
     fmri, roi, timing = meta["fmri"], meta["roi"], meta["timing"]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from berg import cortex
-from berg.atomic import atomic_open
+from berg.files import atomic_open
 from berg.errors import InvalidParameterError, MissingDependencyError, did_you_mean
 
 __all__ = ["write_outputs", "roi_timecourses", "to_jsonable", "default_formats", "check_formats",

@@ -29,7 +29,7 @@ import numpy as np
 from berg import cortex
 from berg.errors import (BERGError, InvalidParameterError, MissingDependencyError, did_you_mean,
                          format_choices)
-from berg.atomic import atomic_open
+from berg.files import atomic_open
 
 if TYPE_CHECKING:  # matplotlib is optional: only its name is needed for the annotations
     from matplotlib.figure import Figure

@@ -155,17 +155,17 @@ def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_pat
 def test_a_video_is_hashed_once_per_encode(berg_dir, model, stimuli, tmp_path, monkeypatch):
     # Its hash keys the transcript and both its audio and video features: reading a two-hour
     # film three times would cost more than the look-ups save.
-    import berg.features.cache
+    import berg.files
     import berg.features.pipeline
 
     hashed = []
-    real = berg.features.cache.file_sha256
+    real = berg.files.file_sha256
 
     def counting(path, *args, **kwargs):
         hashed.append(Path(path).name)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(berg.features.cache, "file_sha256", counting)
+    monkeypatch.setattr(berg.files, "file_sha256", counting)
     monkeypatch.setattr(berg.features.pipeline, "file_sha256", counting)
     video = shutil.copy(stimuli["video"], tmp_path / "fresh.mp4")
     BERG(berg_dir).encode(model, video)

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from berg import InvalidParameterError
-from berg.features.cache import FeatureCache, file_sha256
+from berg.features.cache import FeatureCache
+from berg.files import file_sha256
 from berg.features.timed import TimedFeature
 
 REPO = Path(__file__).resolve().parents[1]

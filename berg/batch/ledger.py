@@ -30,7 +30,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from berg.atomic import atomic_open
+from berg.files import atomic_open
 from berg.errors import InvalidParameterError
 
 __all__ = ["Record", "Ledger", "INDEX_COLUMNS", "STATE_FOLDER"]

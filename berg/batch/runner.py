@@ -135,7 +135,7 @@ def _content(item: BatchItem, previous: Record | None) -> tuple[str | None, int 
                                                                  int | None, str | None]:
     """``(sha256, size, mtime_ns, error)`` of a stimulus file; the hash of an earlier record
     is reused when the file's size and time are unchanged."""
-    from berg.features.cache import file_sha256
+    from berg.files import file_sha256
 
     try:
         stat = item.path.stat()

@@ -69,12 +69,12 @@ from pathlib import Path
 import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
+from berg.files import folder_digest
 from berg.features.layers import LayerSelection, select_hidden_states
 from berg.features.loading import (
     ModelHolder,
     check_extractor_options,
     check_model_folder,
-    folder_digest,
     load_config,
     load_pretrained,
 )
@@ -381,7 +381,7 @@ class AudioFeatureExtractor(ModelHolder):
         """Everything that decides the numbers, for the feature cache key.
 
         The model folder is identified by content (configs whole, weights by size and
-        samples; see :func:`berg.features.loading.folder_digest`). The device changes the
+        samples; see :func:`berg.files.folder_digest`). The device changes the
         numbers only by float rounding and is left out.
         """
         if self._fingerprint is None:

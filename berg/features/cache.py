@@ -30,16 +30,16 @@ import math
 import os
 import re
 import struct
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from berg.errors import InvalidParameterError
+from berg.files import atomic_open
 from berg.features.timed import TimedFeature
 
-__all__ = ["CACHE_FORMAT_VERSION", "FeatureCache", "file_sha256"]
+__all__ = ["CACHE_FORMAT_VERSION", "FeatureCache"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +50,6 @@ _SUFFIX = ".feat"
 _DIGEST_BYTES = 32
 _KEY = re.compile(r"[0-9a-f]{64}")
 _DTYPE = np.dtype("<f4")
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """sha256 (hex) of a file's bytes, read ``chunk`` bytes at a time."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while block := file.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _canonical_json(value) -> str:
@@ -111,7 +102,7 @@ class FeatureCache:
         Parameters
         ----------
         stimulus_sha256 : str
-            `file_sha256` of the stimulus.
+            :func:`berg.files.file_sha256` of the stimulus.
         extractor : str
             Which extractor ('text', 'audio', 'video', ...).
         fingerprint : Mapping
@@ -184,27 +175,13 @@ class FeatureCache:
                              "payload_bytes": sum(a.nbytes for a in arrays)},
                             separators=(",", ":")).encode("utf-8")
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:16]}.",
-                                                 suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "wb") as file:
-                digest = hashlib.sha256()
-                for block in (_MAGIC, struct.pack("<Q", len(header)), header, *arrays):
-                    view = block if isinstance(block, bytes) else block.reshape(-1).view(np.uint8)
-                    digest.update(view)
-                    file.write(view)
-                file.write(digest.digest())
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except FileNotFoundError:
-                pass
-            raise
-        _fsync_directory(path.parent)
+        with atomic_open(path, "wb", durable=True) as file:
+            digest = hashlib.sha256()
+            for block in (_MAGIC, struct.pack("<Q", len(header)), header, *arrays):
+                view = block if isinstance(block, bytes) else block.reshape(-1).view(np.uint8)
+                digest.update(view)
+                file.write(view)
+            file.write(digest.digest())
 
     def get_or_compute(self, key: str,
                        compute: Callable[[], Sequence[TimedFeature]]) -> list[TimedFeature]:
@@ -333,17 +310,3 @@ def _decode(buffer: bytearray, key: str) -> list[TimedFeature]:
     if offset != payload_end:
         raise ValueError("payload size mismatch")
     return features
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Make the rename durable; best effort (not every platform can open a directory)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)

@@ -8,7 +8,6 @@ Those steps are written once here, so that the three behave, and fail, the same 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +15,8 @@ from pathlib import Path
 from berg.errors import InvalidParameterError, ModelLoadError
 from berg.features.layers import LayerSelection
 
-__all__ = ["ModelHolder", "check_extractor_options", "check_model_folder", "folder_digest",
-           "load_config", "load_pretrained"]
+__all__ = ["ModelHolder", "check_extractor_options", "check_model_folder", "load_config",
+           "load_pretrained"]
 
 
 def check_extractor_options(model_dir: object, dtype: object, layers: object):
@@ -195,39 +194,3 @@ class ModelHolder:
             import torch
 
             torch.cuda.empty_cache()
-
-
-_SAMPLE = 1 << 16
-_N_SAMPLES = 17
-_WHOLE = 64 << 20  # files up to this size are hashed whole
-
-
-def folder_digest(folder: Path) -> str:
-    """A content digest of a model folder's top-level files, for feature cache keys.
-
-    Small files (configs, tokenizer: up to 64 MiB) are hashed whole, larger ones (weights) by
-    their size and 17 evenly spaced 64 KiB samples, their header included: that tells apart
-    any two real checkpoints without reading gigabytes. Hidden files are left out.
-
-    Parameters
-    ----------
-    folder : Path
-
-    Returns
-    -------
-    str
-        A SHA-256 hex digest of the names, sizes and contents.
-    """
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-        size = path.stat().st_size
-        digest.update(f"{path.name}\0{size}\0".encode())
-        with open(path, "rb") as handle:
-            if size <= _WHOLE:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-                continue
-            for j in range(_N_SAMPLES):
-                handle.seek((size - _SAMPLE) * j // (_N_SAMPLES - 1))
-                digest.update(handle.read(_SAMPLE))
-    return digest.hexdigest()

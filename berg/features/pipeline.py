@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from berg.errors import InvalidParameterError, did_you_mean
-from berg.features.cache import FeatureCache, file_sha256
+from berg.files import file_sha256
+from berg.features.cache import FeatureCache
 from berg.features.layers import layer_selection_from_config
 from berg.features.models import ResolvedModel, resolve_pretrained
 from berg.features.timed import TimedFeature

@@ -66,12 +66,12 @@ import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError
 from berg.features.budget import batch_beside_model, check_budget
+from berg.files import folder_digest
 from berg.features.layers import LayerSelection, group_indices, select_hidden_states
 from berg.features.loading import (
     ModelHolder,
     check_extractor_options,
     check_model_folder,
-    folder_digest,
     load_config,
     load_pretrained,
 )

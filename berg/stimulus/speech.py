@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import unicodedata
 import warnings
 import wave
@@ -41,6 +40,7 @@ from berg.errors import (
     did_you_mean,
     format_choices,
 )
+from berg.files import atomic_open, atomic_path
 from berg.stimulus.events import SynthesizedSpeech
 from berg.stimulus.options import make_backend, normalize_language
 
@@ -163,25 +163,12 @@ def detect_language(text: str, *, fallback: str = "en") -> str:
 
 
 def _write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
-    """Write int16 mono ``samples`` to ``path`` atomically (temp file in the same directory)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav.tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw, wave.open(raw, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(int(sample_rate))
-            out.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
-        _publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _publish(tmp: str, path: Path) -> None:
-    """Give a finished temp file the usual permissions and move it into place atomically."""
-    os.chmod(tmp, 0o644)  # mkstemp creates files readable by their owner only
-    os.replace(tmp, path)
+    """Write int16 mono ``samples`` to ``path`` atomically (:func:`berg.files.atomic_open`)."""
+    with atomic_open(path, "wb") as raw, wave.open(raw, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(int(sample_rate))
+        out.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
 
 
 def _wav_info(path: Path) -> tuple[int, int] | None:
@@ -460,22 +447,15 @@ class EspeakSynthesizer:
         """Speak ``text`` into ``out_path``; the text goes through stdin, so any length works."""
         voice = self.voice_for(language)
         out_path = Path(out_path)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.stem}.",
-                                   suffix=".wav.tmp")
-        os.close(fd)
-        try:
+        with atomic_path(out_path) as tmp:
             done = subprocess.run(
                 [self._program(), "-v", voice, "-s", str(self.speed), "-b", "1", "--stdin",
-                 "-w", tmp],
+                 "-w", str(tmp)],
                 input=text.encode("utf-8"), capture_output=True, check=False)
-            if done.returncode != 0 or _wav_info(Path(tmp)) is None:
+            if done.returncode != 0 or _wav_info(tmp) is None:
                 message = done.stderr.decode("utf-8", "replace").strip() or "no audio written"
                 raise StimulusError(
                     f"espeak-ng (voice {voice!r}) failed on the text {_preview(text)}: {message}")
-            _publish(tmp, out_path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
         return _speech_from_file(out_path, self.name, voice, normalize_language(language))
 
 

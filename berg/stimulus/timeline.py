@@ -290,7 +290,7 @@ def _transcribe(audio_source: Path, transcriber, language: str | None, cache_roo
     (reading the sound: hashing it for the look-up, decoding it for the recogniser), and
     only when the recogniser runs, ``load_asr`` and ``asr``.
     """
-    from berg.features.cache import file_sha256
+    from berg.files import file_sha256
     from berg.stimulus import media
     from berg.stimulus.transcript_cache import TranscriptCache
 

@@ -179,7 +179,7 @@ class FasterWhisperTranscriber:
     def fingerprint(self) -> dict:
         """Everything that decides the words, for the transcript cache key.
 
-        A model folder is identified by content (:func:`berg.features.loading.folder_digest`),
+        A model folder is identified by content (:func:`berg.files.folder_digest`),
         a named model by its name. The device and compute type are in: float16 on a GPU and
         int8 on a CPU can decode differently. CPU threads are not.
         """
@@ -433,7 +433,7 @@ def _model_identity(source: str) -> str:
     """A model folder's content digest, or a model's name."""
     path = Path(source).expanduser()
     if path.is_dir():
-        from berg.features.loading import folder_digest
+        from berg.files import folder_digest
 
         return f"folder:{folder_digest(path)}"
     return source

@@ -25,7 +25,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from berg.atomic import atomic_open
+from berg.files import atomic_open
 from berg.stimulus.events import TimedWord, Transcript
 
 __all__ = ["TranscriptCache", "TRANSCRIPT_FORMAT"]

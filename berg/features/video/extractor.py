@@ -48,12 +48,12 @@ import torch
 
 from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
 from berg.features.budget import batch_beside_model, check_budget
+from berg.files import folder_digest
 from berg.features.layers import LayerSelection, group_indices, select_hidden_states
 from berg.features.loading import (
     ModelHolder,
     check_extractor_options,
     check_model_folder,
-    folder_digest,
     load_pretrained,
 )
 from berg.features.prefetch import Prefetcher
