@@ -10,8 +10,7 @@ from berg.errors import (
     ModelNotFoundError,
     StimulusError,
 )
-
-__version__ = "0.1.0"
+from berg.version import __version__
 
 __all__ = [
     "BERG",

@@ -116,11 +116,10 @@ class BERG:
         ------
         ModelNotFoundError, InvalidParameterError, DeviceNotAvailableError, ModelLoadError
         """
-        from berg.tribe.encoder import TribeV2Model, check_options
+        from berg.pipeline import load_encoding_model
 
-        card = get_card(model_id)
-        check_options(options)
-        return TribeV2Model(card, self.berg_dir, selection=selection, device=device, **options)
+        return load_encoding_model(model_id, self.berg_dir, selection=selection, device=device,
+                                   **options)
 
     def encode(
         self,
@@ -150,7 +149,7 @@ class BERG:
         metadata : dict
             Only with ``return_metadata=True``.
         """
-        from berg.tribe.encoder import TribeV2Model
+        from berg.pipeline import TribeV2Model
 
         if not isinstance(model, TribeV2Model):
             raise InvalidParameterError(

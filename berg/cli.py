@@ -26,8 +26,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from berg import __version__
 from berg.errors import BERGError
 from berg.files import atomic_open
@@ -140,18 +138,10 @@ def _cmd_encode_batch(args, berg) -> None:
 def _cmd_plot(args, berg) -> None:
     from berg.plotting import plot_cortical_map, plot_roi_timecourses, save_figure
 
+    from berg.io import read_result
+
     npz_path = Path(args.result)
-    json_path = npz_path.with_suffix(".json")
-    for path in (npz_path, json_path):
-        if not path.is_file():
-            raise BERGError(f"{path} does not exist; berg plot reads the NAME.npz and "
-                            "NAME.json that `berg encode` writes")
-    with np.load(npz_path, allow_pickle=False) as npz:
-        responses = npz["responses"]
-    metadata = json.loads(json_path.read_text(encoding="utf-8"))
-    for part, key in (("roi", "roi_labels"), ("roi", "roi_assignments"),
-                      ("selection", "vertices"), ("timing", "row_times_s")):
-        metadata[part][key] = np.asarray(metadata[part][key])
+    responses, metadata = read_result(npz_path)
     out = Path(args.output or npz_path.parent)
     stem = npz_path.stem
     suffix = f"_t{args.time:g}s" if args.time is not None else "_mean"

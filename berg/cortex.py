@@ -30,6 +30,8 @@ __all__ = [
     "roi_metadata",
     "resolve_selection",
     "hemisphere_of",
+    "result_vertices",
+    "roi_timecourses",
 ]
 
 N_VERTICES = 20484
@@ -362,3 +364,39 @@ def _format_values(values: np.ndarray, limit: int = 5) -> str:
     # 2.0 reads as 2: a float mask's bad values are usually whole numbers.
     text = ", ".join(str(int(v)) if float(v).is_integer() else str(v) for v in ordered[:limit])
     return text + (f", ... ({len(ordered) - limit} more)" if len(ordered) > limit else "")
+
+
+# --------------------------------------------------------------------------- results
+
+
+def result_vertices(responses: np.ndarray, metadata: dict) -> np.ndarray:
+    """The vertices of a result's columns (``metadata["selection"]["vertices"]``), checked
+    against the responses' shape: int64 ``(n_columns,)``."""
+    vertices = np.asarray(metadata["selection"]["vertices"], dtype=np.int64)
+    if responses.ndim != 2 or responses.shape[1] != len(vertices):
+        raise InvalidParameterError(
+            f"responses of shape {responses.shape} do not match the metadata's "
+            f"{len(vertices)} selected vertices")
+    return vertices
+
+
+def roi_timecourses(responses: np.ndarray, metadata: dict) -> tuple[list[str], np.ndarray]:
+    """Mean response of each Glasser area over its selected vertices (both hemispheres).
+
+    Returns
+    -------
+    names : list of str
+        The areas that have at least one selected vertex, in Glasser order.
+    values : np.ndarray
+        float32 (n_rows, n_areas).
+    """
+    vertices = result_vertices(responses, metadata)
+    assignments = np.asarray(metadata["roi"]["roi_assignments"])[vertices]
+    names, columns = [], []
+    for index, name in enumerate(metadata["roi"]["roi_labels"]):
+        mask = assignments == index
+        if mask.any():
+            names.append(str(name))
+            columns.append(responses[:, mask].mean(axis=1))
+    values = np.stack(columns, axis=1) if columns else np.zeros((len(responses), 0))
+    return names, values.astype(np.float32)

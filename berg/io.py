@@ -27,10 +27,10 @@ import numpy as np
 
 from berg import cortex
 from berg.files import atomic_open
-from berg.errors import InvalidParameterError, MissingDependencyError, did_you_mean
+from berg.errors import BERGError, InvalidParameterError, MissingDependencyError, did_you_mean
 
-__all__ = ["write_outputs", "roi_timecourses", "to_jsonable", "default_formats", "check_formats",
-           "FORMATS"]
+__all__ = ["FORMATS", "check_formats", "default_formats", "read_result", "to_jsonable",
+           "write_outputs"]
 
 FORMATS = ("npz", "json", "gifti", "csv", "parquet")
 
@@ -48,37 +48,6 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-def _columns(responses: np.ndarray, metadata: dict) -> np.ndarray:
-    vertices = np.asarray(metadata["selection"]["vertices"], dtype=np.int64)
-    if responses.ndim != 2 or responses.shape[1] != len(vertices):
-        raise InvalidParameterError(
-            f"responses of shape {responses.shape} do not match the metadata's "
-            f"{len(vertices)} selected vertices")
-    return vertices
-
-
-def roi_timecourses(responses: np.ndarray, metadata: dict) -> tuple[list[str], np.ndarray]:
-    """Mean response of each Glasser area over its selected vertices (both hemispheres).
-
-    Returns
-    -------
-    names : list of str
-        The areas that have at least one selected vertex, in Glasser order.
-    values : np.ndarray
-        float32 (n_rows, n_areas).
-    """
-    vertices = _columns(responses, metadata)
-    assignments = np.asarray(metadata["roi"]["roi_assignments"])[vertices]
-    names, columns = [], []
-    for index, name in enumerate(metadata["roi"]["roi_labels"]):
-        mask = assignments == index
-        if mask.any():
-            names.append(str(name))
-            columns.append(responses[:, mask].mean(axis=1))
-    values = np.stack(columns, axis=1) if columns else np.zeros((len(responses), 0))
-    return names, values.astype(np.float32)
 
 
 def _full_surface(responses: np.ndarray, vertices: np.ndarray) -> np.ndarray:
@@ -144,7 +113,7 @@ def check_formats(formats=None) -> tuple[str, ...]:
 
 def _roi_table(responses: np.ndarray, metadata: dict, row_times: np.ndarray) -> dict:
     """The tidy ROI table as columns: one line per (row, area)."""
-    names, values = roi_timecourses(responses, metadata)
+    names, values = cortex.roi_timecourses(responses, metadata)
     n_rows, n_areas = values.shape
     return {"time_start_s": np.repeat(row_times[:, 0], n_areas),
             "time_end_s": np.repeat(row_times[:, 1], n_areas),
@@ -181,7 +150,7 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
     """
     formats = check_formats(formats)
     out = Path(out_dir)
-    vertices = _columns(responses, metadata)
+    vertices = cortex.result_vertices(responses, metadata)
     row_times = np.asarray(metadata["timing"]["row_times_s"], dtype=np.float64)
     written: dict[str, Path] = {}
     if "npz" in formats:
@@ -225,3 +194,34 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
             pq.write_table(arrow, f)
         written["parquet"] = path
     return written
+
+
+def read_result(npz_path: str | os.PathLike) -> tuple[np.ndarray, dict]:
+    """A result that ``berg encode`` (or a batch) wrote: ``NAME.npz`` and ``NAME.json``.
+
+    Returns
+    -------
+    responses : np.ndarray
+        float32 (n_rows, n_columns).
+    metadata : dict
+        As ``BERG.encode`` returns it, its arrays (ROI labels and assignments, selected
+        vertices, row times) as numpy arrays again.
+
+    Raises
+    ------
+    BERGError
+        Either file is missing.
+    """
+    npz_path = Path(npz_path)
+    json_path = npz_path.with_suffix(".json")
+    for path in (npz_path, json_path):
+        if not path.is_file():
+            raise BERGError(f"{path} does not exist; a result is the NAME.npz and NAME.json "
+                            "that `berg encode` writes")
+    with np.load(npz_path, allow_pickle=False) as npz:
+        responses = npz["responses"]
+    metadata = json.loads(json_path.read_text(encoding="utf-8"))
+    for part, key in (("roi", "roi_labels"), ("roi", "roi_assignments"),
+                      ("selection", "vertices"), ("timing", "row_times_s")):
+        metadata[part][key] = np.asarray(metadata[part][key])
+    return responses, metadata

@@ -194,7 +194,7 @@ def plot_roi_timecourses(
     -------
     matplotlib.figure.Figure
         One axes; x: start of each row's stimulus second (s), y: the area's mean over its
-        selected vertices (both hemispheres), as ``berg.io.roi_timecourses`` computes it. A
+        selected vertices (both hemispheres), as ``berg.cortex.roi_timecourses`` computes it. A
         second x axis on top gives the approximate time of the predicted BOLD measurement.
 
     Raises
@@ -206,7 +206,7 @@ def plot_roi_timecourses(
         If matplotlib is missing.
     """
     _require(need_nilearn=False)
-    from berg.io import roi_timecourses
+    from berg.cortex import roi_timecourses
 
     _, row_times = _check_inputs(responses, metadata)
     names, values = roi_timecourses(np.asarray(responses), metadata)

@@ -18,7 +18,8 @@ import yaml
 
 from berg.errors import BERGError, ModelNotFoundError, did_you_mean, format_choices
 
-__all__ = ["ModelCard", "WeightsSource", "canonical_model_id", "get_card", "list_model_ids"]
+__all__ = ["ModelCard", "PretrainedSpec", "WeightsSource", "canonical_model_id", "get_card",
+           "list_model_ids"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,31 @@ class WeightsSource:
     files: tuple[str, ...]
     berg_path: PurePosixPath
     license: str
+
+
+@dataclass(frozen=True)
+class PretrainedSpec:
+    """A feature model as the model card names it.
+
+    Attributes
+    ----------
+    modality : str
+        'text', 'audio' or 'video'.
+    hub_id : str
+        Hugging Face repository, e.g. ``"meta-llama/Llama-3.2-3B"``.
+    revision : str
+        Branch, tag or commit to download.
+    env_var : str
+        Environment variable that may name a local folder instead.
+    gated : bool
+        Whether the repository needs an accepted licence and a token (Llama).
+    """
+
+    modality: str
+    hub_id: str
+    revision: str
+    env_var: str
+    gated: bool = False
 
 
 class ModelCard(Mapping):
@@ -89,8 +115,6 @@ class ModelCard(Mapping):
 
     def extractor(self, modality: str):
         """The feature model of ``modality`` ('text', 'audio', 'video') as a PretrainedSpec."""
-        from berg.features.models import PretrainedSpec
-
         e = self._data["extractors"][modality]
         return PretrainedSpec(modality=modality, hub_id=e["hub_id"], revision=str(e["revision"]),
                               env_var=e["env_var"], gated=bool(e.get("gated", False)))

@@ -7,7 +7,7 @@ import torch
 
 from berg import (BERG, DeviceNotAvailableError, InvalidParameterError, ModelLoadError,
                   ModelNotFoundError, StimulusError)
-from berg.tribe.encoder import TribeV2Model
+from berg.pipeline import TribeV2Model
 from tiny_checkpoint import write_tiny_checkpoint
 
 BERG_LAYOUT = "encoding_models/modality-fmri/train_dataset-dascoli_2026/model-tribe_v2"

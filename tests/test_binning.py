@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from berg import InvalidParameterError
-from berg.features.binning import (assemble_windows, iter_windows, output_rows, place,
+from berg.tribe.binning import (assemble_windows, iter_windows, output_rows, place,
                                    row_times, window_starts)
 from berg.features.timed import TimedFeature
 

@@ -3,7 +3,8 @@
 import pytest
 
 from berg import InvalidParameterError, ModelLoadError
-from berg.features.models import PretrainedSpec, resolve_pretrained
+from berg.features.models import resolve_pretrained
+from berg.registry import PretrainedSpec
 
 SPEC = PretrainedSpec(modality="audio", hub_id="facebook/w2v-bert-2.0", revision="main",
                       env_var="BERG_AUDIO_MODEL")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from berg import BERG, InvalidParameterError, MissingDependencyError
-from berg.io import roi_timecourses, write_outputs
+from berg.cortex import roi_timecourses
+from berg.io import write_outputs
 
 
 def metadata_for(vertices, n_rows, tmp_path):

@@ -85,7 +85,7 @@ class BatchReport:
 def settings_digest(model_id: str, vertices: np.ndarray | None, options: dict,
                     formats: Sequence[str]) -> str:
     """A digest of everything that decides a batch's results besides the stimulus bytes."""
-    from berg import __version__
+    from berg.version import __version__
 
     relevant = {name: options[name] for name in RESULT_OPTIONS if options.get(name) is not None}
     settings = {
@@ -181,7 +181,7 @@ def encode_many(
     """Encode many stimuli, one result each, resumably; see ``BERG.encode_many``."""
     from berg.io import write_outputs
     from berg.registry import get_card
-    from berg.tribe.encoder import check_options
+    from berg.pipeline import check_options
 
     started = time.perf_counter()
     card = get_card(model_id)  # cheap checks first: nothing is hashed or loaded before them

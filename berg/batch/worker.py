@@ -36,17 +36,16 @@ class BatchWorker:
     """
 
     def __init__(self, spec: WorkerSpec):
-        from berg.api import BERG
+        from berg.pipeline import load_encoding_model
 
         if spec.get("threads"):
             self.use_threads(spec["threads"])
-        self._berg = BERG(spec["berg_dir"])
         options = dict(spec.get("options") or {})
         options.setdefault("show_progress", False)
         options["keep_models_loaded"] = True  # one load for all the worker's stimuli
-        self._model = self._berg.get_encoding_model(
-            spec["model_id"], selection=spec.get("selection"), device=spec.get("device", "auto"),
-            **options)
+        self._model = load_encoding_model(
+            spec["model_id"], spec["berg_dir"], selection=spec.get("selection"),
+            device=spec.get("device", "auto"), **options)
         self._model.load_models(spec.get("modalities") or ("text", "audio", "video"))
         self.where = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -77,7 +76,7 @@ class BatchWorker:
         started = time.perf_counter()
         out: dict[str, Any] = {"id": item_id, "worker": self.where}
         try:
-            responses, metadata = self._berg.encode(self._model, path, return_metadata=True)
+            responses, metadata = self._model.encode(path, return_metadata=True)
         except Exception as error:  # noqa: BLE001 - a bad stimulus must not stop the batch
             out.update(status="failed", error=f"{type(error).__name__}: "
                                               f"{' '.join(str(error).split())}",

@@ -7,7 +7,6 @@
     clip_frames          which frames each clip holds, as moviepy reads them
     video_preprocessing  the V-JEPA2 processor: resize, crop, normalise
     resize    the reference's uint8 resize kernel, the same on every device
-    binning   placing features into 100 s windows, as the reference does
     cache     a content-addressed, atomic feature cache
     models    finding model folders (argument, environment variable, Hub cache)
     loading   what the three extractors share: option checks, loading, releasing

@@ -21,39 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
+from berg.registry import PretrainedSpec
 from berg.progress import silent_tqdm_class
 
-__all__ = ["PretrainedSpec", "ResolvedModel", "resolve_pretrained", "MODEL_FILE_PATTERNS"]
+__all__ = ["MODEL_FILE_PATTERNS", "ResolvedModel", "resolve_pretrained"]
 
 #: What an extractor needs from a model repository (weights, configs, tokenizer); never the
 #: original training checkpoints that some repositories also carry.
 MODEL_FILE_PATTERNS = ("*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-
-
-@dataclass(frozen=True)
-class PretrainedSpec:
-    """A feature model as the model card names it.
-
-    Attributes
-    ----------
-    modality : str
-        'text', 'audio' or 'video'.
-    hub_id : str
-        Hugging Face repository, e.g. ``"meta-llama/Llama-3.2-3B"``.
-    revision : str
-        Branch, tag or commit to download.
-    env_var : str
-        Environment variable that may name a local folder instead.
-    gated : bool
-        Whether the repository needs an accepted licence and a token (Llama).
-    """
-
-    modality: str
-    hub_id: str
-    revision: str
-    env_var: str
-    gated: bool = False
 
 
 @dataclass(frozen=True)

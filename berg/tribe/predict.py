@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from berg.errors import InvalidParameterError
-from berg.features.binning import iter_windows, output_rows
+from berg.tribe.binning import iter_windows, output_rows
 from berg.features.timed import TimedFeature
 
 __all__ = ["predict_responses"]

@@ -1,8 +1,11 @@
-"""The TRIBE v2 encoding model as BERG hands it to the user.
+"""The encoding pipeline: a stimulus file -> timeline -> features -> brain model -> responses.
 
-``BERG.get_encoding_model`` returns a :class:`TribeV2Model`: the selection is validated, the
-device resolved and the weights found (or downloaded) and loaded before it returns, so that a
-typo or a missing file is reported at once, not in the middle of a long encode.
+:func:`load_encoding_model` returns a :class:`TribeV2Model` (``BERG.get_encoding_model`` and
+each batch worker call it): the selection is validated, the device resolved and the weights
+found (or downloaded) and loaded before it returns, so that a typo or a missing file is
+reported at once, not in the middle of a long encode. Its :meth:`~TribeV2Model.encode` runs
+the stages in order: :mod:`berg.stimulus` (decoding, speech, words), :mod:`berg.features`
+(the three extractors and their cache), :mod:`berg.tribe` (the brain model).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from berg.progress import Stages as _Stages
 from berg.registry import ModelCard
 from berg.timing import StageClock
 
-__all__ = ["TribeV2Model", "ENCODING_MODEL_OPTIONS"]
+__all__ = ["ENCODING_MODEL_OPTIONS", "TribeV2Model", "check_options", "load_encoding_model"]
 
 #: Keyword options of ``get_encoding_model`` besides ``selection`` and ``device``.
 ENCODING_MODEL_OPTIONS = (
@@ -173,7 +176,7 @@ class TribeV2Model:
             With ``return_metadata=True``: :meth:`metadata` plus this stimulus's row times,
             modalities, and how its timeline and features were made.
         """
-        from berg.features.binning import row_times
+        from berg.tribe.binning import row_times
         from berg.stimulus.timeline import build_timeline
         from berg.tribe.predict import predict_responses
 
@@ -308,6 +311,25 @@ class TribeV2Model:
         columns = "all vertices" if self.vertices is None else f"{len(self.vertices)} vertices"
         state = "closed" if self.brain_model is None else str(self.device)
         return f"<TribeV2Model {self.model_id!r}: {columns}, {state}>"
+
+
+def load_encoding_model(model_id: str, berg_dir: str | os.PathLike, *,
+                        selection: dict | None = None, device: str = "auto",
+                        **options: Any) -> TribeV2Model:
+    """The encoding model of ``model_id`` (an id or alias of the registry), loaded.
+
+    Parameters are those of ``BERG.get_encoding_model``; ``berg_dir`` is the BERG folder
+    (weights and caches).
+
+    Raises
+    ------
+    ModelNotFoundError, InvalidParameterError, DeviceNotAvailableError, ModelLoadError
+    """
+    from berg.registry import get_card
+
+    card = get_card(model_id)
+    check_options(options)
+    return TribeV2Model(card, berg_dir, selection=selection, device=device, **options)
 
 
 def check_options(options: dict[str, Any]) -> None:
