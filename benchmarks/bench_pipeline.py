@@ -204,7 +204,8 @@ def run_child(spec: dict) -> dict:
     return {
         "stages_s": stages,
         "encode_s": encode_s,
-        "cpu_s": (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime),
+        "cpu_s": ((usage.ru_utime - usage_before.ru_utime)
+                  + (usage.ru_stime - usage_before.ru_stime)),
         "duration_s": meta["stimulus"]["duration_s"],
         "n_words": meta["stimulus"]["n_words"],
         "modalities": meta["stimulus"]["modalities"],

@@ -21,7 +21,7 @@ from pathlib import Path
 
 SIZES = ("tiny", "small", "real")
 
-# Brain model of the release (reference doc, sections 1 and 9).
+# Brain model of the release (docs/inference.md, sections 1 and 9).
 _BRAIN = {"hidden": 1152, "max_seq_len": 1024, "depth": 8, "heads": 8, "ff_mult": 4,
           "low_rank_head": 2048}
 

@@ -136,9 +136,8 @@ def _cmd_encode_batch(args, berg) -> None:
 
 
 def _cmd_plot(args, berg) -> None:
-    from berg.plotting import plot_cortical_map, plot_roi_timecourses, save_figure
-
     from berg.io import read_result
+    from berg.plotting import plot_cortical_map, plot_roi_timecourses, save_figure
 
     npz_path = Path(args.result)
     responses, metadata = read_result(npz_path)

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from berg import cortex
-from berg.files import atomic_open
 from berg.errors import BERGError, InvalidParameterError, MissingDependencyError, did_you_mean
+from berg.files import atomic_open
 
 __all__ = ["FORMATS", "check_formats", "default_formats", "read_result", "to_jsonable",
            "write_outputs"]

@@ -176,8 +176,8 @@ class TribeV2Model:
             With ``return_metadata=True``: :meth:`metadata` plus this stimulus's row times,
             modalities, and how its timeline and features were made.
         """
-        from berg.tribe.binning import row_times
         from berg.stimulus.timeline import build_timeline
+        from berg.tribe.binning import row_times
         from berg.tribe.predict import predict_responses
 
         self._check_open()

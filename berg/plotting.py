@@ -27,8 +27,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from berg import cortex
-from berg.errors import (BERGError, InvalidParameterError, MissingDependencyError, did_you_mean,
-                         format_choices)
+from berg.errors import (
+    BERGError,
+    InvalidParameterError,
+    MissingDependencyError,
+    did_you_mean,
+    format_choices,
+)
 from berg.files import atomic_open
 
 if TYPE_CHECKING:  # matplotlib is optional: only its name is needed for the annotations
@@ -314,7 +319,8 @@ def _require(need_nilearn: bool = True) -> None:
         if _version_tuple(found) < _version_tuple(_MIN_VERSIONS[package]):
             problems.append(f"{package} {found} is older than {_MIN_VERSIONS[package]}")
     if problems:
-        raise MissingDependencyError(f"plotting needs nilearn and matplotlib, but {'; '.join(problems)}; "
+        raise MissingDependencyError(f"plotting needs nilearn and matplotlib, but "
+                                     f"{'; '.join(problems)}; "
                         f"install them with: {_INSTALL_HINT}")
 
 

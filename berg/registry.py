@@ -186,7 +186,7 @@ def _cards() -> dict[str, ModelCard]:
         try:
             data = yaml.safe_load(entry.read_text(encoding="utf-8"))
             card = ModelCard(data)
-            card.weights  # fail here, not at download time, on a malformed card
+            _ = card.weights  # fail here, not at download time, on a malformed card
             for modality in card.get("extractors", {}):
                 card.extractor(modality)
         except (yaml.YAMLError, KeyError, TypeError) as exc:

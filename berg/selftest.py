@@ -218,11 +218,15 @@ def run_selftest(report: Callable[[str], None] = print, device: str = "cpu") -> 
         if folders is None:
             return False
         berg = BERG(berg_dir)
-        model = stage("load the model through BERG.get_encoding_model", lambda: berg.get_encoding_model(
-            "fmri-dascoli_2026-tribe_v2", device=device, selection={"roi": ["V1", "FFC"]},
-            text_model_dir=folders["text"], audio_model_dir=folders["audio"],
-            video_model_dir=folders["video"], asr_model=whisper or "tiny.en",
-            local_files_only=True, show_progress=False))
+
+        def load():
+            return berg.get_encoding_model(
+                "fmri-dascoli_2026-tribe_v2", device=device, selection={"roi": ["V1", "FFC"]},
+                text_model_dir=folders["text"], audio_model_dir=folders["audio"],
+                video_model_dir=folders["video"], asr_model=whisper or "tiny.en",
+                local_files_only=True, show_progress=False)
+
+        model = stage("load the model through BERG.get_encoding_model", load)
         if model is None:
             return False
         with model:

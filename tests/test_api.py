@@ -4,11 +4,17 @@
 import numpy as np
 import pytest
 import torch
-
-from berg import (BERG, DeviceNotAvailableError, InvalidParameterError, ModelLoadError,
-                  ModelNotFoundError, StimulusError)
-from berg.pipeline import TribeV2Model
 from tiny_checkpoint import write_tiny_checkpoint
+
+from berg import (
+    BERG,
+    DeviceNotAvailableError,
+    InvalidParameterError,
+    ModelLoadError,
+    ModelNotFoundError,
+    StimulusError,
+)
+from berg.pipeline import TribeV2Model
 
 BERG_LAYOUT = "encoding_models/modality-fmri/train_dataset-dascoli_2026/model-tribe_v2"
 

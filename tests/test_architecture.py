@@ -152,3 +152,24 @@ def test_the_layer_check_sees_a_wrong_import(tmp_path):
             raise AssertionError("a cycle went unnoticed")
     finally:
         GRAPH = saved
+
+
+def test_citations_of_the_contract_resolve():
+    # Code and tests cite "docs/inference.md, section N": each N is a section of that page,
+    # and no citation points to a document that is not in the repository.
+    import re
+
+    repo = ROOT.parent
+    headings = set(re.findall(r"^## (\d+)\. ", (repo / "docs" / "inference.md").read_text(),
+                              re.M))
+    cited, stale = set(), []
+    for path in [*ROOT.rglob("*.py"), *(repo / "tests").glob("*.py"),
+                 *(repo / "benchmarks").glob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"docs/inference\.md, sections? (\d+)(?: and (\d+))?", text):
+            cited.update(n for n in match.groups() if n)
+        if re.search(r"reference doc, section|tribe_v2_inference", text) \
+                and path.name != "test_architecture.py":
+            stale.append(path.name)
+    assert cited and cited <= headings, sorted(cited - headings)
+    assert not stale, stale

@@ -15,14 +15,14 @@ import wave
 import numpy as np
 import pytest
 import torch
+from media_factory import make_audio, make_video, tone
+from reference_ffmpeg import moviepy_wav
 
 from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
 from berg.features.audio import AudioFeatureExtractor
 from berg.features.layers import LayerSelection
 from berg.stimulus.media import read_audio
 from berg.stimulus.timeline import Chunk
-from media_factory import make_audio, make_video, tone
-from reference_ffmpeg import moviepy_wav
 
 HIDDEN = 32
 GROUPS = ([1], [2, 3])  # hidden states averaged per group, worked out by hand

@@ -24,15 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from berg import (BERG, BERGError, InvalidParameterError, MissingDependencyError,
-                  StimulusError)
-from berg.batch import INDEX_COLUMNS, collect_stimuli
-from berg.batch.ledger import Ledger
-from berg.stimulus import media
 from media_factory import make_audio, make_video, tone
 from tiny_checkpoint import write_tiny_checkpoint
 from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
+
+from berg import BERG, BERGError, InvalidParameterError, MissingDependencyError, StimulusError
+from berg.batch import INDEX_COLUMNS, collect_stimuli
+from berg.batch.ledger import Ledger
+from berg.stimulus import media
 
 MODEL = "fmri-dascoli_2026-tribe_v2"
 SR = 16000

@@ -1,4 +1,5 @@
-"""Placing features into 100 s windows of 2 Hz bins: the reference's rule (doc section 3).
+"""Placing features into 100 s windows of 2 Hz bins: the reference's rule (docs/inference.md,
+section 3).
 
 Every expected bin below is worked out by hand from the rule: overlap [o0, o1]; start =
 round(2 (o0 - own start)), length = max(1, round(2 (o1 - o0))), moved left if it would run
@@ -9,9 +10,15 @@ import numpy as np
 import pytest
 
 from berg import InvalidParameterError
-from berg.tribe.binning import (assemble_windows, iter_windows, output_rows, place,
-                                   row_times, window_starts)
 from berg.features.timed import TimedFeature
+from berg.tribe.binning import (
+    assemble_windows,
+    iter_windows,
+    output_rows,
+    place,
+    row_times,
+    window_starts,
+)
 
 DIMS = {"text": (1, 1), "audio": (1, 2), "video": (2, 1)}
 

@@ -1,4 +1,4 @@
-"""The TRIBE v2 brain model computes exactly the forward of docs/tribe_v2_inference.md, section 2.
+"""The TRIBE v2 brain model computes exactly the forward of docs/inference.md, section 2.
 
 Each model is loaded from a tiny checkpoint in the official format and compared with
 ``reference_forward`` (tests/tiny_checkpoint.py): the same computation written step by step in
@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from berg.errors import InvalidParameterError
-from berg.tribe import BrainModelConfig, build_brain_model, load_brain_model
 from tiny_checkpoint import (
     official_shapes,
     read_state_dict,
     reference_forward,
     write_tiny_checkpoint,
 )
+
+from berg.errors import InvalidParameterError
+from berg.tribe import BrainModelConfig, build_brain_model, load_brain_model
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -254,7 +254,7 @@ def test_build_refuses_bad_feature_dims_and_counts():
 
 
 def release_table() -> dict[str, tuple[int, ...]]:
-    """The state-dict table of docs/tribe_v2_inference.md section 1, written out."""
+    """The state-dict table of docs/inference.md, section 1, written out."""
     table = {
         "time_pos_embed": (1, 1024, 1152),
         "projectors.text.weight": (384, 6144),

@@ -39,8 +39,9 @@ def test_check_budget():
 
 
 def test_text_tokens_from_the_budget(tmp_path):
-    from berg.features.text import TextFeatureExtractor
     from tiny_models import write_tiny_llama
+
+    from berg.features.text import TextFeatureExtractor
 
     folder = write_tiny_llama(tmp_path / "llama")
     # Tiny Llama: 5 hidden states of 32, intermediate 64, float32:

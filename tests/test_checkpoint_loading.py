@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_checkpoint import read_state_dict, reference_forward, write_tiny_checkpoint
 
 from berg.errors import DeviceNotAvailableError, InvalidParameterError, ModelLoadError
 from berg.tribe import BrainModelConfig, load_brain_model, read_tribe_config
-from tiny_checkpoint import read_state_dict, reference_forward, write_tiny_checkpoint
 
 
 @pytest.fixture

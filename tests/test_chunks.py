@@ -1,4 +1,4 @@
-"""The reference's chunking rule for audio and video events (doc section 6)."""
+"""The reference's chunking rule for audio and video events (docs/inference.md, section 6)."""
 
 import math
 
@@ -48,7 +48,7 @@ def test_timeline_modalities_and_rows():
                         audio_chunks=(Chunk(0.0, 52.21),), video_chunks=(), words=(word,),
                         language="en")
     assert timeline.modalities == ("text", "audio")
-    assert timeline.n_rows == 53                  # 52.21 s -> 53 rows (doc section 3)
+    assert timeline.n_rows == 53  # 52.21 s -> 53 rows (docs/inference.md, section 3)
     silent = Timeline(path=None, kind="video", duration=23.256, audio_source=None,
                       audio_chunks=(), video_chunks=(Chunk(0.0, 23.256),), words=(),
                       language=None)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fake_hub import FakeHub
 from tiny_checkpoint import write_tiny_checkpoint
 

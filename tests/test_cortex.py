@@ -16,7 +16,8 @@ from berg.errors import BERGError, InvalidParameterError
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "berg" / "data" / "glasser_fsaverage5.npz"
 
-# Copied from docs/tribe_v2_inference.md section 7 (the model card lists the same names):
+# The 180 names in Glasser order as the reference's documentation lists them (the model card
+# lists the same; docs/inference.md, section 7 says where the parcellation comes from):
 # an expectation written independently of the data file and of the build script.
 GLASSER_NAMES = """
 V1 MST V6 V2 V3 V4 V8 4 3b FEF PEF 55b V3A RSC POS2 V7 IPS1

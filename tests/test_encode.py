@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from berg import BERG, InvalidParameterError
-from berg.stimulus import media
 from media_factory import make_audio, make_video
 from tiny_checkpoint import write_tiny_checkpoint
 from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
+
+from berg import BERG, InvalidParameterError
+from berg.stimulus import media
 
 BERG_LAYOUT = "encoding_models/modality-fmri/train_dataset-dascoli_2026/model-tribe_v2"
 SR = 16000
@@ -155,8 +155,8 @@ def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_pat
 def test_a_video_is_hashed_once_per_encode(berg_dir, model, stimuli, tmp_path, monkeypatch):
     # Its hash keys the transcript and both its audio and video features: reading a two-hour
     # film three times would cost more than the look-ups save.
-    import berg.files
     import berg.features.pipeline
+    import berg.files
 
     hashed = []
     real = berg.files.file_sha256

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tiny_models import write_tiny_extractors
 
 from berg.features.audio import AudioFeatureExtractor
 from berg.features.text import TextFeatureExtractor
 from berg.features.video import VideoFeatureExtractor
-from tiny_models import write_tiny_extractors
 
 CLASSES = {"text": TextFeatureExtractor, "audio": AudioFeatureExtractor,
            "video": VideoFeatureExtractor}

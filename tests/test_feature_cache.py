@@ -15,8 +15,8 @@ import pytest
 
 from berg import InvalidParameterError
 from berg.features.cache import FeatureCache
-from berg.files import file_sha256
 from berg.features.timed import TimedFeature
+from berg.files import file_sha256
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -302,7 +302,7 @@ def _race(tmp_path, cache, key, mode, n=2, watch=None):
         while any(w.poll() is None for w in workers):
             watch()
     results = [w.communicate(timeout=120) for w in workers]
-    for worker, (out, err) in zip(workers, results):
+    for worker, (_, err) in zip(workers, results):
         assert worker.returncode == 0, err
     sums = {out.strip() for out, _ in results}
     assert len(sums) == 1

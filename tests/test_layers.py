@@ -1,4 +1,5 @@
-"""Which hidden states become TRIBE v2's layer groups (doc section 4), checked by hand.
+"""Which hidden states become TRIBE v2's layer groups (docs/inference.md, section 4), checked
+by hand.
 
 Rule: optional sub-selection h[round(x)] for x in linspace(0, n - 1, K); then indices
 unique(int(f * (n - 1))) of the (sub-selected) list; group_mean averages [i_g, i_{g+1}) with the
@@ -10,8 +11,13 @@ import pytest
 import torch
 
 from berg import InvalidParameterError, ModelLoadError
-from berg.features.layers import (DEFAULT_FRACTIONS, LayerSelection, group_indices,
-                                  layer_selection_from_config, select_hidden_states)
+from berg.features.layers import (
+    DEFAULT_FRACTIONS,
+    LayerSelection,
+    group_indices,
+    layer_selection_from_config,
+    select_hidden_states,
+)
 
 # Llama-3.2-3B with cache_n_layers 20: round(28 i / 19) for i = 0..19, by hand.
 LLAMA_KEPT_20 = [0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 15, 16, 18, 19, 21, 22, 24, 25, 27, 28]

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from tiny_checkpoint import write_tiny_checkpoint
 
 from berg.features.timed import TimedFeature
 from berg.tribe import load_brain_model
 from berg.tribe.predict import predict_responses
-from tiny_checkpoint import write_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_rows_come_from_independent_windows(brain):
 def test_columns_and_batching_do_not_change_the_numbers(brain):
     rng = np.random.default_rng(1)
     L, D = brain.feature_dims["video"]
-    feats = {"video": [TimedFeature(0.0, 250.4, rng.standard_normal((L, D, 501)).astype(np.float32))]}
+    feats = {"video": [TimedFeature(0.0, 250.4,
+                                    rng.standard_normal((L, D, 501)).astype(np.float32))]}
     full = predict_responses(brain, feats, 250.4, batch_size=3)
     assert full.shape == (251, 20484)  # ceil(250.4)
     columns = np.array([0, 5, 10241, 10242, 20483])
@@ -55,6 +56,6 @@ def test_columns_and_batching_do_not_change_the_numbers(brain):
 def test_progress_counts_seconds(brain):
     L, D = brain.feature_dims["audio"]
     seen = []
-    predict_responses(brain, {"audio": [TimedFeature(0.0, 230.0, np.ones((L, D, 460), np.float32))]},
-                      230.0, batch_size=2, progress=seen.append)
+    features = {"audio": [TimedFeature(0.0, 230.0, np.ones((L, D, 460), np.float32))]}
+    predict_responses(brain, features, 230.0, batch_size=2, progress=seen.append)
     assert sum(seen) == pytest.approx(230.0)

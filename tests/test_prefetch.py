@@ -58,8 +58,7 @@ def test_leaving_early_closes_the_iterator_in_its_thread():
 
     def frames():
         try:
-            for i in range(10**6):
-                yield i
+            yield from range(10**6)
         finally:
             closed_in.append(threading.current_thread())
 

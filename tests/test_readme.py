@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from media_factory import make_video, tone
 from tiny_checkpoint import write_tiny_checkpoint
 from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors

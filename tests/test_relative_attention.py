@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from media_factory import make_audio
 
 from berg.features import relative_attention
 from berg.features.audio import AudioFeatureExtractor
@@ -20,7 +21,6 @@ from berg.features.relative_attention import (
     speed_up_relative_attention,
 )
 from berg.stimulus.timeline import Chunk
-from media_factory import make_audio
 
 LEFT, RIGHT = 12, 5
 

@@ -8,8 +8,7 @@ import wave
 import numpy as np
 import pytest
 
-from berg.errors import (InvalidParameterError, MissingDependencyError, ModelLoadError,
-                         StimulusError)
+from berg.errors import InvalidParameterError, MissingDependencyError, ModelLoadError, StimulusError
 from berg.stimulus import media
 from berg.stimulus.events import SynthesizedSpeech
 from berg.stimulus.speech import (

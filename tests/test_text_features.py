@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from berg.errors import InvalidParameterError, ModelLoadError
 import berg.features.text as text_module
+from berg.errors import InvalidParameterError, ModelLoadError
 from berg.features.layers import LayerSelection
 from berg.features.text import TextFeatureExtractor, _prefix_runs
 from berg.stimulus.text import word_contexts
@@ -138,7 +138,7 @@ def test_context_tokenization_is_not_always_prefix_stable(extractor):
     tokenize = extractor.tokenizer
     unstable = [b.text for a, b in zip(words, words[1:])
                 if b.context.startswith(a.context)
-                and (ids := tokenize(b.context, add_special_tokens=False)["input_ids"])[
+                and tokenize(b.context, add_special_tokens=False)["input_ids"][
                     :len(prev := tokenize(a.context, add_special_tokens=False)["input_ids"])]
                 != prev]
     assert len(unstable) >= 3

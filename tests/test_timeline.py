@@ -12,11 +12,11 @@ import shutil
 
 import numpy as np
 import pytest
+from media_factory import make_audio, make_video, tone
 
 from berg import StimulusError
 from berg.stimulus import media
 from berg.stimulus.timeline import build_timeline
-from media_factory import make_audio, make_video, tone
 
 SR = 16000
 SENTENCE_1 = "The quick brown fox jumps over the lazy dog."

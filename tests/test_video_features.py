@@ -553,7 +553,7 @@ def test_crop_size_from_model_config_when_no_processor_file(model_dir, tmp_path)
     assert extractor.crop_size == CROP
     assert extractor.mean == (0.485, 0.456, 0.406)
     with pytest.raises(ModelLoadError, match="cannot load the video model"):
-        extractor.model  # no weights
+        extractor.load()  # no weights
 
 
 # --------------------------------------------------------------------------- errors
@@ -615,4 +615,4 @@ def test_missing_encoder_weights_are_a_load_error(model_dir, tmp_path):
     del weights["encoder.layer.0.attention.query.weight"]
     save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(ModelLoadError, match="lacks 1 encoder weights"):
-        VideoFeatureExtractor(tmp_path).model
+        VideoFeatureExtractor(tmp_path).load()

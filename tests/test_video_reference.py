@@ -1,5 +1,5 @@
 """berg's video features against the reference's computation, written here from its
-description (reference doc, section 5), not from berg's code.
+description (docs/inference.md, section 5), not from berg's code.
 
 A 130 s video (24 fps, a whole number of frames, textured pictures so that the resize's
 rounding shows) in the reference's two chunks, [0, 60) and [60, 130) s. The reference, step

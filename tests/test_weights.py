@@ -4,11 +4,11 @@ import socket
 from pathlib import PurePosixPath
 
 import pytest
+from fake_hub import FakeHub
 
 from berg import InvalidParameterError, ModelLoadError
 from berg.registry import WeightsSource, get_card
 from berg.tribe.weights import locate_weights
-from fake_hub import FakeHub
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 SOURCE = WeightsSource(hub_repo="facebook/tribev2", revision=REVISION,

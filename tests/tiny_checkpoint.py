@@ -1,7 +1,7 @@
 """Write a tiny TRIBE v2 checkpoint directory in the official format, for tests.
 
 ``write_tiny_checkpoint(directory)`` writes ``config.yaml`` and ``best.ckpt`` as the release
-lays them out (section 1 of docs/tribe_v2_inference.md), only smaller. The state dict is built
+lays them out (section 1 of docs/inference.md), only smaller. The state dict is built
 here from the official key/shape table, never by instantiating berg's model, so loading it
 checks that berg's parameter names and shapes are the official ones.
 
@@ -352,7 +352,7 @@ def reference_forward(
     n_output_timesteps: int,
     layer_aggregation: str = "cat",
 ) -> torch.Tensor:
-    """Section 2 of docs/tribe_v2_inference.md step by step, in float64, from raw tensors.
+    """Section 2 of docs/inference.md step by step, in float64, from raw tensors.
 
     Deliberately naive (explicit loops over layers, heads and windows, explicit softmax,
     rotary and ScaleNorm) and independent of berg's module code. Returns

@@ -30,8 +30,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from berg.files import atomic_open
 from berg.errors import InvalidParameterError
+from berg.files import atomic_open
 
 __all__ = ["Record", "Ledger", "INDEX_COLUMNS", "STATE_FOLDER"]
 

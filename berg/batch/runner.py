@@ -180,8 +180,8 @@ def encode_many(
 ) -> BatchReport:
     """Encode many stimuli, one result each, resumably; see ``BERG.encode_many``."""
     from berg.io import write_outputs
-    from berg.registry import get_card
     from berg.pipeline import check_options
+    from berg.registry import get_card
 
     started = time.perf_counter()
     card = get_card(model_id)  # cheap checks first: nothing is hashed or loaded before them

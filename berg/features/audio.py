@@ -69,7 +69,6 @@ from pathlib import Path
 import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
-from berg.files import folder_digest
 from berg.features.layers import LayerSelection, select_hidden_states
 from berg.features.loading import (
     ModelHolder,
@@ -79,6 +78,7 @@ from berg.features.loading import (
     load_pretrained,
 )
 from berg.features.timed import FEATURE_FREQUENCY, TimedFeature
+from berg.files import folder_digest
 from berg.stimulus.timeline import Chunk
 
 __all__ = ["AudioFeatureExtractor", "resample_channels", "standardize", "bin_frames",

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from berg.errors import InvalidParameterError
-from berg.files import atomic_open
 from berg.features.timed import TimedFeature
+from berg.files import atomic_open
 
 __all__ = ["CACHE_FORMAT_VERSION", "FeatureCache"]
 
@@ -193,7 +193,7 @@ class FeatureCache:
         cached = self.get(key)
         if cached is not None:
             return cached
-        from filelock import FileLock, Timeout  # a huggingface_hub dependency
+        from filelock import FileLock, Timeout
 
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Which hidden states of a feature model are averaged into TRIBE v2's layer groups.
 
-The checkpoint's ``config.yaml`` decides (reference doc, section 4), as neuralset 0.0.2
+The checkpoint's ``config.yaml`` decides (docs/inference.md, section 4), as neuralset 0.0.2
 applies it:
 
 1. The hidden states ``h_0 .. h_{n-1}`` include the embedding output.

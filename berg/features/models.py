@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
-from berg.registry import PretrainedSpec
 from berg.progress import silent_tqdm_class
+from berg.registry import PretrainedSpec
 
 __all__ = ["MODEL_FILE_PATTERNS", "ResolvedModel", "resolve_pretrained"]
 

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from berg.errors import InvalidParameterError, did_you_mean
-from berg.files import file_sha256
 from berg.features.cache import FeatureCache
 from berg.features.layers import layer_selection_from_config
 from berg.features.models import ResolvedModel, resolve_pretrained
 from berg.features.timed import TimedFeature
+from berg.files import file_sha256
 from berg.registry import ModelCard
 from berg.stimulus.timeline import Timeline
 from berg.timing import StageClock
@@ -103,7 +103,7 @@ class FeaturePipeline:
     card : ModelCard
         Names the feature models (Hub ids, revisions, environment variables).
     tribe_config : Mapping
-        The checkpoint's ``config.yaml``: which layers are averaged (reference doc, section 4).
+        The checkpoint's ``config.yaml``: which layers are averaged (docs/inference.md, section 4).
     device : torch.device or str
         Where the feature models run.
     dtype : torch.dtype

@@ -5,7 +5,7 @@ What the reference computes
 Read in ``neuralset==0.0.2`` (``neuralset/extractors/text.py``: ``HuggingFaceText.model``,
 ``_load_model`` and ``_get_data``; ``neuralset/extractors/base.py``: ``HuggingFaceMixin.
 _aggregate_tokens``, ``_layer_subselection`` and ``_aggregate_layers``), for the Llama-3.2-3B
-text extractor of TRIBE v2 (reference doc, section 5):
+text extractor of TRIBE v2 (docs/inference.md, section 5):
 
 - *Model.* ``AutoModel`` (the bare ``LlamaModel``, no LM head), ``eval()``, called with
   ``output_hidden_states=True``: ``n = num_hidden_layers + 1`` states, the embedding output
@@ -66,7 +66,6 @@ import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError
 from berg.features.budget import batch_beside_model, check_budget
-from berg.files import folder_digest
 from berg.features.layers import LayerSelection, group_indices, select_hidden_states
 from berg.features.loading import (
     ModelHolder,
@@ -76,6 +75,7 @@ from berg.features.loading import (
     load_pretrained,
 )
 from berg.features.timed import TimedFeature
+from berg.files import folder_digest
 from berg.stimulus.timeline import TimelineWord
 
 __all__ = ["TextFeatureExtractor", "METHODS"]

@@ -149,7 +149,8 @@ def _track(container, path) -> Iterator[av.AudioFrame]:
         yield piece
 
 
-def _blocks(path, sample_rate: int, channels: int, block_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
+def _blocks(path, sample_rate: int, channels: int,
+            block_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
     size = max(1, round(block_seconds * sample_rate))
     held: list[np.ndarray] = []
     n_held = emitted = 0

@@ -64,7 +64,8 @@ SYNTHESIZERS = ("piper", "espeak-ng", "gtts")
 # Bump when the way speech is made changes, so cached WAVs from older berg are not reused.
 _CACHE_VERSION = 1
 
-_OFFLINE_ALTERNATIVES = "tts='piper' (offline, English by default) or tts='espeak-ng' (offline, many languages)"
+_OFFLINE_ALTERNATIVES = ("tts='piper' (offline, English by default) or tts='espeak-ng' "
+                         "(offline, many languages)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,7 +221,8 @@ class Synthesizer(Protocol):
         ...
 
 
-def _language_mismatch(language: str, backend: str, voice: str, speaks: str) -> InvalidParameterError:
+def _language_mismatch(language: str, backend: str, voice: str,
+                       speaks: str) -> InvalidParameterError:
     return InvalidParameterError(
         f"the text is in {language!r} but the {backend} voice {voice!r} speaks {speaks!r}; "
         f"use tts='espeak-ng' (offline, speaks {language!r} if espeak-ng knows it), tts='gtts' "
@@ -257,7 +259,8 @@ class PiperSynthesizer:
         if not isinstance(sentence_silence, (int, float)) or isinstance(sentence_silence, bool) \
                 or not 0 <= sentence_silence <= 10:
             raise InvalidParameterError(
-                f"sentence_silence must be a number of seconds in [0, 10], got {sentence_silence!r}")
+                f"sentence_silence must be a number of seconds in [0, 10], got "
+                f"{sentence_silence!r}")
         for name, value in (("noise_scale", noise_scale), ("noise_w_scale", noise_w_scale)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) \
                     or not 0 <= value <= 2:
@@ -390,7 +393,8 @@ class EspeakSynthesizer:
         if voice is not None and (not isinstance(voice, str) or not voice.strip()):
             raise InvalidParameterError(f"voice must be an espeak-ng voice name, got {voice!r}")
         if not isinstance(speed, int) or isinstance(speed, bool) or not 80 <= speed <= 500:
-            raise InvalidParameterError(f"speed must be words per minute in [80, 500], got {speed!r}")
+            raise InvalidParameterError(f"speed must be words per minute in [80, 500], got "
+                                        f"{speed!r}")
         self.voice = voice
         self.speed = speed
         self.executable = executable

@@ -1,6 +1,6 @@
 """One stimulus file -> one :class:`Timeline`: the events the feature extractors read.
 
-Everything lives on one stimulus clock that starts at 0 s (reference doc, section 3):
+Everything lives on one stimulus clock that starts at 0 s (docs/inference.md, section 3):
 
 - the media: its duration and which streams it has;
 - the audio and video *chunks*: spans extracted independently by the audio and video feature
@@ -70,7 +70,7 @@ class TimelineWord:
         Seconds on the stimulus clock (``duration = end - start`` of the recogniser).
     context : str
         Up to 1,024 words of preceding text ending with this word, re-cased and joined as the
-        model was trained (reference doc, section 6). Never empty: words whose context is
+        model was trained (docs/inference.md, section 6). Never empty: words whose context is
         empty are dropped when the timeline is built.
     """
 

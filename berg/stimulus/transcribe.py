@@ -144,7 +144,8 @@ class FasterWhisperTranscriber:
             raise InvalidParameterError(f"beam_size must be a positive integer, got {beam_size!r}")
         if not isinstance(cpu_threads, int) or isinstance(cpu_threads, bool) or cpu_threads < 0:
             raise InvalidParameterError(
-                f"cpu_threads must be an integer >= 0 (0: CTranslate2 chooses), got {cpu_threads!r}")
+                f"cpu_threads must be an integer >= 0 (0: CTranslate2 chooses), got "
+                f"{cpu_threads!r}")
         self.beam_size = beam_size
         self.vad_filter = bool(vad_filter)
         self.snap_to_speech = bool(snap_to_speech)
@@ -315,12 +316,14 @@ class WhisperXTranscriber:
         if sys.modules.get("whisperx") is None and importlib.util.find_spec("whisperx") is None:
             raise _missing_whisperx()
         if not isinstance(model, (str, os.PathLike)) or not str(model).strip():
-            raise InvalidParameterError(f"model must be a Whisper model name or path, got {model!r}")
+            raise InvalidParameterError(f"model must be a Whisper model name or path, got "
+                                        f"{model!r}")
         if align_model is not None and (not isinstance(align_model, str) or not align_model):
             raise InvalidParameterError(
                 f"align_model must be an alignment model name or None, got {align_model!r}")
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise InvalidParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
+            raise InvalidParameterError(f"batch_size must be a positive integer, got "
+                                        f"{batch_size!r}")
         self.model_name = str(model)
         self.align_model = align_model
         self.device, self.device_index = _resolve_device(device)

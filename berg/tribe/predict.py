@@ -1,6 +1,6 @@
 """Features of a whole stimulus -> 100 s windows -> the brain model -> one row per second.
 
-Windows are independent (reference doc, section 3): 200 bins of 0.5 s each, stride 100 s,
+Windows are independent (docs/inference.md, section 3): 200 bins of 0.5 s each, stride 100 s,
 the last one padded with zeros; the model turns each into 100 rows, and the rows past the
 stimulus are dropped, leaving ``ceil(duration)`` rows. Windows are streamed through the model
 a batch at a time, so memory does not grow with the stimulus length.
@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from berg.errors import InvalidParameterError
-from berg.tribe.binning import iter_windows, output_rows
 from berg.features.timed import TimedFeature
+from berg.tribe.binning import iter_windows, output_rows
 
 __all__ = ["predict_responses"]
 

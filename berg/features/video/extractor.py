@@ -1,7 +1,7 @@
 """Video features: V-JEPA 2 (``facebook/vjepa2-vitg-fpc64-256``) clips, one per 0.5 s bin.
 
 What the reference computes (neuralset 0.0.2 ``HuggingFaceVideo`` reading frames with
-moviepy 2; reference doc, section 5), per video chunk:
+moviepy 2; docs/inference.md, section 5), per video chunk:
 
 - for each 0.5 s bin, a clip of 64 frames over the 4 s that end at the bin's end, picked
   and read as moviepy does (:mod:`berg.features.video.frames`);
@@ -48,7 +48,6 @@ import torch
 
 from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
 from berg.features.budget import batch_beside_model, check_budget
-from berg.files import folder_digest
 from berg.features.layers import LayerSelection, group_indices, select_hidden_states
 from berg.features.loading import (
     ModelHolder,
@@ -74,6 +73,7 @@ from berg.features.video.preprocessing import (
     to_device,
 )
 from berg.features.video.resize import RESIZE_KERNELS
+from berg.files import folder_digest
 from berg.stimulus import media
 from berg.stimulus.timeline import Chunk
 
@@ -306,7 +306,7 @@ class VideoFeatureExtractor(ModelHolder):
             step = chunk.duration / len(indices)
             bins: dict[int, np.ndarray] = {}
 
-            def emit(ks: list[int], values: torch.Tensor) -> None:
+            def emit(ks: list[int], values: torch.Tensor, bins=bins, step=step) -> None:
                 for k, value in zip(ks, values.cpu().numpy()):
                     bins[k] = value
                     if progress is not None:
