@@ -54,7 +54,7 @@ def child(path: str) -> dict:
     from berg.stimulus import media
 
     decoded = converted = 0
-    decode, to_rgb = media._decode_video, media._to_rgb
+    decode, to_rgb = media.video._decode_video, media.video._to_rgb
 
     def counting_decode(container, stream):
         nonlocal decoded
@@ -68,7 +68,7 @@ def child(path: str) -> dict:
         return to_rgb(frame, size, *rest)
 
     # Counting hooks for the report only; the decode itself is the library's.
-    media._decode_video, media._to_rgb = counting_decode, counting_to_rgb
+    media.video._decode_video, media.video._to_rgb = counting_decode, counting_to_rgb
 
     info = media.probe(path)
     times = extractor_times(info.duration)

@@ -54,18 +54,18 @@ def counting_decoder(counter: list):
     """Count the frames FFmpeg decodes (through media's test seam), for the report only."""
     from berg.stimulus import media
 
-    original = media._decode_video
+    original = media.video._decode_video
 
     def counting(container, stream):
         for frame in original(container, stream):
             counter[0] += 1
             yield frame
 
-    media._decode_video = counting
+    media.video._decode_video = counting
     try:
         yield
     finally:
-        media._decode_video = original
+        media.video._decode_video = original
 
 
 def run(quick: bool = False, device: str = "cpu") -> dict:

@@ -223,7 +223,7 @@ def test_frames_resized_by_ffmpeg(files):
 def count_calls(monkeypatch):
     """Count frames decoded and frames converted to RGB by read_frames."""
     counts = {"decoded": 0, "converted": []}
-    decode, to_rgb = media._decode_video, media._to_rgb
+    decode, to_rgb = media.video._decode_video, media.video._to_rgb
 
     def counting_decode(container, stream):
         for frame in decode(container, stream):
@@ -234,8 +234,8 @@ def count_calls(monkeypatch):
         counts["converted"].append(frame.pts)
         return to_rgb(frame, size, *rest)
 
-    monkeypatch.setattr(media, "_decode_video", counting_decode)
-    monkeypatch.setattr(media, "_to_rgb", counting_to_rgb)
+    monkeypatch.setattr(media.video, "_decode_video", counting_decode)
+    monkeypatch.setattr(media.video, "_to_rgb", counting_to_rgb)
     return counts
 
 

@@ -1,4 +1,4 @@
-"""A file's sound as FFmpeg's command line converts it (berg.stimulus.pcm), against that
+"""A file's sound as FFmpeg's command line converts it (berg.stimulus.media.pcm), against that
 command line itself (imageio-ffmpeg's ``ffmpeg``, the one moviepy runs), sample for sample."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from reference_ffmpeg import ffmpeg_pcm16, moviepy_wav
 
 from berg.errors import InvalidParameterError, StimulusError
 from berg.features.audio import _reference_wav_blocks
-from berg.stimulus.pcm import iter_pcm16_blocks
+from berg.stimulus.media import iter_pcm16_blocks
 
 
 def _track(rate: int, seconds: float, channels: int, seed: int, peak: float = 0.6):

@@ -382,14 +382,14 @@ def test_model_sees_the_reference_frames(model_dir, videos, decode, name, fps, n
 def test_once_decodes_each_frame_once(model_dir, tmp_path, monkeypatch):
     path = make_video(tmp_path / "six.mp4", 6.0, fps=25, size=(WIDTH, HEIGHT))
     decoded = []
-    original = media._decode_video
+    original = media.video._decode_video
 
     def counting(container, stream):
         for frame in original(container, stream):
             decoded.append(frame.pts)
             yield frame
 
-    monkeypatch.setattr(media, "_decode_video", counting)
+    monkeypatch.setattr(media.video, "_decode_video", counting)
     counts, stats = {}, {}
     for decode in ("once", "per-clip"):
         decoded.clear()

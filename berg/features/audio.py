@@ -43,7 +43,7 @@ Video stimuli. The reference does not read a video's audio track directly: movie
 reads those 16-bit samples as floats and writes them to a WAV through its own quantiser,
 which clips them to +-0.99 of full scale and truncates (so to +-32440), as long as the
 video; the steps above read that WAV. When the source file has a video stream we do the
-same: :func:`berg.stimulus.pcm.iter_pcm16_blocks` gives the command line's samples bit for
+same: :func:`berg.stimulus.media.pcm.iter_pcm16_blocks` gives the command line's samples bit for
 bit (the same FFmpeg decoder and resampler, the track cut where the container says it ends
 before resampling, mono spread over both channels and more than two channels mixed down as
 FFmpeg does), then they are clipped to +-32440 and padded with silence to the chunk's
@@ -175,7 +175,7 @@ def _reference_wav_blocks(source, rate: int) -> Iterator[tuple[float, np.ndarray
     The ``ffmpeg`` command line's 16-bit stereo samples, through moviepy's quantiser (clip
     to +-32440), read back as ``int / 32768``.
     """
-    from berg.stimulus import pcm
+    from berg.stimulus.media import pcm
 
     blocks = pcm.iter_pcm16_blocks(source, rate, 2, block_seconds=_BLOCK_SECONDS)
     with contextlib.closing(blocks):

@@ -34,7 +34,16 @@ import av
 import numpy as np
 
 from berg.errors import InvalidParameterError, StimulusError
-from berg.stimulus import media
+from berg.stimulus.media.container import (
+    audio_stream,
+    decode,
+    frame_time,
+    header_end,
+    media_path,
+    opened,
+    require_track,
+    timeline_origin,
+)
 
 __all__ = ["iter_pcm16_blocks"]
 
@@ -76,7 +85,7 @@ def iter_pcm16_blocks(
     InvalidParameterError
         A bad rate, channel count, end or block length.
     """
-    path = media._media_path(path)
+    path = media_path(path)
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1:
         raise InvalidParameterError(f"sample_rate must be a positive int (Hz), got "
                                     f"{sample_rate!r}")
@@ -86,7 +95,7 @@ def iter_pcm16_blocks(
             and block_seconds > 0):
         raise InvalidParameterError(f"block_seconds must be a positive number of seconds, got "
                                     f"{block_seconds!r}")
-    media._require_track(path, "audio")
+    require_track(path, "audio")
     return _blocks(path, sample_rate, channels, float(block_seconds))
 
 
@@ -116,17 +125,17 @@ def _silence(like: av.AudioFrame, count: int, rate: int) -> av.AudioFrame:
 def _track(container, path) -> Iterator[av.AudioFrame]:
     """The decoded frames from the timeline's 0 to the end the header gives (if any), with
     running sample timestamps."""
-    stream = media._audio_stream(container)
+    stream = audio_stream(container)
     stream.thread_type = "AUTO"
-    origin = media._origin(container)
-    end = media._header_end(stream, origin)
-    frames = media._decode(container, stream)
+    origin = timeline_origin(container)
+    end = header_end(stream, origin)
+    frames = decode(container, stream)
     first = next(frames, None)
     if first is None:
         raise StimulusError(f"no audio of {str(path)!r} could be decoded (an empty or damaged "
                             f"audio track)")
     rate = first.sample_rate
-    landed = media._frame_time(first, origin)
+    landed = frame_time(first, origin)
     skip = round(-(landed or 0.0) * rate)  # > 0: samples before 0; < 0: a late start
     left = None if end is None else round(end * rate)
     pts = 0
@@ -154,7 +163,7 @@ def _blocks(path, sample_rate: int, channels: int,
     size = max(1, round(block_seconds * sample_rate))
     held: list[np.ndarray] = []
     n_held = emitted = 0
-    with media._opened(path) as container:
+    with opened(path) as container:
         resampler = av.AudioResampler(format="s16", layout=_LAYOUTS[channels],
                                       rate=sample_rate)
 
