@@ -227,7 +227,7 @@ def test_mp3_from_google_becomes_wav(tmp_path):
     """What GTTSSynthesizer does with Google's answer: an MP3 made here stands in for it."""
     import av
 
-    from berg.stimulus.speech import _decode_mp3
+    from berg.stimulus.speech.gtts import _decode_mp3
 
     rate = 24000
     tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate) * 32767).astype(np.int16)
