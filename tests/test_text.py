@@ -1,7 +1,7 @@
 """Sentences and word contexts, as the TRIBE v2 reference builds them for the text extractor.
 
 Every expected context below was worked out by hand from the rule in the docstring of
-berg/stimulus/text.py: split the space-joined words into sentences, capitalize() each (the rest
+berg/stimulus/text/: split the space-joined words into sentences, capitalize() each (the rest
 lower case), strip trailing dots, join with ". "; a word's context is that text from the first
 kept word to ``position + len(word)``, clipped to the word's sentence (with its trailing space).
 """
@@ -14,7 +14,6 @@ import re
 import pytest
 
 from berg import InvalidParameterError, MissingDependencyError
-from berg.stimulus import text as text_module
 from berg.stimulus.events import TimedWord
 from berg.stimulus.text import (
     DEFAULT_MAX_CONTEXT_WORDS,
@@ -25,6 +24,7 @@ from berg.stimulus.text import (
     split_sentences,
     word_contexts,
 )
+from berg.stimulus.text import splitters as text_module
 
 HAS_SPACY = importlib.util.find_spec("spacy") is not None
 
