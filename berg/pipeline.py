@@ -92,7 +92,7 @@ class TribeV2Model:
         window_batch_size: int = 4,
         track_gpu_memory: bool = False,
     ):
-        from berg.tribe.model import load_brain_model
+        from berg.tribe.checkpoint import load_brain_model
         from berg.tribe.weights import locate_weights
 
         for name, value in [("download", download), ("show_progress", show_progress),
