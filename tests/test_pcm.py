@@ -13,7 +13,7 @@ from media_factory import make_audio, make_video
 from reference_ffmpeg import ffmpeg_pcm16, moviepy_wav
 
 from berg.errors import InvalidParameterError, StimulusError
-from berg.features.audio import _reference_wav_blocks
+from berg.features.audio.signal import reference_wav_blocks
 from berg.stimulus.media import iter_pcm16_blocks
 
 
@@ -85,7 +85,7 @@ def test_the_reference_wav_clips_at_099_of_full_scale(tmp_path):
                       audio_rate=rate)
     raw = ffmpeg_pcm16(path)
     assert np.abs(raw.astype(int)).max() > 32440  # the command line's samples do exceed it
-    ours = np.concatenate([b for _, b in _reference_wav_blocks(path, 44100)], axis=1)
+    ours = np.concatenate([b for _, b in reference_wav_blocks(path, 44100)], axis=1)
     expected = moviepy_wav(path, raw.shape[1])
     assert ours.dtype == np.float32 and np.array_equal(ours, expected.astype(np.float32))
     assert ours.max() == np.float32(32440 / 32768) and ours.min() == np.float32(-32440 / 32768)

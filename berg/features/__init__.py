@@ -2,11 +2,9 @@
 
     layers    which hidden states are averaged into layer groups (from config.yaml)
     text      Llama-3.2-3B word features (with a shared-prefix fast path)
-    audio     Wav2Vec-BERT 2.0 chunk features
-    video     V-JEPA2 chunk features (each frame decoded once)
-    clip_frames          which frames each clip holds, as moviepy reads them
-    video_preprocessing  the V-JEPA2 processor: resize, crop, normalise
-    resize    the reference's uint8 resize kernel, the same on every device
+    audio     Wav2Vec-BERT 2.0 chunk features (signal steps, extractor)
+    video     V-JEPA2 chunk features (frames, preprocessing, resize, extractor)
+    timed     the value every extractor returns, and the 2 Hz bins of a chunk
     cache     a content-addressed, atomic feature cache
     models    finding model folders (argument, environment variable, Hub cache)
     loading   what the three extractors share: option checks, loading, releasing

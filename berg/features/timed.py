@@ -6,10 +6,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FEATURE_FREQUENCY", "TimedFeature"]
+__all__ = ["FEATURE_FREQUENCY", "TimedFeature", "n_bins"]
 
 #: Feature rate of every modality (Hz): one bin per 0.5 s.
 FEATURE_FREQUENCY = 2.0
+
+
+def n_bins(duration: float) -> int:
+    """Bins of a chunk of ``duration`` seconds: ``max(1, round(2 * duration))`` (Python
+    rounding; the reference gives no bin to a chunk under 0.25 s, berg one)."""
+    return max(1, round(FEATURE_FREQUENCY * duration))
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: ndarray fields make == ambiguous

@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from berg.errors import InvalidParameterError
-from berg.features.timed import FEATURE_FREQUENCY
+from berg.features.timed import n_bins
 from berg.stimulus import media
 from berg.stimulus.timeline import Chunk
 
@@ -67,10 +67,6 @@ def check_chunk(chunk: object) -> Chunk:
     return chunk
 
 
-def _n_bins(duration: float) -> int:
-    return max(1, round(FEATURE_FREQUENCY * duration))
-
-
 def clip_times(chunk: Chunk) -> np.ndarray:
     """The times (seconds from the chunk start) of every clip frame, as the reference has them.
 
@@ -85,7 +81,7 @@ def clip_times(chunk: Chunk) -> np.ndarray:
         one ``t_k``, the end of bin ``k``; ``n_bins = max(1, round(2 * chunk.duration))``.
     """
     chunk = check_chunk(chunk)
-    n = _n_bins(chunk.duration)
+    n = n_bins(chunk.duration)
     span = (chunk.start + chunk.duration) - chunk.start  # moviepy's sub-clip duration
     ends = np.linspace(0, span, n + 1)[1:]
     # The reference's own float operations, in its order: k / 64 * T, then t - that.

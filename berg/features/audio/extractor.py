@@ -1,74 +1,28 @@
-"""Audio features: w2v-bert-2.0 hidden states of each audio chunk, at 2 Hz.
-
-What the reference computes for one audio chunk (neuralset 0.0.2, ``extractors/audio.py``:
-``BaseAudio._get_data`` and ``HuggingFaceAudio._process_wav`` with the ``Wav2VecBert``
-model class; ``events/etypes.py``: ``Audio._read``), step by step:
-
-1. **Read.** The chunk is an ``Audio`` event with an ``offset`` (its start in the file) and a
-   ``duration``. ``soundfile`` reads ``round(duration * rate)`` samples from sample
-   ``round(offset * rate)`` on, at the file's own rate ``rate``, all channels, as
-   ``(n, channels)``; fewer when the file ends first. We cut the same samples (same
-   Python rounding, same ``int / 32768`` scaling of 16-bit data) out of one front-to-back
-   decode of the track (:func:`berg.stimulus.media.iter_audio_blocks`, 10 s blocks, holding
-   only what the chunks still need, never the whole file): a decode after a seek is not
-   always the same (FFmpeg's AAC decoder draws its noise substitution from a generator that
-   runs through the track).
-2. **Resample** every channel to the feature extractor's rate (16 kHz) with julius'
-   ``ResampleFrac(old_sr, new_sr)`` at its defaults (24 zero crossings, roll-off 0.945):
-   a Hann-windowed sinc FIR, edges padded by repeating the first and last samples, output
-   length ``floor(n * new_sr / old_sr)``. We call julius itself, on the CPU, in float32.
-3. **Average the channels** (after resampling: the order matters only to rounding), then
-   **z-score**: ``(x - mean) / (1e-8 + std)`` with torch's unbiased (N - 1) std.
-4. **Filter banks.** ``SeamlessM4TFeatureExtractor`` from the model folder's
-   ``preprocessor_config.json``: 80-bin Kaldi-style log-mel filter banks (25 ms frames every
-   10 ms, so ``1 + (N - 400) // 160`` frames of N samples), each bin normalised over the
-   chunk (ddof 1, ``+1e-7`` under the root), then pairs of frames stacked into one 160-wide
-   vector at 50 Hz. The reference also passes ``do_normalize``, which this extractor
-   ignores. Quirk kept: batches are padded to an even frame count, so an odd count gains one
-   frame of the padding value (1.0 for w2v-bert-2.0) before stacking, and since the model
-   is given no attention mask, that frame takes part in attention and shifts every output a
-   little.
-5. **Model.** ``Wav2Vec2BertModel`` forward on the whole chunk at once, no attention mask,
-   ``output_hidden_states=True`` (25 states for w2v-bert-2.0: the projected input, then each
-   of the 24 conformer layers), then the layer groups of :mod:`berg.features.layers`
-   (the audio extractor ignores ``cache_n_layers``: every hidden state is kept before
-   grouping). Release groups: h12..h17 and h18..h24.
-6. **To 2 Hz.** The frame axis (T frames) is resampled to ``n = round(2 * duration)`` bins
-   by ``torch.nn.functional.interpolate(mode="nearest")``: bin ``i`` takes frame
-   ``floor(i * T / n)`` (computed in float32, as torch does), no averaging; skipped when
-   ``n == T``. Result: ``(L, 1024, n)`` per chunk.
-
-Video stimuli. The reference does not read a video's audio track directly: moviepy has the
-``ffmpeg`` command line convert it (``-vn -f s16le -acodec pcm_s16le -ar 44100 -ac 2``),
-reads those 16-bit samples as floats and writes them to a WAV through its own quantiser,
-which clips them to +-0.99 of full scale and truncates (so to +-32440), as long as the
-video; the steps above read that WAV. When the source file has a video stream we do the
-same: :func:`berg.stimulus.media.pcm.iter_pcm16_blocks` gives the command line's samples bit for
-bit (the same FFmpeg decoder and resampler, the track cut where the container says it ends
-before resampling, mono spread over both channels and more than two channels mixed down as
-FFmpeg does), then they are clipped to +-32440 and padded with silence to the chunk's
-length. ``video_audio_rate=None`` reads the track at its own rate instead, as for audio files.
-
-Memory: one chunk at a time (at most ~90 s), one forward pass per chunk. w2v-bert's
-relative-position attention builds a ``(T, T, 64)`` tensor per layer (T = 50 per second:
-~2.3 GB for 60 s in float32); ``max_seconds_per_forward`` bounds it by running the model on
-consecutive pieces of the chunk, which is no longer the reference computation (attention
-stops at piece boundaries) and so is part of the cache fingerprint.
-"""
+"""AudioFeatureExtractor: w2v-bert-2.0 hidden states of each audio chunk, at 2 Hz (the steps
+in :mod:`berg.features.audio`)."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
+from berg.features.audio.signal import (
+    BLOCK_SECONDS,
+    REFERENCE_VIDEO_AUDIO_RATE,
+    bin_frames,
+    check_chunks,
+    chunk_samples,
+    padded_to,
+    reference_wav_blocks,
+    resample_channels,
+    standardize,
+)
 from berg.features.layers import LayerSelection, select_hidden_states
 from berg.features.loading import (
     ModelHolder,
@@ -77,156 +31,25 @@ from berg.features.loading import (
     load_config,
     load_pretrained,
 )
-from berg.features.timed import FEATURE_FREQUENCY, TimedFeature
+from berg.features.timed import TimedFeature, n_bins
 from berg.files import folder_digest
 from berg.stimulus.timeline import Chunk
 
-__all__ = ["AudioFeatureExtractor", "resample_channels", "standardize", "bin_frames",
-           "REFERENCE_VIDEO_AUDIO_RATE"]
+__all__ = ["AudioFeatureExtractor"]
 
-#: Rate (Hz) of the WAV the reference extracts from a video before reading its audio.
-REFERENCE_VIDEO_AUDIO_RATE = 44100
-# moviepy's WAV writer clips to +-0.99 and truncates to int16: int(0.99 * 32768) = 32440.
-_WAV_PEAK = 32440
+
 # Bump when the numbers this module produces change for the same inputs.
 _VERSION = 2
+
+
 # The Kaldi filter banks the feature extractor computes: 25 ms windows every 10 ms at 16 kHz.
 _FBANK_WINDOW = 400
+
+
 _FBANK_HOP = 160
+
+
 _MODEL_TYPE = "wav2vec2-bert"
-# Seconds of audio decoded at a time while the chunks are cut out of the track.
-_BLOCK_SECONDS = 10.0
-
-
-# --------------------------------------------------------------------------- signal steps
-
-
-@functools.lru_cache(maxsize=8)
-def _resampler(old_rate: int, new_rate: int):
-    import julius
-
-    return julius.resample.ResampleFrac(old_rate, new_rate)
-
-
-def resample_channels(samples, old_rate: int, new_rate: int):
-    """Resample each channel as the reference does (julius ``ResampleFrac``, defaults).
-
-    Parameters
-    ----------
-    samples : torch.Tensor or ndarray, float32, ``(channels, n)``
-    old_rate, new_rate : int
-        Hz.
-
-    Returns
-    -------
-    torch.Tensor, float32, ``(channels, floor(n * new_rate / old_rate))``, on the CPU.
-    """
-    import torch
-
-    x = torch.as_tensor(samples, dtype=torch.float32).cpu()
-    return _resampler(int(old_rate), int(new_rate))(x)
-
-
-def standardize(samples):
-    """Mean over channels, then ``(x - mean) / (1e-8 + std)`` with the unbiased std.
-
-    Parameters
-    ----------
-    samples : torch.Tensor, float32, ``(channels, n)``
-
-    Returns
-    -------
-    torch.Tensor, float32, ``(n,)``
-    """
-    mono = samples.mean(dim=0)
-    return (mono - mono.mean()) / (1e-8 + mono.std())
-
-
-def bin_frames(frames, n_bins: int):
-    """Nearest-frame resampling of the last axis to ``n_bins``, as the reference does.
-
-    Bin ``i`` takes frame ``floor(i * T / n_bins)`` (torch's ``interpolate(mode="nearest")``,
-    which computes the ratio in float32); the frames are returned as they are when
-    ``T == n_bins``.
-
-    Parameters
-    ----------
-    frames : torch.Tensor, ``(L, D, T)``
-    n_bins : int
-
-    Returns
-    -------
-    torch.Tensor, ``(L, D, n_bins)``
-    """
-    import torch.nn.functional as F
-
-    if frames.shape[-1] == n_bins:
-        return frames
-    return F.interpolate(frames, size=n_bins, mode="nearest")
-
-
-def _n_bins(duration: float) -> int:
-    return max(1, round(FEATURE_FREQUENCY * duration))
-
-
-def _reference_wav_blocks(source, rate: int) -> Iterator[tuple[float, np.ndarray]]:
-    """A video's sound as the reference's WAV holds it, block by block: float32 ``(2, n)``.
-
-    The ``ffmpeg`` command line's 16-bit stereo samples, through moviepy's quantiser (clip
-    to +-32440), read back as ``int / 32768``.
-    """
-    from berg.stimulus.media import pcm
-
-    blocks = pcm.iter_pcm16_blocks(source, rate, 2, block_seconds=_BLOCK_SECONDS)
-    with contextlib.closing(blocks):
-        for start, block in blocks:
-            clipped = np.clip(block, -_WAV_PEAK, _WAV_PEAK)
-            yield start, clipped.astype(np.float32) / np.float32(32768)
-
-
-def _padded(samples: np.ndarray, length: int) -> np.ndarray:
-    """The reference's WAV lasts as long as the video: silence where the track stops early."""
-    if samples.shape[1] < length:
-        samples = np.pad(samples, ((0, 0), (0, length - samples.shape[1])))
-    return samples
-
-
-def _chunk_samples(blocks: Iterator[tuple[float, np.ndarray]], rate: int,
-                   chunks: Sequence[Chunk],
-                   channels: int) -> Iterator[tuple[int, np.ndarray]]:
-    """``(index, samples (channels, n))`` of each chunk, in order of start.
-
-    Chunk ``[s, s + d)`` gets samples ``round(s * rate)`` to ``round(s * rate) + round(d *
-    rate)`` of the whole track (fewer at its end), as the reference reads them. ``blocks``
-    is the track decoded once, front to back; only what the chunks still need is held: the
-    samples are those of a decode from the start, which a seek does not always reproduce
-    (AAC's noise substitution draws from a generator that runs through the whole track).
-    """
-    order = sorted(range(len(chunks)), key=lambda i: chunks[i].start)
-    held: list[np.ndarray] = []
-    held_from = held_to = 0  # sample indices of the first held sample and one past the last
-    with contextlib.closing(blocks):
-        for i in order:
-            first = round(chunks[i].start * rate)
-            last = first + round(chunks[i].duration * rate)
-            while held and held_from + held[0].shape[1] <= first:
-                held_from += held.pop(0).shape[1]
-            while held_to < last:
-                block = next(blocks, None)
-                if block is None:
-                    break
-                data = block[1]
-                if not held and held_to + data.shape[1] <= first:
-                    held_from = held_to = held_to + data.shape[1]
-                    continue
-                held.append(data)
-                held_to += data.shape[1]
-            span = (np.concatenate(held, axis=1)[:, max(0, first - held_from):last - held_from]
-                    if held else np.zeros((channels, 0), np.float32))
-            yield i, span
-
-
-# --------------------------------------------------------------------------- the extractor
 
 
 class AudioFeatureExtractor(ModelHolder):
@@ -434,7 +257,7 @@ class AudioFeatureExtractor(ModelHolder):
         """
         from berg.stimulus import media
 
-        chunks = _check_chunks(chunks)
+        chunks = check_chunks(chunks)
         if not chunks:
             return []
         info = media.probe(audio_source)
@@ -451,16 +274,16 @@ class AudioFeatureExtractor(ModelHolder):
         self.feature_extractor, self.model  # noqa: B018 - a bad folder fails before decoding
         if as_video:
             rate, channels = self.video_audio_rate, 2
-            blocks = _reference_wav_blocks(audio_source, rate)
+            blocks = reference_wav_blocks(audio_source, rate)
         else:
             rate, channels = info.audio_sample_rate, info.audio_channels or 1
-            blocks = media.iter_audio_blocks(audio_source, None, block_seconds=_BLOCK_SECONDS,
+            blocks = media.iter_audio_blocks(audio_source, None, block_seconds=BLOCK_SECONDS,
                                              mono=False)
         features: list[TimedFeature | None] = [None] * len(chunks)
-        for i, samples in _chunk_samples(blocks, rate, chunks, channels):
+        for i, samples in chunk_samples(blocks, rate, chunks, channels):
             chunk = chunks[i]
             if as_video:
-                samples = _padded(samples, round(chunk.duration * rate))
+                samples = padded_to(samples, round(chunk.duration * rate))
             data = self._chunk_features(samples, rate, source=audio_source, chunk=chunk)
             features[i] = TimedFeature(start=float(chunk.start), duration=float(chunk.duration),
                                        data=data)
@@ -485,7 +308,7 @@ class AudioFeatureExtractor(ModelHolder):
         input_features = inputs["input_features"]  # (1, T, 160)
         groups = self._forward(input_features)  # (L, T, D)
         frames = groups.transpose(1, 2).float().cpu()  # (L, D, T)
-        return bin_frames(frames, _n_bins(chunk.duration)).numpy().astype(np.float32,
+        return bin_frames(frames, n_bins(chunk.duration)).numpy().astype(np.float32,
                                                                           copy=False)
 
     def _forward(self, input_features):
@@ -508,17 +331,3 @@ class AudioFeatureExtractor(ModelHolder):
                 outputs.append(select_hidden_states([h[0] for h in hidden], self.layers))
                 del hidden
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
-
-
-def _check_chunks(chunks) -> list[Chunk]:
-    if isinstance(chunks, (str, bytes)) or not isinstance(chunks, Sequence):
-        raise InvalidParameterError(f"chunks must be a sequence of Chunk, got {chunks!r}")
-    for chunk in chunks:
-        start = getattr(chunk, "start", None)
-        duration = getattr(chunk, "duration", None)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                   for v in (start, duration)) or start < 0 or duration <= 0:
-            raise InvalidParameterError(
-                f"each chunk needs a finite start >= 0 and duration > 0 (seconds), got "
-                f"{chunk!r}")
-    return list(chunks)
