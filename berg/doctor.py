@@ -77,7 +77,7 @@ def run_doctor(berg_dir: Path, *, check_hub: bool = True,
 
     # Weights and feature models on this machine (nothing is downloaded)
     from berg.features.models import resolve_pretrained
-    from berg.registry import get_card
+    from berg.registry import MODALITIES, get_card
     from berg.tribe.weights import missing_files
 
     card = get_card("fmri-dascoli_2026-tribe_v2")
@@ -86,7 +86,7 @@ def run_doctor(berg_dir: Path, *, check_hub: bool = True,
     line("ok" if not absent else "--", "TRIBE v2 weights",
          str(folder) if not absent else f"not yet in {folder}: downloaded on first use, or "
          "now with `berg download`")
-    for modality in ("text", "audio", "video"):
+    for modality in MODALITIES:
         spec = card.extractor(modality)
         try:
             resolved = resolve_pretrained(spec, local_files_only=True, show_progress=False)

@@ -22,7 +22,7 @@ from berg.devices import resolve_device
 from berg.errors import InvalidParameterError, did_you_mean
 from berg.metadata import model_metadata
 from berg.progress import Stages as _Stages
-from berg.registry import ModelCard
+from berg.registry import MODALITIES, ModelCard
 from berg.timing import StageClock
 
 __all__ = ["ENCODING_MODEL_OPTIONS", "TribeV2Model", "check_options", "load_encoding_model"]
@@ -261,7 +261,7 @@ class TribeV2Model:
         meta["model"]["weights_dir"] = str(self.weights_dir)
         return meta
 
-    def load_models(self, modalities: Sequence[str] = ("text", "audio", "video")) -> None:
+    def load_models(self, modalities: Sequence[str] = MODALITIES) -> None:
         """Load the models these modalities' stimuli need now, not at the first ``encode``.
 
         Every modality needs the speech recogniser (videos and sounds are transcribed);

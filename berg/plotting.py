@@ -303,7 +303,8 @@ def _require(need_nilearn: bool = True) -> None:
     """Raise a MissingDependencyError naming the missing or outdated plotting packages and
     the fix."""
     from importlib import import_module
-    from importlib.metadata import PackageNotFoundError, version
+
+    from berg.packages import installed_version
 
     problems = []
     for package in ("matplotlib", "nilearn") if need_nilearn else ("matplotlib",):
@@ -312,16 +313,15 @@ def _require(need_nilearn: bool = True) -> None:
         except ImportError:
             problems.append(f"{package} is not installed")
             continue
-        try:
-            found = version(package)
-        except PackageNotFoundError:  # imported from a source tree: trust it
+        found = installed_version(package)
+        if found is None:  # imported from a source tree: trust it
             continue
         if _version_tuple(found) < _version_tuple(_MIN_VERSIONS[package]):
             problems.append(f"{package} {found} is older than {_MIN_VERSIONS[package]}")
     if problems:
         raise MissingDependencyError(f"plotting needs nilearn and matplotlib, but "
-                                     f"{'; '.join(problems)}; "
-                        f"install them with: {_INSTALL_HINT}")
+                                     f"{'; '.join(problems)}; install them with: "
+                                     f"{_INSTALL_HINT}")
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

@@ -18,8 +18,11 @@ import yaml
 
 from berg.errors import BERGError, ModelNotFoundError, did_you_mean, format_choices
 
-__all__ = ["ModelCard", "PretrainedSpec", "WeightsSource", "canonical_model_id", "get_card",
-           "list_model_ids"]
+__all__ = ["MODALITIES", "ModelCard", "PretrainedSpec", "WeightsSource", "canonical_model_id",
+           "get_card", "list_model_ids"]
+
+#: The feature modalities, in the brain model's concatenation order (text | audio | video).
+MODALITIES = ("text", "audio", "video")
 
 
 @dataclass(frozen=True)

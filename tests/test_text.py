@@ -311,3 +311,18 @@ def test_spacy_pipeline_without_sentences_is_refused():
 
     with pytest.raises(InvalidParameterError, match="sentence boundaries"):
         word_contexts(["a", "b"], splitter=spacy.blank("en"))
+
+
+def test_one_language_normaliser_for_splitters_speech_and_recognition():
+    # The sentence splitter accepted "english" while the synthesisers and recognisers did
+    # not: one normaliser now serves all of them.
+    from berg.stimulus.options import normalize_language
+    from berg.stimulus.text.splitters import resolve_splitter as resolve
+
+    assert normalize_language("English") == normalize_language("en-US") == "en"
+    assert normalize_language("zh_CN") == normalize_language("chinese") == "zh"
+    assert normalize_language(None) is None
+    assert resolve("auto", language="English").name == resolve("auto", language="en").name
+    for bad in ("english!", "", "e", 3):
+        with pytest.raises(InvalidParameterError, match="language must be"):
+            normalize_language(bad)

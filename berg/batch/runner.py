@@ -26,6 +26,7 @@ from berg.batch.ledger import Ledger, Record
 from berg.batch.placement import WorkerPlan
 from berg.batch.sources import BatchItem, collect_stimuli
 from berg.errors import InvalidParameterError, did_you_mean
+from berg.registry import MODALITIES
 
 __all__ = ["encode_many", "BatchReport", "settings_digest"]
 
@@ -156,7 +157,7 @@ def _modalities(pending: Sequence[BatchItem]) -> tuple[str, ...]:
     from berg.stimulus.kinds import STIMULUS_EXTENSIONS
 
     kinds = {STIMULUS_EXTENSIONS.get(item.path.suffix.lower()) for item in pending}
-    return ("text", "audio", "video") if "video" in kinds else ("text", "audio")
+    return MODALITIES if "video" in kinds else MODALITIES[:2]  # sounds and texts: no video
 
 
 def encode_many(

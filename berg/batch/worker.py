@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from berg.errors import InvalidParameterError, StimulusError
+from berg.registry import MODALITIES
 
 __all__ = ["BatchWorker", "WorkerSpec"]
 
@@ -46,7 +47,7 @@ class BatchWorker:
         self._model = load_encoding_model(
             spec["model_id"], spec["berg_dir"], selection=spec.get("selection"),
             device=spec.get("device", "auto"), **options)
-        self._model.load_models(spec.get("modalities") or ("text", "audio", "video"))
+        self._model.load_models(spec.get("modalities") or MODALITIES)
         self.where = f"{socket.gethostname()}:{os.getpid()}"
 
     def ready(self) -> dict[str, Any]:

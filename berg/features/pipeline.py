@@ -26,14 +26,12 @@ from berg.features.layers import layer_selection_from_config
 from berg.features.models import ResolvedModel, resolve_pretrained
 from berg.features.timed import TimedFeature
 from berg.files import file_sha256
-from berg.registry import ModelCard
+from berg.registry import MODALITIES, ModelCard
 from berg.stimulus.timeline import Timeline
 from berg.timing import StageClock
 
 __all__ = ["FeaturePipeline", "MODALITIES", "validate_extractor_options"]
 
-#: The modalities in the brain model's concatenation order.
-MODALITIES = ("text", "audio", "video")
 
 
 def _extractor_class(modality: str):

@@ -15,8 +15,15 @@ from berg.errors import InvalidParameterError, did_you_mean, format_choices
 __all__ = ["make_backend", "normalize_language"]
 
 
+# English names of common languages, accepted for their codes ("English" -> "en").
+_LANGUAGE_NAMES = {"english": "en", "french": "fr", "spanish": "es", "chinese": "zh",
+                   "german": "de", "italian": "it", "dutch": "nl", "portuguese": "pt",
+                   "japanese": "ja", "russian": "ru", "arabic": "ar", "korean": "ko"}
+
+
 def normalize_language(language: object) -> str | None:
-    """``'en-US'``, ``'EN'``, ``'zh_CN'`` -> ``'en'``, ``'en'``, ``'zh'``; None stays None."""
+    """``'en-US'``, ``'EN'``, ``'zh_CN'``, ``'English'`` -> ``'en'``, ``'en'``, ``'zh'``,
+    ``'en'``; None stays None. The one language normaliser of berg."""
     if language is None:
         return None
     if not isinstance(language, str):
@@ -24,6 +31,7 @@ def normalize_language(language: object) -> str | None:
             f"language must be an ISO 639-1 code such as 'en' or 'fr', or None to detect it; "
             f"got {type(language).__name__} {language!r}")
     code = language.strip().lower().replace("_", "-").split("-")[0]
+    code = _LANGUAGE_NAMES.get(code, code)
     if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha()):
         raise InvalidParameterError(
             f"language must be an ISO 639-1 code such as 'en' or 'fr', or None to detect it; "

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from berg.errors import InvalidParameterError, MissingDependencyError, did_you_mean
+from berg.stimulus.options import normalize_language
 
 __all__ = ["SentenceSplitter", "Spans", "Tokens", "resolve_splitter", "split_sentences"]
 
@@ -63,20 +64,6 @@ class SentenceSplitter:
     def __call__(self, text: str) -> list[str]:
         spans, _ = self.segment(text)
         return [text[a:b] for a, b in spans]
-
-
-_LANGUAGE_NAMES = {"english": "en", "french": "fr", "spanish": "es", "chinese": "zh",
-                   "german": "de", "italian": "it", "dutch": "nl", "portuguese": "pt"}
-
-
-def _language_code(language: str | None) -> str:
-    if language is None:
-        return "en"  # the reference parses every transcript as English
-    if not isinstance(language, str) or not language.strip():
-        raise InvalidParameterError(
-            f"language must be an ISO 639-1 code such as 'en' or None, got {language!r}")
-    code = language.strip().lower().replace("_", "-").split("-")[0]
-    return _LANGUAGE_NAMES.get(code, code)
 
 
 def _spacy_candidates(code: str) -> list[str]:
@@ -215,7 +202,8 @@ def resolve_splitter(splitter: object = "auto", *, language: str | None = None
     """
     if isinstance(splitter, SentenceSplitter):
         return splitter
-    code = _language_code(language)
+    # The reference parses every transcript as English.
+    code = normalize_language(language) or "en"
     if isinstance(splitter, str):
         if splitter in _SPLITTER_CHOICES or splitter.startswith("spacy:"):
             return _resolve_named(splitter, code if splitter != "rules" else "")
