@@ -95,18 +95,13 @@ class BERG:
         device : {'auto', 'cpu', 'cuda'}
             ``'auto'`` takes a CUDA GPU when PyTorch sees one.
         **options
-            ``checkpoint_dir`` (a folder with ``config.yaml`` and ``best.ckpt`` to use
-            instead of the copy in ``berg_dir``), ``download`` (fetch missing weights from
-            the Hub, default True), ``revision`` (Hub revision instead of the pinned one),
-            ``show_progress`` (download progress bar, default True); the stimulus and
-            feature options listed in the README (``asr``, ``feature_dtype``,
-            ``keep_models_loaded``, ...); and for speed and memory:
-            ``memory_budget_gb`` (activation memory a batch of clips or tokens may use;
-            default: half the free GPU memory up to 4 GiB, 512 MiB on the CPU),
-            ``extractor_options`` (``{'video': {'batch_size': 4}, ...}``: options of the
-            text, audio and video extractors), ``window_batch_size`` (100 s windows per
-            brain-model pass, default 4) and ``track_gpu_memory`` (record each stage's peak
-            GPU memory in the metadata; resets torch's peak counter).
+            The keyword options of :class:`berg.options.EncodingOptions` (the README's
+            "Options" table): weights (``checkpoint_dir``, ``download``, ``revision``),
+            caches, speech recognition (``asr``, ``asr_model``, ``asr_device``,
+            ``asr_options``), speech and sentences (``language``, ``tts``, ``tts_options``,
+            ``sentence_splitter``), feature models and their precision, speed and memory
+            (``memory_budget_gb``, ``extractor_options``, ``window_batch_size``). Every name
+            and value is checked before any weights are read or downloaded.
 
         Returns
         -------

@@ -26,15 +26,11 @@ from berg.batch.ledger import Ledger, Record
 from berg.batch.placement import WorkerPlan
 from berg.batch.sources import BatchItem, collect_stimuli
 from berg.errors import InvalidParameterError, did_you_mean
+from berg.options import EncodingOptions
 from berg.registry import MODALITIES
 
 __all__ = ["encode_many", "BatchReport", "settings_digest"]
 
-#: Options of ``get_encoding_model`` that change what a result holds (the others change
-#: speed, memory or float rounding only: device, batch sizes, budgets, progress bars).
-RESULT_OPTIONS = ("checkpoint_dir", "revision", "asr", "asr_model", "language", "tts",
-                  "tts_options", "sentence_splitter", "text_model_dir", "audio_model_dir",
-                  "video_model_dir", "feature_dtype", "extractor_options")
 #: Environment variables that name models when the options do not.
 _MODEL_VARIABLES = ("BERG_TEXT_MODEL", "BERG_AUDIO_MODEL", "BERG_VIDEO_MODEL", "BERG_ASR_MODEL")
 #: ``index.csv`` is rewritten at most this often while a batch runs (and at its end): with
@@ -83,14 +79,19 @@ class BatchReport:
         return self.stimulus_seconds / self.wall_seconds if self.wall_seconds else 0.0
 
 
-def settings_digest(model_id: str, vertices: np.ndarray | None, options: dict,
-                    formats: Sequence[str]) -> str:
-    """A digest of everything that decides a batch's results besides the stimulus bytes."""
+def settings_digest(model_id: str, vertices: np.ndarray | None, options: EncodingOptions,
+                    formats: Sequence[str], device: str = "auto") -> str:
+    """A digest of everything that decides a batch's results besides the stimulus bytes.
+
+    The options are those :meth:`EncodingOptions.result_settings` marks as changing results;
+    the device is in too, since it decides the recogniser's compute type (and so the words)
+    unless ``asr_device`` is set.
+    """
     from berg.version import __version__
 
-    relevant = {name: options[name] for name in RESULT_OPTIONS if options.get(name) is not None}
     settings = {
-        "berg": __version__, "model": model_id, "options": relevant,
+        "berg": __version__, "model": model_id, "options": options.result_settings(),
+        "device": str(device),
         "vertices": "all" if vertices is None else hashlib.sha256(
             np.asarray(vertices, np.int64).tobytes()).hexdigest(),
         "formats": sorted(formats),
@@ -186,11 +187,11 @@ def encode_many(
 
     started = time.perf_counter()
     card = get_card(model_id)  # cheap checks first: nothing is hashed or loaded before them
-    check_options(options)
     for name in ("keep_models_loaded", "show_progress"):
         if name in options:
             raise InvalidParameterError(f"{name} is set by the batch (models stay loaded in "
                                         "each worker; progress is one bar for the batch)")
+    checked = check_options(options)  # every value, before any stimulus is hashed
     vertices = cortex.resolve_selection(selection)
     formats = _check_batch_options(engine, workers, cpus_per_worker, memory_per_worker_gb,
                                    formats)
@@ -207,7 +208,7 @@ def encode_many(
                     f"{name} is for engine='ray' (--ray on the command line); the sequential "
                     "engine is one worker in this process")
     items = collect_stimuli(stimuli)
-    settings = settings_digest(card.model_id, vertices, options, formats)
+    settings = settings_digest(card.model_id, vertices, checked, formats, device)
     folder = Path(output_dir).expanduser()
     spec = {"berg_dir": str(Path(berg_dir).expanduser()), "model_id": card.model_id,
             "selection": selection, "device": device, "options": options}

@@ -58,8 +58,8 @@ def validate_extractor_options(options: Mapping[str, Mapping] | None) -> dict[st
     Raises
     ------
     InvalidParameterError
-        An unknown modality or option name (with the closest valid one); the values are
-        checked by the extractors when they are built.
+        An unknown modality or option name (with the closest valid one), or a bad value
+        (each extractor's ``check_options``): all before any model folder is needed.
     """
     import inspect
 
@@ -80,6 +80,7 @@ def validate_extractor_options(options: Mapping[str, Mapping] | None) -> dict[st
                 raise InvalidParameterError(
                     f"unknown {modality} extractor option {name!r}"
                     f"{did_you_mean(str(name), valid)} (valid: {', '.join(valid)})")
+        _extractor_class(modality).check_options(**given)
     return {m: dict(options.get(m, {})) for m in MODALITIES}
 
 

@@ -77,6 +77,7 @@ from berg.features.loading import (
 from berg.features.timed import TimedFeature
 from berg.files import folder_digest
 from berg.stimulus.timeline import TimelineWord
+from berg.validation import check_choice, check_int
 
 __all__ = ["TextFeatureExtractor", "METHODS"]
 
@@ -128,21 +129,16 @@ class TextFeatureExtractor(ModelHolder):
         from berg.devices import resolve_device
 
         dtype = check_extractor_options(model_dir, dtype, layers)
-        for name, value in (("max_tokens", max_tokens), ("batch_tokens", batch_tokens)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
-                raise InvalidParameterError(f"{name} must be a positive int or None, "
-                                            f"got {value!r}")
-        if method not in METHODS:
-            raise InvalidParameterError(
-                f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+        memory_budget = self.check_options(max_tokens=max_tokens, batch_tokens=batch_tokens,
+                                           memory_budget=memory_budget,
+                                           method=method)["memory_budget"]
         self.model_dir = Path(os.fspath(model_dir)).expanduser()
         self.device = resolve_device(device)
         self.dtype = dtype
         self.layers = layers
         self.max_tokens = max_tokens
         self.batch_tokens = batch_tokens
-        self.memory_budget = check_budget(memory_budget)
+        self.memory_budget = memory_budget
         self.method = method
         #: Counts of the last `extract` / `extract_per_word` call: words, sequences (runs),
         #: forward passes and tokens run through the model.
@@ -151,6 +147,19 @@ class TextFeatureExtractor(ModelHolder):
         self._tokenizer = None
         self._config = None
         self._fingerprint: dict | None = None
+
+    @staticmethod
+    def check_options(**options) -> dict:
+        """Check the values of the extractor's own options (any subset, by keyword), before
+        any model folder is needed; returns them, the memory budget as bytes."""
+        checks = {
+            "max_tokens": lambda v: check_int("max_tokens", v, none="the model's limit"),
+            "batch_tokens": lambda v: check_int("batch_tokens", v,
+                                                none="from the memory budget"),
+            "memory_budget": check_budget,
+            "method": lambda v: check_choice("method", v, METHODS),
+        }
+        return {name: checks[name](value) for name, value in options.items()}
 
     # -- loading -----------------------------------------------------------------------------
 

@@ -40,7 +40,14 @@ def normalize_language(language: object) -> str | None:
 
 
 def make_backend(kind: str, backend: object, classes: Mapping[str, type], options: dict):
-    """Build the backend named ``backend`` with the keyword ``options``.
+    """Build the backend named ``backend`` with the keyword ``options`` (see
+    :func:`backend_class`)."""
+    return backend_class(kind, backend, classes, options)(**options)
+
+
+def backend_class(kind: str, backend: object, classes: Mapping[str, type], options: dict):
+    """The class of the backend named ``backend``, once ``options`` are known to be its
+    keyword options; nothing is built.
 
     Parameters
     ----------
@@ -78,4 +85,4 @@ def make_backend(kind: str, backend: object, classes: Mapping[str, type], option
         raise InvalidParameterError(
             f"unknown option {key!r} for the {name!r} backend{did_you_mean(key, valid)} "
             f"(valid: {format_choices(valid)})")
-    return cls(**options)
+    return cls

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
+from berg.errors import ModelLoadError, StimulusError
 from berg.features.audio.signal import (
     BLOCK_SECONDS,
     REFERENCE_VIDEO_AUDIO_RATE,
@@ -34,6 +34,7 @@ from berg.features.loading import (
 from berg.features.timed import TimedFeature, n_bins
 from berg.files import folder_digest
 from berg.stimulus.timeline import Chunk
+from berg.validation import check_bool, check_int, check_number
 
 __all__ = ["AudioFeatureExtractor"]
 
@@ -94,20 +95,9 @@ class AudioFeatureExtractor(ModelHolder):
         from berg.devices import resolve_device
 
         dtype = check_extractor_options(model_dir, dtype, layers)
-        if max_seconds_per_forward is not None and not (
-                isinstance(max_seconds_per_forward, (int, float))
-                and not isinstance(max_seconds_per_forward, bool)
-                and math.isfinite(max_seconds_per_forward) and max_seconds_per_forward > 0):
-            raise InvalidParameterError(f"max_seconds_per_forward must be None or a positive "
-                                        f"number of seconds, got {max_seconds_per_forward!r}")
-        if video_audio_rate is not None and (isinstance(video_audio_rate, bool) or not
-                                             isinstance(video_audio_rate, int)
-                                             or video_audio_rate < 1):
-            raise InvalidParameterError(f"video_audio_rate must be None or a positive int (Hz), "
-                                        f"got {video_audio_rate!r}")
-        if not isinstance(fast_relative_attention, bool):
-            raise InvalidParameterError(f"fast_relative_attention must be True or False, "
-                                        f"got {fast_relative_attention!r}")
+        self.check_options(max_seconds_per_forward=max_seconds_per_forward,
+                           video_audio_rate=video_audio_rate,
+                           fast_relative_attention=fast_relative_attention)
         self.model_dir = Path(os.fspath(model_dir)).expanduser()
         self.device = resolve_device(device)
         self.dtype = dtype
@@ -119,6 +109,19 @@ class AudioFeatureExtractor(ModelHolder):
         self._feature_extractor = None
         self._config = None
         self._fingerprint: dict | None = None
+
+    @staticmethod
+    def check_options(**options) -> dict:
+        """Check the values of the extractor's own options (any subset, by keyword), before
+        any model folder is needed; returns them."""
+        checks = {
+            "max_seconds_per_forward": lambda v: check_number(
+                "max_seconds_per_forward", v, positive=True, none="one pass per chunk"),
+            "video_audio_rate": lambda v: check_int("video_audio_rate", v,
+                                                    none="the track's own rate"),
+            "fast_relative_attention": lambda v: check_bool("fast_relative_attention", v),
+        }
+        return {name: checks[name](value) for name, value in options.items()}
 
     # -- loading -----------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from berg.errors import InvalidParameterError, ModelLoadError, StimulusError
+from berg.errors import ModelLoadError, StimulusError
 from berg.features.budget import batch_beside_model, check_budget
 from berg.features.layers import LayerSelection, group_indices, select_hidden_states
 from berg.features.loading import (
@@ -76,6 +76,7 @@ from berg.features.video.resize import RESIZE_KERNELS
 from berg.files import folder_digest
 from berg.stimulus import media
 from berg.stimulus.timeline import Chunk
+from berg.validation import check_choice, check_int
 
 __all__ = ["DECODE_MODES", "VideoFeatureExtractor"]
 
@@ -141,23 +142,9 @@ class VideoFeatureExtractor(ModelHolder):
         from berg.devices import resolve_device
 
         dtype = check_extractor_options(model_dir, dtype, layers)
-        if batch_size is not None and (isinstance(batch_size, bool)
-                                       or not isinstance(batch_size, int) or batch_size < 1):
-            raise InvalidParameterError(f"batch_size must be None (from the memory budget) or "
-                                        f"a positive int, got {batch_size!r}")
-        memory_budget = check_budget(memory_budget)
-        if decode_ahead is not None and (isinstance(decode_ahead, bool)
-                                         or not isinstance(decode_ahead, int)
-                                         or decode_ahead < 0):
-            raise InvalidParameterError(f"decode_ahead must be None (automatic) or an int >= 0 "
-                                        f"(frames), got {decode_ahead!r}")
-        if decode not in DECODE_MODES:
-            raise InvalidParameterError(f"decode must be one of "
-                                        f"{', '.join(map(repr, DECODE_MODES))}, got {decode!r}")
-        if resize_kernel not in RESIZE_KERNELS:
-            raise InvalidParameterError(f"resize_kernel must be one of "
-                                        f"{', '.join(map(repr, RESIZE_KERNELS))}, "
-                                        f"got {resize_kernel!r}")
+        memory_budget = self.check_options(
+            batch_size=batch_size, memory_budget=memory_budget, decode_ahead=decode_ahead,
+            decode=decode, resize_kernel=resize_kernel)["memory_budget"]
         self.model_dir = Path(os.fspath(model_dir)).expanduser()
         self.device = resolve_device(device)
         self.dtype = dtype
@@ -179,6 +166,20 @@ class VideoFeatureExtractor(ModelHolder):
         self.last_stats: dict[str, int] = {}
         self._model = None
         self._fingerprint: dict | None = None
+
+    @staticmethod
+    def check_options(**options) -> dict:
+        """Check the values of the extractor's own options (any subset, by keyword), before
+        any model folder is needed; returns them, the memory budget as bytes."""
+        checks = {
+            "batch_size": lambda v: check_int("batch_size", v, none="from the memory budget"),
+            "memory_budget": check_budget,
+            "decode_ahead": lambda v: check_int("decode_ahead", v, minimum=0,
+                                                none="automatic"),
+            "decode": lambda v: check_choice("decode", v, DECODE_MODES),
+            "resize_kernel": lambda v: check_choice("resize_kernel", v, RESIZE_KERNELS),
+        }
+        return {name: checks[name](value) for name, value in options.items()}
 
     def __repr__(self) -> str:
         return (f"VideoFeatureExtractor({str(self.model_dir)!r}, device={str(self.device)!r}, "

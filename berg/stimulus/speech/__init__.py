@@ -25,6 +25,7 @@ from berg.stimulus.speech.piper import PiperSynthesizer
 from berg.stimulus.speech.synthesizer import Synthesizer
 from berg.stimulus.speech.text_files import (
     SYNTHESIZERS,
+    check_synthesizer,
     make_synthesizer,
     read_text_file,
     synthesize_text_file,
@@ -38,6 +39,7 @@ __all__ = [
     "PiperSynthesizer",
     "Synthesizer",
     "detect_language",
+    "check_synthesizer",
     "guess_language",
     "make_synthesizer",
     "read_text_file",

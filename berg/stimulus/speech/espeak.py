@@ -19,6 +19,7 @@ from berg.files import atomic_path
 from berg.stimulus.events import SynthesizedSpeech
 from berg.stimulus.options import normalize_language
 from berg.stimulus.speech.synthesizer import preview, speech_from_file, wav_info
+from berg.validation import check_int
 
 __all__ = ["EspeakSynthesizer"]
 
@@ -46,15 +47,24 @@ class EspeakSynthesizer:
 
     def __init__(self, voice: str | None = None, *, speed: int = 175,
                  executable: str = "espeak-ng"):
-        if voice is not None and (not isinstance(voice, str) or not voice.strip()):
-            raise InvalidParameterError(f"voice must be an espeak-ng voice name, got {voice!r}")
-        if not isinstance(speed, int) or isinstance(speed, bool) or not 80 <= speed <= 500:
-            raise InvalidParameterError(f"speed must be words per minute in [80, 500], got "
-                                        f"{speed!r}")
+        self.check_options(voice=voice, speed=speed, executable=executable)
         self.voice = voice
         self.speed = speed
         self.executable = executable
         self._languages: frozenset[str] | None = None
+
+    @staticmethod
+    def check_options(**options) -> None:
+        """Check option values (whether the program is installed is checked when it runs)."""
+        voice = options.get("voice")
+        if voice is not None and (not isinstance(voice, str) or not voice.strip()):
+            raise InvalidParameterError(f"voice must be an espeak-ng voice name, got {voice!r}")
+        if "speed" in options:
+            check_int("speed", options["speed"], minimum=80, maximum=500)
+        executable = options.get("executable", "espeak-ng")
+        if not isinstance(executable, str) or not executable:
+            raise InvalidParameterError(f"executable must be a program name or path, got "
+                                        f"{executable!r}")
 
     def __repr__(self) -> str:
         return f"EspeakSynthesizer(voice={self.voice!r}, speed={self.speed})"

@@ -18,6 +18,7 @@ from berg.errors import (
 from berg.stimulus.events import SynthesizedSpeech
 from berg.stimulus.options import normalize_language
 from berg.stimulus.speech.synthesizer import OFFLINE_ALTERNATIVES, speech_from_file, write_wav
+from berg.validation import check_bool, check_number
 
 __all__ = ["GTTSSynthesizer"]
 
@@ -46,11 +47,21 @@ class GTTSSynthesizer:
     name = "gtts"
 
     def __init__(self, *, tld: str = "com", slow: bool = False, timeout: float = 30.0):
-        if not isinstance(tld, str) or not tld:
-            raise InvalidParameterError(f"tld must be a Google domain such as 'com', got {tld!r}")
+        self.check_options(tld=tld, slow=slow, timeout=timeout)
         self.tld = tld
         self.slow = bool(slow)
         self.timeout = timeout
+
+    @staticmethod
+    def check_options(**options) -> None:
+        """Check option values (gTTS itself is needed only to speak)."""
+        tld = options.get("tld", "com")
+        if not isinstance(tld, str) or not tld:
+            raise InvalidParameterError(f"tld must be a Google domain such as 'com', got {tld!r}")
+        if "slow" in options:
+            check_bool("slow", options["slow"])
+        if "timeout" in options:
+            check_number("timeout", options["timeout"], positive=True)
 
     def __repr__(self) -> str:
         return f"GTTSSynthesizer(tld={self.tld!r})"

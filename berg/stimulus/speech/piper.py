@@ -18,6 +18,7 @@ from berg.errors import (
 from berg.stimulus.events import SynthesizedSpeech
 from berg.stimulus.options import normalize_language
 from berg.stimulus.speech.synthesizer import language_mismatch, preview, speech_from_file, write_wav
+from berg.validation import check_number
 
 __all__ = ["PiperSynthesizer"]
 
@@ -48,16 +49,8 @@ class PiperSynthesizer:
 
     def __init__(self, voice: str | os.PathLike | None = None, *, sentence_silence: float = 0.25,
                  noise_scale: float = 0.0, noise_w_scale: float = 0.0):
-        if not isinstance(sentence_silence, (int, float)) or isinstance(sentence_silence, bool) \
-                or not 0 <= sentence_silence <= 10:
-            raise InvalidParameterError(
-                f"sentence_silence must be a number of seconds in [0, 10], got "
-                f"{sentence_silence!r}")
-        for name, value in (("noise_scale", noise_scale), ("noise_w_scale", noise_w_scale)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) \
-                    or not 0 <= value <= 2:
-                raise InvalidParameterError(f"{name} must be a number in [0, 2] (0: no noise, "
-                                            f"the same speech every time), got {value!r}")
+        self.check_options(sentence_silence=sentence_silence, noise_scale=noise_scale,
+                           noise_w_scale=noise_w_scale)
         self.noise_scale, self.noise_w_scale = float(noise_scale), float(noise_w_scale)
         self.model_path, self.config_path = _piper_voice_files(voice)
         config_bytes = self.config_path.read_bytes()
@@ -74,6 +67,19 @@ class PiperSynthesizer:
         self._identity = (f"{self.voice}|{self.model_path.stat().st_size}|"
                           f"{hashlib.sha256(config_bytes).hexdigest()[:16]}")
         self._piper = None
+
+    @staticmethod
+    def check_options(voice=None, **options) -> None:
+        """Check option values without Piper installed: numbers in range, a voice file that
+        exists (the default voice's package is a dependency, checked when it is used)."""
+        if "sentence_silence" in options:
+            check_number("sentence_silence", options["sentence_silence"], minimum=0,
+                         maximum=10)
+        for name in ("noise_scale", "noise_w_scale"):
+            if name in options:
+                check_number(name, options[name], minimum=0, maximum=2)
+        if voice is not None:
+            _piper_voice_files(voice)
 
     def __repr__(self) -> str:
         return f"PiperSynthesizer(voice={self.voice!r}, language={self.language!r})"

@@ -15,14 +15,15 @@ from berg.errors import (
     format_choices,
 )
 from berg.stimulus.events import SynthesizedSpeech
-from berg.stimulus.options import make_backend, normalize_language
+from berg.stimulus.options import backend_class, make_backend, normalize_language
 from berg.stimulus.speech.espeak import EspeakSynthesizer
 from berg.stimulus.speech.gtts import GTTSSynthesizer
 from berg.stimulus.speech.language import guess_language
 from berg.stimulus.speech.piper import PiperSynthesizer
 from berg.stimulus.speech.synthesizer import Synthesizer, speech_from_file, wav_info
 
-__all__ = ["SYNTHESIZERS", "make_synthesizer", "read_text_file", "synthesize_text_file"]
+__all__ = ["SYNTHESIZERS", "check_synthesizer", "make_synthesizer", "read_text_file",
+           "synthesize_text_file"]
 
 
 #: Backend names accepted by :func:`make_synthesizer`.
@@ -31,6 +32,9 @@ SYNTHESIZERS = ("piper", "espeak-ng", "gtts")
 
 # Bump when the way speech is made changes, so cached WAVs from older berg are not reused.
 _CACHE_VERSION = 1
+
+
+_CLASSES = {"piper": PiperSynthesizer, "espeak-ng": EspeakSynthesizer, "gtts": GTTSSynthesizer}
 
 
 def make_synthesizer(backend: str = "piper", **options) -> Synthesizer:
@@ -48,8 +52,21 @@ def make_synthesizer(backend: str = "piper", **options) -> Synthesizer:
     InvalidParameterError
         Unknown backend or option (the message lists the valid ones).
     """
-    classes = {"piper": PiperSynthesizer, "espeak-ng": EspeakSynthesizer, "gtts": GTTSSynthesizer}
-    return make_backend("tts", backend, classes, options)
+    return make_backend("tts", backend, _CLASSES, options)
+
+
+def check_synthesizer(backend: object = "piper", options: dict | None = None) -> None:
+    """Check a synthesiser's name, option names and values without building it (nor needing
+    its package): what :func:`make_synthesizer` would refuse, refused now.
+
+    Raises
+    ------
+    InvalidParameterError, ModelLoadError
+        Unknown backend or option (with the valid ones), a bad value, a voice file that is
+        not there.
+    """
+    options = dict(options or {})
+    backend_class("tts", backend, _CLASSES, options).check_options(**options)
 
 
 def read_text_file(path: str | os.PathLike) -> str:

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from berg.errors import InvalidParameterError, MissingDependencyError, did_you_mean
 from berg.stimulus.options import normalize_language
 
-__all__ = ["SentenceSplitter", "Spans", "Tokens", "resolve_splitter", "split_sentences"]
+__all__ = ["SentenceSplitter", "Spans", "Tokens", "check_splitter", "resolve_splitter",
+           "split_sentences"]
 
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,22 @@ def _resolve_named(spec: str, code: str) -> SentenceSplitter:
         "no spaCy pipeline for %r sentences (the reference uses en_core_web_lg); using berg's "
         "rule-based splitter. For the reference's sentences: %s", code, _SPACY_INSTALL)
     return SentenceSplitter("rules", _rule_segment)
+
+
+def check_splitter(splitter: object, language: str | None = None) -> None:
+    """Check a ``splitter=`` argument before any text is there: a known name, a callable or
+    a spaCy ``Language``. ``"spacy"`` and ``"spacy:<pipeline>"`` are resolved now, so that a
+    missing spaCy is reported at once; ``"auto"`` is resolved (and its fallback warned about)
+    when first used.
+
+    Raises
+    ------
+    InvalidParameterError, MissingDependencyError
+        As :func:`resolve_splitter`.
+    """
+    if isinstance(splitter, str) and splitter == "auto":
+        return
+    resolve_splitter(splitter, language=language)
 
 
 def resolve_splitter(splitter: object = "auto", *, language: str | None = None

@@ -19,7 +19,7 @@ a :class:`~berg.stimulus.events.Transcript` whose word times are seconds from th
     factory         make_transcriber by name
 """
 
-from berg.stimulus.transcribe.factory import TRANSCRIBERS, make_transcriber
+from berg.stimulus.transcribe.factory import TRANSCRIBERS, check_transcriber, make_transcriber
 from berg.stimulus.transcribe.faster_whisper import FasterWhisperTranscriber
 from berg.stimulus.transcribe.whisperx import WhisperXTranscriber
 from berg.stimulus.transcribe.words import SAMPLE_RATE, Transcriber
@@ -30,5 +30,6 @@ __all__ = [
     "FasterWhisperTranscriber",
     "Transcriber",
     "WhisperXTranscriber",
+    "check_transcriber",
     "make_transcriber",
 ]

@@ -28,6 +28,7 @@ from berg.stimulus.transcribe.words import (
     snap_to_speech,
     timed_words,
 )
+from berg.validation import check_bool, check_int
 
 __all__ = ["FasterWhisperTranscriber"]
 
@@ -96,12 +97,7 @@ class FasterWhisperTranscriber:
         self.model_name, self._model_source = resolve_whisper_model(model)
         self.device, self.device_index = resolve_asr_device(device)
         self.compute_type = choose_compute_type(self.device, compute_type)
-        if not isinstance(beam_size, int) or isinstance(beam_size, bool) or beam_size < 1:
-            raise InvalidParameterError(f"beam_size must be a positive integer, got {beam_size!r}")
-        if not isinstance(cpu_threads, int) or isinstance(cpu_threads, bool) or cpu_threads < 0:
-            raise InvalidParameterError(
-                f"cpu_threads must be an integer >= 0 (0: CTranslate2 chooses), got "
-                f"{cpu_threads!r}")
+        self.check_options(beam_size=beam_size, cpu_threads=cpu_threads)
         self.beam_size = beam_size
         self.vad_filter = bool(vad_filter)
         self.snap_to_speech = bool(snap_to_speech)
@@ -109,6 +105,22 @@ class FasterWhisperTranscriber:
         self.local_files_only = bool(local_files_only)
         self.cpu_threads = cpu_threads
         self._model = None
+
+    @staticmethod
+    def check_options(**options) -> None:
+        """Check decoding option values without loading anything (the model name, device
+        and compute type are checked when the recogniser is built)."""
+        if "beam_size" in options:
+            check_int("beam_size", options["beam_size"])
+        if "cpu_threads" in options:
+            check_int("cpu_threads (0: CTranslate2 chooses)", options["cpu_threads"], minimum=0)
+        for name in ("vad_filter", "snap_to_speech", "local_files_only"):
+            if name in options:
+                check_bool(name, options[name])
+        compute_type = options.get("compute_type")
+        if compute_type is not None and not isinstance(compute_type, str):
+            raise InvalidParameterError(f"compute_type must be a CTranslate2 compute type "
+                                        f"such as 'int8' or 'float16', got {compute_type!r}")
 
     def __repr__(self) -> str:
         return (f"FasterWhisperTranscriber(model={self.model_name!r}, device={self.device!r}, "

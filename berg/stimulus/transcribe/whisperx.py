@@ -24,6 +24,7 @@ from berg.stimulus.transcribe.models import (
     resolve_asr_device,
 )
 from berg.stimulus.transcribe.words import SAMPLE_RATE, SILENCE_PEAK, check_audio, timed_words
+from berg.validation import check_int
 
 __all__ = ["WhisperXTranscriber"]
 
@@ -66,12 +67,7 @@ class WhisperXTranscriber:
         if not isinstance(model, (str, os.PathLike)) or not str(model).strip():
             raise InvalidParameterError(f"model must be a Whisper model name or path, got "
                                         f"{model!r}")
-        if align_model is not None and (not isinstance(align_model, str) or not align_model):
-            raise InvalidParameterError(
-                f"align_model must be an alignment model name or None, got {align_model!r}")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise InvalidParameterError(f"batch_size must be a positive integer, got "
-                                        f"{batch_size!r}")
+        self.check_options(align_model=align_model, batch_size=batch_size)
         self.model_name = str(model)
         self.align_model = align_model
         self.device, self.device_index = resolve_asr_device(device)
@@ -81,6 +77,16 @@ class WhisperXTranscriber:
         self.download_root = None if download_root is None else str(download_root)
         self._asr = None
         self._aligners: dict[tuple[str, str | None], tuple[Any, Any]] = {}
+
+    @staticmethod
+    def check_options(**options) -> None:
+        """Check option values without importing WhisperX."""
+        align_model = options.get("align_model")
+        if align_model is not None and (not isinstance(align_model, str) or not align_model):
+            raise InvalidParameterError(
+                f"align_model must be an alignment model name or None, got {align_model!r}")
+        if "batch_size" in options:
+            check_int("batch_size", options["batch_size"])
 
     def __repr__(self) -> str:
         return (f"WhisperXTranscriber(model={self.model_name!r}, align_model={self.align_model!r}, "

@@ -30,11 +30,29 @@ SILENCE_PEAK = 1e-3
 
 @runtime_checkable
 class Transcriber(Protocol):
-    """Anything that turns 16 kHz mono samples into a :class:`Transcript`."""
+    """Anything that turns 16 kHz mono samples into a :class:`Transcript`, with a model that
+    loads on first use (both recognisers of berg are such)."""
 
     def transcribe(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
                    language: str | None = None) -> Transcript:
         """Recognise the words in ``audio`` (float32, shape ``(n_samples,)``)."""
+        ...
+
+    def fingerprint(self) -> dict:
+        """Everything that decides the words, for the transcript cache key."""
+        ...
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory."""
+        ...
+
+    def load(self) -> None:
+        """Load the model now rather than on first use."""
+        ...
+
+    def close(self) -> None:
+        """Release the model; it loads again when next needed."""
         ...
 
 

@@ -1,0 +1,81 @@
+"""Checks of option values that name the bad value and what is valid (with a close match).
+
+Every check raises :class:`~berg.errors.InvalidParameterError` and returns the value, so a
+caller can write ``self.speed = check_int("speed", speed, minimum=80, maximum=500)``.
+``bool`` is never accepted as a number (``True`` is an ``int`` in Python).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from berg.errors import InvalidParameterError, did_you_mean, format_choices
+
+__all__ = ["check_bool", "check_choice", "check_int", "check_number"]
+
+
+def check_bool(name: str, value: object) -> bool:
+    """``value`` if it is True or False."""
+    if not isinstance(value, bool):
+        raise InvalidParameterError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _range(minimum, maximum) -> str:
+    if minimum is not None and maximum is not None:
+        return f" in [{minimum:g}, {maximum:g}]"
+    if minimum is not None:
+        return f" >= {minimum:g}"
+    return f" <= {maximum:g}" if maximum is not None else ""
+
+
+def check_int(name: str, value: object, *, minimum: int | None = 1, maximum: int | None = None,
+              none: str | None = None) -> int | None:
+    """``value`` if it is an int within the bounds; None too when ``none`` says what it means.
+
+    Parameters
+    ----------
+    none : str, optional
+        What None stands for (``"automatic"``); None is refused when not given.
+    """
+    if value is None and none is not None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) \
+            or (minimum is not None and value < minimum) \
+            or (maximum is not None and value > maximum):
+        kind = ("a positive int" if minimum == 1 and maximum is None
+                else f"an int{_range(minimum, maximum)}")
+        raise InvalidParameterError(f"{name} must be {_or_none(none)}{kind}, got {value!r}")
+    return value
+
+
+def _or_none(none: str | None) -> str:
+    return "" if none is None else f"None ({none}) or "
+
+
+def check_number(name: str, value: object, *, minimum: float | None = None,
+                 maximum: float | None = None, positive: bool = False,
+                 none: str | None = None) -> float | None:
+    """``value`` if it is a finite number within the bounds (``positive``: > 0)."""
+    if value is None and none is not None:
+        return None
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value) and not (positive and value <= 0)
+          and not (minimum is not None and value < minimum)
+          and not (maximum is not None and value > maximum))
+    if not ok:
+        kind = f"{'a positive number' if positive else 'a number'}{_range(minimum, maximum)}"
+        raise InvalidParameterError(f"{name} must be {_or_none(none)}{kind}, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: Sequence[Any], *,
+                 what: str = "") -> Any:
+    """``value`` if it is one of ``choices``; else the error lists them and the closest."""
+    if value not in choices:
+        close = did_you_mean(value, [str(c) for c in choices]) if isinstance(value, str) else ""
+        raise InvalidParameterError(f"unknown {name} {value!r}{close} (valid: "
+                                    f"{format_choices(choices)}{what})")
+    return value
