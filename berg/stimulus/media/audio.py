@@ -13,12 +13,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-from berg.errors import InvalidParameterError, StimulusError
+from berg.errors import InvalidParameterError
 from berg.stimulus.media.container import (
     audio_stream,
     decode,
     frame_time,
     media_path,
+    no_audio_decoded,
     no_track,
     opened,
     require_track,
@@ -120,8 +121,7 @@ def _audio_from(container, stream, path: Path, at: float) -> _Audio:
         frames = decode(container, stream)
         first = next(frames, None)
     if first is None:
-        raise StimulusError(f"no audio of {str(path)!r} could be decoded (an empty or damaged "
-                            f"audio track)")
+        raise no_audio_decoded(path)
     # The decoder's rate, not the header's: HE-AAC headers give half the decoded rate.
     rate = first.sample_rate
     landed = frame_time(first, origin)

@@ -17,7 +17,7 @@ import av
 from berg.errors import StimulusError
 
 __all__ = ["audio_stream", "decode", "describe_streams", "fps_of", "frame_time", "header_end",
-           "media_path", "no_track", "opened", "quarter_turns", "require_track",
+           "media_path", "no_audio_decoded", "no_track", "opened", "quarter_turns", "require_track",
            "timeline_origin", "ts_seconds", "video_stream"]
 
 
@@ -130,6 +130,12 @@ def frame_time(frame, origin: float) -> float | None:
 def no_track(path: Path, container, kind: str) -> StimulusError:
     return StimulusError(f"{str(path)!r} has no {kind} track "
                          f"(streams: {describe_streams(container)})")
+
+
+def no_audio_decoded(path: Path) -> StimulusError:
+    """The error for an audio track of which nothing decodes."""
+    return StimulusError(f"no audio of {str(path)!r} could be decoded (an empty or damaged "
+                         f"audio track)")
 
 
 def require_track(path: Path, kind: str) -> None:

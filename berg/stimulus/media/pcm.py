@@ -33,13 +33,14 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from berg.errors import InvalidParameterError, StimulusError
+from berg.errors import InvalidParameterError
 from berg.stimulus.media.container import (
     audio_stream,
     decode,
     frame_time,
     header_end,
     media_path,
+    no_audio_decoded,
     opened,
     require_track,
     timeline_origin,
@@ -132,8 +133,7 @@ def _track(container, path) -> Iterator[av.AudioFrame]:
     frames = decode(container, stream)
     first = next(frames, None)
     if first is None:
-        raise StimulusError(f"no audio of {str(path)!r} could be decoded (an empty or damaged "
-                            f"audio track)")
+        raise no_audio_decoded(path)
     rate = first.sample_rate
     landed = frame_time(first, origin)
     skip = round(-(landed or 0.0) * rate)  # > 0: samples before 0; < 0: a late start
