@@ -293,7 +293,7 @@ def synthesize_once(text_file: Path, folder: Path) -> float:
     if folder.exists():
         shutil.rmtree(folder)
     synthesizer = make_synthesizer("piper")
-    synthesizer._load()  # the voice; loading is not the stage
+    synthesizer.load()  # the voice; loading is not the stage
     started = time.perf_counter()
     synthesize_text_file(text_file, folder, backend=synthesizer, language="en")
     seconds = time.perf_counter() - started

@@ -17,6 +17,7 @@ import numpy as np
 from berg.errors import InvalidParameterError
 from berg.metadata import model_metadata
 from berg.registry import ModelCard, get_card, list_model_ids
+from berg.validation import check_bool
 
 __all__ = ["BERG"]
 
@@ -149,10 +150,8 @@ class BERG:
         if not isinstance(model, TribeV2Model):
             raise InvalidParameterError(
                 f"model must come from BERG.get_encoding_model, got {type(model).__name__}")
-        for name, value in [("return_metadata", return_metadata),
-                            ("show_progress", show_progress)]:
-            if not isinstance(value, bool):
-                raise InvalidParameterError(f"{name} must be True or False, got {value!r}")
+        check_bool("return_metadata", return_metadata)
+        check_bool("show_progress", show_progress)
         return model.encode(stimulus, show_progress=show_progress,
                             return_metadata=return_metadata)
 
@@ -227,11 +226,12 @@ class BERG:
         BatchReport
             Counts (encoded, failed, skipped), the records, wall time and throughput.
         """
-        from berg.batch import encode_many
+        from berg.batch import BatchOptions, encode_many
 
-        return encode_many(self.berg_dir, model_id, stimuli, output_dir, selection=selection,
-                           device=device, engine=engine, ray_address=ray_address,
-                           workers=workers, cpus_per_worker=cpus_per_worker,
-                           memory_per_worker_gb=memory_per_worker_gb, formats=formats,
-                           retry_failed=retry_failed, show_progress=show_progress,
+        batch = BatchOptions(engine=engine, ray_address=ray_address, workers=workers,
+                             cpus_per_worker=cpus_per_worker,
+                             memory_per_worker_gb=memory_per_worker_gb, formats=formats,
+                             retry_failed=retry_failed)
+        return encode_many(self.berg_dir, model_id, stimuli, output_dir, batch=batch,
+                           selection=selection, device=device, show_progress=show_progress,
                            progress=progress, **options)

@@ -1,15 +1,62 @@
-"""Turning the user's ``device`` argument into a torch device, or a clear error now."""
+"""Turning the user's ``device`` argument into a device, or a clear error now.
+
+`parse_device` checks the spelling (``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'``) for every
+part of berg; `resolve_device` then asks PyTorch what is there. The speech recogniser asks
+CTranslate2 instead (:func:`berg.stimulus.transcribe.models.resolve_asr_device`), which may see
+GPUs that this PyTorch build cannot use, or the other way round.
+"""
 
 from __future__ import annotations
 
 import re
+import sys
 
-from berg.errors import DeviceNotAvailableError, InvalidParameterError, did_you_mean
+from berg.errors import DeviceNotAvailableError, InvalidParameterError, did_you_mean, format_choices
 
-__all__ = ["VALID_DEVICES", "resolve_device"]
+__all__ = ["VALID_DEVICES", "parse_device", "resolve_device"]
 
 VALID_DEVICES = ("cpu", "cuda", "auto")
 _CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
+
+
+def parse_device(device: object, name: str = "device") -> tuple[str, int | None]:
+    """Check a device argument's spelling, without asking any library what is present.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'`` (any case, spaces around ignored).
+    name : str
+        The argument's name, for the messages (``'asr_device'``...).
+
+    Returns
+    -------
+    (kind, index)
+        ``kind`` is ``'auto'``, ``'cpu'`` or ``'cuda'``; ``index`` the GPU number given with
+        ``'cuda:N'``, else None.
+
+    Raises
+    ------
+    InvalidParameterError
+        Not a string or ``torch.device``, or an unknown name (with the closest valid one).
+    """
+    torch = sys.modules.get("torch")  # a torch.device can only exist once torch is imported
+    if torch is not None and isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise InvalidParameterError(
+            f"{name} must be one of {format_choices(VALID_DEVICES)}, or 'cuda:N' for a given "
+            f"GPU, got {type(device).__name__} {device!r}")
+    text = device.strip().lower()
+    if text in VALID_DEVICES:
+        return text, None
+    match = _CUDA_INDEX.match(text)
+    if match:
+        return "cuda", int(match.group(1))
+    hint = "; did you mean 'cuda'?" if text == "gpu" else did_you_mean(text, VALID_DEVICES)
+    raise InvalidParameterError(f"unknown {name} {device!r}{hint} "
+                                f"(valid: {format_choices(VALID_DEVICES)}, or 'cuda:N' for a "
+                                "given GPU)")
 
 
 def resolve_device(device: object = "auto"):
@@ -29,33 +76,22 @@ def resolve_device(device: object = "auto"):
     """
     import torch
 
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise InvalidParameterError(
-            f"device must be one of {', '.join(map(repr, VALID_DEVICES))}, "
-            f"got {type(device).__name__} {device!r}")
-    name = device.strip().lower()
-    if name == "auto":
+    kind, index = parse_device(device)
+    if kind == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
+    if kind == "cpu":
         return torch.device("cpu")
-    match = _CUDA_INDEX.match(name)
-    if name == "cuda" or match:
-        if not torch.cuda.is_available():
-            build = (f"this PyTorch {torch.__version__} is a CPU-only build"
-                     if torch.version.cuda is None
-                     else f"PyTorch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU")
-            raise DeviceNotAvailableError(
-                f"device={device!r} was requested but {build}; use device='cpu', or "
-                "device='auto' to take a GPU only when one is present")
-        index = int(match.group(1)) if match else 0
-        count = torch.cuda.device_count()
-        if index >= count:
-            raise DeviceNotAvailableError(
-                f"device={device!r} was requested but only {count} CUDA device(s) exist "
-                f"(valid: {', '.join(f'cuda:{i}' for i in range(count))})")
-        return torch.device("cuda", index)
-    raise InvalidParameterError(
-        f"unknown device {device!r}{did_you_mean(device, VALID_DEVICES)} "
-        f"(valid: {', '.join(map(repr, VALID_DEVICES))}, or 'cuda:N' for a given GPU)")
+    if not torch.cuda.is_available():
+        build = (f"this PyTorch {torch.__version__} is a CPU-only build"
+                 if torch.version.cuda is None
+                 else f"PyTorch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU")
+        raise DeviceNotAvailableError(
+            f"device={device!r} was requested but {build}; use device='cpu', or "
+            "device='auto' to take a GPU only when one is present")
+    index = index or 0
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise DeviceNotAvailableError(
+            f"device={device!r} was requested but only {count} CUDA device(s) exist "
+            f"(valid: {', '.join(f'cuda:{i}' for i in range(count))})")
+    return torch.device("cuda", index)

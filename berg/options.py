@@ -18,12 +18,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from berg.errors import InvalidParameterError, did_you_mean
+from berg.features.pipeline import FEATURE_DTYPES
 from berg.validation import check_bool, check_choice, check_int, check_number
 
 __all__ = ["FEATURE_DTYPES", "EncodingOptions", "option_names"]
 
 #: Precisions of the feature models (float32 reproduces the reference).
-FEATURE_DTYPES = ("float32", "bfloat16", "float16")
 
 _GROUPS = ("weights", "cache", "speech recognition", "stimulus", "features", "brain model")
 
@@ -141,22 +141,56 @@ class EncodingOptions:
         self._check_features()
 
     def _check_stimulus(self) -> None:
-        from berg.stimulus.options import normalize_language
-        from berg.stimulus.speech import check_synthesizer
-        from berg.stimulus.text.splitters import check_splitter
+        from berg.devices import parse_device
         from berg.stimulus.transcribe import check_transcriber
 
         if self.asr_model is not None and (not isinstance(self.asr_model, (str, os.PathLike))
                                            or not str(self.asr_model).strip()):
             raise InvalidParameterError(f"asr_model must be a Whisper size or folder, got "
                                         f"{self.asr_model!r}")
-        if self.asr_device is not None and not isinstance(self.asr_device, str):
-            raise InvalidParameterError(f"asr_device must be 'auto', 'cpu', 'cuda' or "
-                                        f"'cuda:N', got {self.asr_device!r}")
+        if self.asr_device is not None:
+            parse_device(self.asr_device, "asr_device")
         check_transcriber(self.asr, self.asr_options)
-        normalize_language(self.language)
-        check_synthesizer(self.tts, self.tts_options)
-        check_splitter(self.sentence_splitter, self.language)
+        self.stimulus_options()  # language, synthesiser, splitter
+
+    def stimulus_options(self):
+        """The ``stimulus`` group, as :func:`berg.stimulus.timeline.build_timeline` takes it.
+
+        Returns
+        -------
+        berg.stimulus.timeline.StimulusOptions
+        """
+        from berg.stimulus.timeline import StimulusOptions
+
+        return StimulusOptions(language=self.language, tts=self.tts,
+                               tts_options=self.tts_options,
+                               sentence_splitter=self.sentence_splitter)
+
+    def feature_options(self):
+        """The ``features`` group, as :class:`berg.features.pipeline.FeaturePipeline` takes it.
+
+        The memory budget goes to the extractors that batch (text, video) unless their own
+        options set one.
+
+        Returns
+        -------
+        berg.features.pipeline.FeatureOptions
+        """
+        from berg.features.pipeline import FeatureOptions
+
+        model_dirs = {m: d for m, d in [("text", self.text_model_dir),
+                                        ("audio", self.audio_model_dir),
+                                        ("video", self.video_model_dir)] if d is not None}
+        extractor_options = {m: dict(v) for m, v in self.extractor_options.items()}
+        if self.memory_budget_gb is not None:
+            for modality in ("text", "video"):
+                extractor_options.setdefault(modality, {}).setdefault(
+                    "memory_budget", int(self.memory_budget_gb * 1e9))
+        return FeatureOptions(dtype=self.feature_dtype, model_dirs=model_dirs,
+                              local_files_only=self.local_files_only,
+                              release_models=not self.keep_models_loaded,
+                              show_progress=self.show_progress,
+                              extractor_options=extractor_options)
 
     def _check_features(self) -> None:
         from berg.features.pipeline import validate_extractor_options

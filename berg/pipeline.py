@@ -87,9 +87,7 @@ class TribeV2Model:
         self.brain_model = load_brain_model(self.weights_dir, device=self.device)
         self.cache_dir = (Path(options.cache_dir).expanduser() if options.cache_dir
                           else Path(berg_dir) / "cache")
-        self.stimulus_options = {"language": options.language, "tts": options.tts,
-                                 "tts_options": dict(options.tts_options),
-                                 "sentence_splitter": options.sentence_splitter}
+        self.stimulus_options = options.stimulus_options()
         self._keep_models_loaded = options.keep_models_loaded
         self._features = None
 
@@ -119,8 +117,8 @@ class TribeV2Model:
         with _Stages(show_progress) as stages:
             stages.start("decoding + speech", total=None, unit="s")
             timeline = build_timeline(stimulus, cache_dir=self.cache_dir,
-                                      transcriber=self._transcriber, clock=clock,
-                                      **self.stimulus_options)
+                                      transcriber=self._transcriber,
+                                      options=self.stimulus_options, clock=clock)
             stages.finish()
             if not self._keep_models_loaded:
                 self._release_transcriber()
@@ -159,25 +157,13 @@ class TribeV2Model:
 
     def _get_features(self):
         if self._features is None:
-            import torch
-
             from berg.features.pipeline import FeaturePipeline
             from berg.tribe.config import read_tribe_config
 
-            options = self.options
-            model_dirs = {m: d for m, d in [("text", options.text_model_dir),
-                                            ("audio", options.audio_model_dir),
-                                            ("video", options.video_model_dir)]
-                          if d is not None}
             self._features = FeaturePipeline(
                 self.card, read_tribe_config(self.weights_dir / "config.yaml"),
-                device=self.device, dtype=getattr(torch, options.feature_dtype),
-                cache_dir=self.cache_dir / "features", model_dirs=model_dirs,
-                local_files_only=options.local_files_only,
-                release_models=not self._keep_models_loaded,
-                show_progress=options.show_progress,
-                extractor_options=_with_budget(options.extractor_options,
-                                               options.memory_budget_gb))
+                self.options.feature_options(), device=self.device,
+                cache_dir=self.cache_dir / "features")
         return self._features
 
     def metadata(self) -> dict[str, Any]:
@@ -263,15 +249,6 @@ def check_options(options: dict[str, Any]) -> EncodingOptions:
     """The keyword options of ``get_encoding_model`` as :class:`EncodingOptions`: every name
     and value checked (unknown names with the closest valid one), nothing loaded."""
     return EncodingOptions.from_kwargs(options)
-
-
-def _with_budget(options: dict[str, dict], budget_gb: float | None) -> dict[str, dict]:
-    """Per-modality extractor options with the memory budget where none is set."""
-    merged = {m: dict(v) for m, v in options.items()}
-    if budget_gb is not None:
-        for modality in ("text", "video"):  # the two that batch
-            merged[modality].setdefault("memory_budget", int(budget_gb * 1e9))
-    return merged
 
 
 def _package_versions() -> dict[str, str]:

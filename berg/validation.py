@@ -1,19 +1,34 @@
 """Checks of option values that name the bad value and what is valid (with a close match).
 
 Every check raises :class:`~berg.errors.InvalidParameterError` and returns the value, so a
-caller can write ``self.speed = check_int("speed", speed, minimum=80, maximum=500)``.
-``bool`` is never accepted as a number (``True`` is an ``int`` in Python).
+caller can write ``self.speed = check_int("speed", speed, minimum=80, maximum=500)``;
+`is_int` and `is_number` are the same tests as predicates, for values inside a larger one
+(the items of a list) whose message names the whole. ``bool`` is never accepted as a number
+(``True`` is an ``int`` in Python); NumPy's integer and float scalars are.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 from berg.errors import InvalidParameterError, did_you_mean, format_choices
 
-__all__ = ["check_bool", "check_choice", "check_int", "check_number"]
+__all__ = ["check_bool", "check_choice", "check_int", "check_number", "is_int", "is_number"]
+
+
+def is_int(value: object, *, minimum: int | None = None) -> bool:
+    """Whether ``value`` is an integer (Python or NumPy, not a bool), ``>= minimum``."""
+    return (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            and (minimum is None or value >= minimum))
+
+
+def is_number(value: object, *, finite: bool = True) -> bool:
+    """Whether ``value`` is a real number (Python or NumPy, not a bool), finite if asked."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and (not finite or math.isfinite(value)))
 
 
 def check_bool(name: str, value: object) -> bool:
@@ -42,13 +57,11 @@ def check_int(name: str, value: object, *, minimum: int | None = 1, maximum: int
     """
     if value is None and none is not None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) \
-            or (minimum is not None and value < minimum) \
-            or (maximum is not None and value > maximum):
+    if not is_int(value, minimum=minimum) or (maximum is not None and value > maximum):
         kind = ("a positive int" if minimum == 1 and maximum is None
                 else f"an int{_range(minimum, maximum)}")
         raise InvalidParameterError(f"{name} must be {_or_none(none)}{kind}, got {value!r}")
-    return value
+    return int(value)  # a NumPy integer becomes a Python one (JSON, hashing)
 
 
 def _or_none(none: str | None) -> str:
@@ -61,14 +74,13 @@ def check_number(name: str, value: object, *, minimum: float | None = None,
     """``value`` if it is a finite number within the bounds (``positive``: > 0)."""
     if value is None and none is not None:
         return None
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-          and math.isfinite(value) and not (positive and value <= 0)
+    ok = (is_number(value) and not (positive and value <= 0)
           and not (minimum is not None and value < minimum)
           and not (maximum is not None and value > maximum))
     if not ok:
         kind = f"{'a positive number' if positive else 'a number'}{_range(minimum, maximum)}"
         raise InvalidParameterError(f"{name} must be {_or_none(none)}{kind}, got {value!r}")
-    return value
+    return value if isinstance(value, (int, float)) else float(value)  # NumPy -> Python
 
 
 def check_choice(name: str, value: object, choices: Sequence[Any], *,

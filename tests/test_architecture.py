@@ -14,7 +14,7 @@ import berg
 LAYERS = [
     ["berg.errors"],
     ["berg.version", "berg.files", "berg.packages", "berg.devices", "berg.progress",
-     "berg.timing", "berg.validation"],
+     "berg.timing", "berg.validation", "berg.holder"],
     ["berg.registry", "berg.cortex"],
     ["berg.metadata", "berg.io"],
     ["berg.stimulus"],
@@ -174,3 +174,19 @@ def test_citations_of_the_contract_resolve():
             stale.append(path.name)
     assert cited and cited <= headings, sorted(cited - headings)
     assert not stale, stale
+
+
+def test_links_between_the_docs_and_the_code_resolve():
+    # The README and docs/ link to modules by relative path; a module that moves or becomes a
+    # package must take its links along.
+    import re
+
+    repo = ROOT.parent
+    broken = []
+    for page in [repo / "README.md", *(repo / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (page.parent / target).exists():
+                broken.append(f"{page.name}: {target}")
+    assert not broken, broken

@@ -6,6 +6,7 @@ import pytest
 
 from berg import StimulusError
 from berg.stimulus.timeline import Chunk, Timeline, TimelineWord, split_into_chunks
+from berg.tribe.binning import output_rows
 
 
 def spans(chunks):
@@ -48,9 +49,9 @@ def test_timeline_modalities_and_rows():
                         audio_chunks=(Chunk(0.0, 52.21),), video_chunks=(), words=(word,),
                         language="en")
     assert timeline.modalities == ("text", "audio")
-    assert timeline.n_rows == 53  # 52.21 s -> 53 rows (docs/inference.md, section 3)
+    assert output_rows(timeline.duration) == 53  # 52.21 s -> 53 rows (docs/inference.md, section 3)
     silent = Timeline(path=None, kind="video", duration=23.256, audio_source=None,
                       audio_chunks=(), video_chunks=(Chunk(0.0, 23.256),), words=(),
                       language=None)
     assert silent.modalities == ("video",)
-    assert silent.n_rows == 24
+    assert output_rows(silent.duration) == 24

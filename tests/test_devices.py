@@ -40,3 +40,16 @@ def test_unknown_devices(bad, hint):
     assert "'cpu', 'cuda', 'auto'" in message
     if hint:
         assert f"did you mean {hint!r}" in message
+
+
+def test_parse_device_spelling_only():
+    # The one spelling check behind resolve_device and the recogniser's device.
+    from berg.devices import parse_device
+
+    assert parse_device(" CUDA:1 ") == ("cuda", 1)
+    assert parse_device("auto") == ("auto", None)
+    assert parse_device(torch.device("cuda", 2)) == ("cuda", 2)  # no GPU needed to parse
+    with pytest.raises(InvalidParameterError, match="unknown asr_device 'cdua'; did you mean"):
+        parse_device("cdua", "asr_device")
+    with pytest.raises(InvalidParameterError, match="did you mean 'cuda'"):
+        parse_device("gpu")

@@ -33,3 +33,67 @@ def test_load_then_close(folders, modality):
     assert extractor.model.config._attn_implementation == "sdpa"
     extractor.close()
     assert not extractor.loaded
+
+
+@pytest.mark.parametrize("modality", list(CLASSES))
+def test_options_are_the_constructor_keywords(modality):
+    # The pipeline checks extractor options by the class's option_checks: each one must be a
+    # keyword of the constructor and the other way round (the shared ones aside).
+    import inspect
+
+    cls = CLASSES[modality]
+    keywords = set(inspect.signature(cls).parameters) - {"model_dir", "device", "dtype",
+                                                        "layers"}
+    assert keywords == set(cls.option_checks)
+    assert cls.modality == modality
+
+
+@pytest.mark.parametrize("modality", list(CLASSES))
+def test_options_checked_by_name_with_a_close_match(modality):
+    from berg.errors import InvalidParameterError
+
+    cls = CLASSES[modality]
+    name = sorted(cls.option_checks)[0]
+    with pytest.raises(InvalidParameterError, match=f"did you mean '{name}'"):
+        cls.check_options(**{name + "x": 1})
+
+
+def test_a_causal_model_of_another_type_is_refused(folders, tmp_path):
+    # The shared forward passes are written for Llama; a BERT folder would read the wrong
+    # states without an error.
+    import json
+
+    from berg.errors import ModelLoadError
+
+    folder = tmp_path / "bert"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ModelLoadError, match="'bert' model; expected 'llama'"):
+        _ = TextFeatureExtractor(folder).n_layers
+
+
+@pytest.mark.parametrize("modality", list(CLASSES))
+def test_timeline_parts(folders, modality, tmp_path):
+    # Which part of a timeline each extractor reads, and the events its cache key follows.
+    from berg.stimulus.timeline import Chunk, Timeline, TimelineWord
+
+    timeline = Timeline(path=tmp_path / "v.mp4", kind="video", duration=2.0,
+                        audio_source=tmp_path / "a.wav", audio_chunks=(Chunk(0.0, 2.0),),
+                        video_chunks=(Chunk(0.0, 1.5),),
+                        words=(TimelineWord("hi", 0.5, 0.25, "hi"),), language="en")
+    cls = CLASSES[modality]
+    source = cls.timeline_source(timeline)
+    events = cls.timeline_events(timeline)
+    expected = {"text": (None, [("hi", 0.5, 0.25, "hi")]),
+                "audio": (tmp_path / "a.wav", [(0.0, 2.0)]),
+                "video": (tmp_path / "v.mp4", [(0.0, 1.5)])}[modality]
+    assert (source, events) == expected
+
+
+def test_model_holder_closes_once_and_as_a_context(folders):
+    with TextFeatureExtractor(folders["text"]) as extractor:
+        extractor.load()
+        assert extractor.loaded and extractor._tokenizer is not None
+    assert not extractor.loaded and extractor._tokenizer is None
+    extractor.close()  # twice: nothing more to do
+    assert not extractor.loaded

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-import berg.features.text as text_module
+import berg.features.text.extractor as text_module
 from berg.errors import InvalidParameterError, ModelLoadError
 from berg.features.layers import LayerSelection
-from berg.features.text import TextFeatureExtractor, _prefix_runs
+from berg.features.text import TextFeatureExtractor
+from berg.features.text.runs import prefix_runs
 from berg.stimulus.text import word_contexts
 from berg.stimulus.timeline import TimelineWord
 
@@ -290,16 +291,16 @@ def test_close_releases_and_reloads(model_dir):
     assert max_diff(first, extractor.extract(words)) == 0.0
 
 
-def test_prefix_runs():
+def testprefix_runs():
     items = [([1], 1), ([1, 2], 1), ([1, 2, 3], 1), ([1, 2, 4], 2), ([1, 2], 1), ([5], 1),
              ([5, 6], 1)]
-    runs = _prefix_runs(items)
+    runs = prefix_runs(items)
     assert [(r.tokens, [m[0] for m in r.members]) for r in runs] == [
         ([1, 2, 3], [0, 1, 2]), ([1, 2, 4], [3, 4]), ([5, 6], [5, 6])]
     assert runs[1].members == [(3, 3, 2), (4, 2, 1)]  # (index, n tokens, own tokens)
     # Continued over blocks: the open run goes on, indices count on.
-    first = _prefix_runs(items[:4])
-    rest = _prefix_runs(items[4:], first_index=4, open_run=first.pop())
+    first = prefix_runs(items[:4])
+    rest = prefix_runs(items[4:], first_index=4, open_run=first.pop())
     assert [(r.tokens, r.members) for r in first + rest] == [(r.tokens, r.members) for r in runs]
 
 

@@ -10,8 +10,9 @@ resuming), :mod:`berg.batch.engines` (where it runs), :mod:`berg.batch.ray_engin
 """
 
 from berg.batch.ledger import INDEX_COLUMNS, Record
+from berg.batch.options import BatchOptions
 from berg.batch.runner import BatchReport, encode_many
 from berg.batch.sources import BatchItem, collect_stimuli
 
-__all__ = ["encode_many", "BatchReport", "Record", "BatchItem", "collect_stimuli",
+__all__ = ["encode_many", "BatchOptions", "BatchReport", "Record", "BatchItem", "collect_stimuli",
            "INDEX_COLUMNS"]

@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from berg import cortex
-from berg.batch.engines import ENGINES, import_ray, run_sequential
+from berg.batch.engines import run_sequential
 from berg.batch.ledger import Ledger, Record
+from berg.batch.options import BatchOptions
 from berg.batch.placement import WorkerPlan
 from berg.batch.sources import BatchItem, collect_stimuli
-from berg.errors import InvalidParameterError, did_you_mean
+from berg.errors import InvalidParameterError
 from berg.options import EncodingOptions
 from berg.registry import MODALITIES
 
@@ -110,29 +111,6 @@ def _result_files(written: dict[str, Path], folder: Path) -> tuple[str, ...]:
     return tuple(files)
 
 
-def _check_positive(name: str, value, what: str) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                              or not value > 0):
-        raise InvalidParameterError(f"{name} must be None ({what}) or a positive number, got "
-                                    f"{value!r}")
-
-
-def _check_batch_options(engine: str, workers, cpus_per_worker, memory_per_worker_gb,
-                         formats) -> tuple[str, ...]:
-    from berg.io import check_formats
-
-    if engine not in ENGINES:
-        raise InvalidParameterError(f"unknown engine {engine!r}{did_you_mean(engine, ENGINES)} "
-                                    f"(valid: {', '.join(ENGINES)})")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise InvalidParameterError(f"workers must be None (one per GPU or CPU slot) or a "
-                                    f"positive int, got {workers!r}")
-    _check_positive("cpus_per_worker", cpus_per_worker, "chosen from the cluster")
-    _check_positive("memory_per_worker_gb", memory_per_worker_gb, "measured on one worker")
-    return check_formats(formats)
-
-
 def _content(item: BatchItem, previous: Record | None) -> tuple[str | None, int | None,
                                                                  int | None, str | None]:
     """``(sha256, size, mtime_ns, error)`` of a stimulus file; the hash of an earlier record
@@ -167,20 +145,18 @@ def encode_many(
     stimuli,
     output_dir: str | os.PathLike,
     *,
+    batch: BatchOptions | None = None,
     selection: dict | None = None,
     device: str = "auto",
-    engine: str = "sequential",
-    ray_address: str | None = None,
-    workers: int | None = None,
-    cpus_per_worker: float | None = None,
-    memory_per_worker_gb: float | None = None,
-    formats: Sequence[str] | None = None,
-    retry_failed: bool = False,
     show_progress: bool = True,
     progress: Callable[[Record], None] | None = None,
     **options: Any,
 ) -> BatchReport:
-    """Encode many stimuli, one result each, resumably; see ``BERG.encode_many``."""
+    """Encode many stimuli, one result each, resumably; see ``BERG.encode_many``.
+
+    ``batch`` says how (engine, workers, formats, retries); ``options`` are the encoding
+    model's, as for ``get_encoding_model``.
+    """
     from berg.io import write_outputs
     from berg.pipeline import check_options
     from berg.registry import get_card
@@ -193,20 +169,10 @@ def encode_many(
                                         "each worker; progress is one bar for the batch)")
     checked = check_options(options)  # every value, before any stimulus is hashed
     vertices = cortex.resolve_selection(selection)
-    formats = _check_batch_options(engine, workers, cpus_per_worker, memory_per_worker_gb,
-                                   formats)
-    if not isinstance(retry_failed, bool):
-        raise InvalidParameterError(f"retry_failed must be True or False, got {retry_failed!r}")
-    if engine == "ray":
-        import_ray()  # a missing Ray is reported before any work
-    else:
-        for name, value in [("ray_address", ray_address), ("workers", workers),
-                            ("cpus_per_worker", cpus_per_worker),
-                            ("memory_per_worker_gb", memory_per_worker_gb)]:
-            if value is not None:
-                raise InvalidParameterError(
-                    f"{name} is for engine='ray' (--ray on the command line); the sequential "
-                    "engine is one worker in this process")
+    batch = BatchOptions() if batch is None else batch
+    if not isinstance(batch, BatchOptions):
+        raise InvalidParameterError(f"batch must be a BatchOptions, got {batch!r}")
+    engine, formats = batch.engine, batch.formats
     items = collect_stimuli(stimuli)
     settings = settings_digest(card.model_id, vertices, checked, formats, device)
     folder = Path(output_dir).expanduser()
@@ -228,7 +194,7 @@ def encode_many(
             sha256, size, mtime_ns, error = _content(item, previous)
             contents[item.id] = (sha256, size, mtime_ns)
             current = ledger.is_current(previous, sha256, settings)
-            if current and not (retry_failed and previous.status == "failed"):
+            if current and not (batch.retry_failed and previous.status == "failed"):
                 report.skipped += 1
             elif error is not None:
                 ledger.add(Record(item.id, str(item.path), None, "failed", None, None, error,
@@ -290,10 +256,9 @@ def encode_many(
             elif pending:
                 from berg.batch.ray_engine import run_ray
 
-                memory = None if memory_per_worker_gb is None else int(memory_per_worker_gb
-                                                                       * 1e9)
-                ran = run_ray(spec, pending, on_result, address=ray_address, workers=workers,
-                              cpus_per_worker=cpus_per_worker, memory_per_worker_bytes=memory,
+                ran = run_ray(spec, pending, on_result, address=batch.ray_address,
+                              workers=batch.workers, cpus_per_worker=batch.cpus_per_worker,
+                              memory_per_worker_bytes=batch.memory_per_worker_bytes,
                               on_workers=on_workers)
                 report.workers, report.plan = ran["workers"], ran["plan"]
         finally:

@@ -7,6 +7,7 @@
     timed     the value every extractor returns, and the 2 Hz bins of a chunk
     cache     a content-addressed, atomic feature cache
     models    finding model folders (argument, environment variable, Hub cache)
-    loading   what the three extractors share: option checks, loading, releasing
+    extractor what the three extractors share (FeatureExtractor): options, checks, loading
+    loading   reading a transformers folder: its config, its weights
     pipeline  all of it for one timeline
 """

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from berg.errors import InvalidParameterError
+from berg.validation import check_number
 
 __all__ = ["device_budget", "items_within", "batch_beside_model", "check_budget",
            "CPU_BUDGET", "GPU_BUDGET_CAP"]
@@ -36,12 +36,8 @@ _GPU_FREE_SHARE = 0.5
 
 def check_budget(value: object, name: str = "memory_budget") -> int | None:
     """``None`` or a positive number of bytes, as an int; anything else is refused."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
-        raise InvalidParameterError(f"{name} must be None (automatic) or a positive number of "
-                                    f"bytes, got {value!r}")
-    return int(value)
+    value = check_number(f"{name} (bytes)", value, minimum=1, none="automatic")
+    return None if value is None else int(value)
 
 
 def device_budget(device, memory_budget: int | None = None) -> int:

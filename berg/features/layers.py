@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError
+from berg.validation import check_choice, check_int, is_number
 
 __all__ = ["LayerSelection", "group_indices", "select_hidden_states",
            "layer_selection_from_config", "DEFAULT_FRACTIONS"]
@@ -53,18 +54,11 @@ class LayerSelection:
 
     def __post_init__(self):
         if not self.fractions or not all(
-                isinstance(f, (int, float)) and not isinstance(f, bool) and 0 <= f <= 1
-                for f in self.fractions):
+                is_number(f) and 0 <= f <= 1 for f in self.fractions):
             raise InvalidParameterError(
                 f"layer fractions must be numbers in [0, 1], got {self.fractions!r}")
-        if self.aggregation not in _AGGREGATIONS:
-            raise InvalidParameterError(
-                f"layer aggregation must be one of {_AGGREGATIONS}, got {self.aggregation!r}")
-        if self.cache_n_layers is not None and (
-                isinstance(self.cache_n_layers, bool) or not isinstance(self.cache_n_layers, int)
-                or self.cache_n_layers < 1):
-            raise InvalidParameterError(
-                f"cache_n_layers must be a positive integer, got {self.cache_n_layers!r}")
+        check_choice("layer aggregation", self.aggregation, _AGGREGATIONS)
+        check_int("cache_n_layers", self.cache_n_layers, none="every hidden state")
 
     def n_groups(self, n_hidden_states: int) -> int:
         """Number of groups (the ``L`` of the features) for a model with this many states."""

@@ -1,64 +1,18 @@
-"""What the feature extractors share: option checks, model loading, release, folder digest.
-
-The text, audio and video extractors each take a local transformers folder, check their
-common options when they are built, load the model on first use in an explicit dtype,
-identify the folder by its content for the feature cache, and can release the model again.
-Those steps are written once here, so that the three behave, and fail, the same way.
-"""
+"""Reading a local transformers folder: its presence, its config, its weights, with errors
+that name the folder (used by :class:`berg.features.extractor.FeatureExtractor`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
-from berg.errors import InvalidParameterError, ModelLoadError
-from berg.features.layers import LayerSelection
+from berg.errors import ModelLoadError
 
-__all__ = ["ModelHolder", "check_extractor_options", "check_model_folder", "load_config",
-           "load_pretrained"]
+__all__ = ["check_model_folder", "load_config", "load_pretrained"]
 
 
-def check_extractor_options(model_dir: object, dtype: object, layers: object):
-    """Check the options every extractor takes, before its own ones.
-
-    The device is not checked here: each extractor resolves it after its own options, so
-    that a call with several bad options reports the same one as ever.
-
-    Parameters
-    ----------
-    model_dir : str or os.PathLike
-        The model folder (whether it exists is checked when the model is needed).
-    dtype : torch.dtype or None
-        A floating dtype; None means float32.
-    layers : LayerSelection
-
-    Returns
-    -------
-    torch.dtype
-        The dtype to load the model in.
-
-    Raises
-    ------
-    InvalidParameterError
-        The first option that is not valid.
-    """
-    import torch
-
-    if not isinstance(model_dir, (str, os.PathLike)):
-        raise InvalidParameterError(f"model_dir must be a folder path, got {model_dir!r}")
-    dtype = torch.float32 if dtype is None else dtype
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise InvalidParameterError(f"dtype must be a floating torch.dtype (torch.float32, "
-                                    f"torch.bfloat16, torch.float16), got {dtype!r}")
-    if not isinstance(layers, LayerSelection):
-        raise InvalidParameterError(f"layers must be a LayerSelection, got {layers!r}")
-    return dtype
-
-
-def check_model_folder(model_dir: Path, kind: str, expected: str, *,
-                       config_json: bool = True) -> None:
-    """Fail with a clear message unless ``model_dir`` is a folder (with a ``config.json``).
+def check_model_folder(model_dir: Path, kind: str, expected: str) -> None:
+    """Fail with a clear message unless ``model_dir`` is a folder.
 
     Parameters
     ----------
@@ -67,8 +21,6 @@ def check_model_folder(model_dir: Path, kind: str, expected: str, *,
         'text', 'audio' or 'video', for the messages.
     expected : str
         What the folder should hold, e.g. ``'a Llama model'``.
-    config_json : bool
-        Also require ``config.json``; False for a caller that checks its files itself.
 
     Raises
     ------
@@ -77,10 +29,6 @@ def check_model_folder(model_dir: Path, kind: str, expected: str, *,
     if not model_dir.is_dir():
         raise ModelLoadError(f"{kind} model folder {str(model_dir)!r} does not exist "
                              f"(expected a transformers folder of {expected})")
-    if config_json and not (model_dir / "config.json").is_file():
-        raise ModelLoadError(f"{kind} model folder {str(model_dir)!r} has no "
-                             "config.json: it must be a transformers model folder "
-                             "(save_pretrained or a Hub snapshot)")
 
 
 def load_config(model_dir: Path, kind: str):
@@ -154,43 +102,3 @@ def load_pretrained(model_class, model_dir: Path, *, kind: str, dtype, device,
         model, info = loaded
         check_info(info)
     return model.to(device).eval()
-
-
-class ModelHolder:
-    """Mixin for an extractor whose model is loaded on first use into ``self._model``, on
-    ``self.device``: `close` gives it back."""
-
-    #: Attributes loaded with the model (a tokenizer...) that `close` drops as well.
-    _released_with_model: tuple[str, ...] = ()
-
-    @property
-    def numerics(self) -> dict:
-        """How this extractor reproduces the reference where there is a choice (for the
-        encode metadata); empty when there is none."""
-        return {}
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is in memory (it loads on first use)."""
-        return self._model is not None
-
-    def load(self) -> None:
-        """Load the model (and what goes with it) now rather than on first use."""
-        self.model  # noqa: B018 - the property loads it
-        for name in self._released_with_model:
-            getattr(self, name.removeprefix("_"))  # the public property that loads it
-
-    def close(self) -> None:
-        """Release the model (and what was loaded with it) and the GPU memory it held.
-
-        It is loaded again if the extractor is used after this.
-        """
-        on_cuda = self._model is not None and self.device.type == "cuda"
-        self._model = None
-        for name in self._released_with_model:
-            setattr(self, name, None)
-        if on_cuda:
-            # The cache allocator keeps freed blocks for reuse; hand them back to the GPU.
-            import torch
-
-            torch.cuda.empty_cache()

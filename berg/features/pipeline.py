@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,9 @@ from berg.files import file_sha256
 from berg.registry import MODALITIES, ModelCard
 from berg.stimulus.timeline import Timeline
 from berg.timing import StageClock
+from berg.validation import check_bool, check_choice
 
-__all__ = ["FeaturePipeline", "MODALITIES", "validate_extractor_options"]
-
+__all__ = ["FeatureOptions", "FeaturePipeline", "MODALITIES", "validate_extractor_options"]
 
 
 def _extractor_class(modality: str):
@@ -41,10 +42,6 @@ def _extractor_class(modality: str):
 
     return {"text": TextFeatureExtractor, "audio": AudioFeatureExtractor,
             "video": VideoFeatureExtractor}[modality]
-
-
-# Set by the pipeline itself, from the card and the checkpoint's config.yaml.
-_PIPELINE_ARGUMENTS = ("self", "model_dir", "device", "dtype", "layers")
 
 
 def validate_extractor_options(options: Mapping[str, Mapping] | None) -> dict[str, dict]:
@@ -61,8 +58,6 @@ def validate_extractor_options(options: Mapping[str, Mapping] | None) -> dict[st
         An unknown modality or option name (with the closest valid one), or a bad value
         (each extractor's ``check_options``): all before any model folder is needed.
     """
-    import inspect
-
     options = {} if options is None else options
     if not isinstance(options, Mapping) or not all(isinstance(v, Mapping)
                                                    for v in options.values()):
@@ -73,25 +68,67 @@ def validate_extractor_options(options: Mapping[str, Mapping] | None) -> dict[st
             raise InvalidParameterError(f"extractor options for an unknown modality "
                                         f"{modality!r}{did_you_mean(str(modality), MODALITIES)} "
                                         f"(valid: {', '.join(MODALITIES)})")
-        valid = [name for name in inspect.signature(_extractor_class(modality)).parameters
-                 if name not in _PIPELINE_ARGUMENTS]
-        for name in given:
-            if name not in valid:
-                raise InvalidParameterError(
-                    f"unknown {modality} extractor option {name!r}"
-                    f"{did_you_mean(str(name), valid)} (valid: {', '.join(valid)})")
         _extractor_class(modality).check_options(**given)
     return {m: dict(options.get(m, {})) for m in MODALITIES}
 
 
-def _events_digest(timeline: Timeline, modality: str) -> str:
-    """What, besides the file bytes, decides a modality's features (words, chunks)."""
-    if modality == "text":
-        events = [(w.text, w.start, w.duration, w.context) for w in timeline.words]
-    else:
-        chunks = timeline.audio_chunks if modality == "audio" else timeline.video_chunks
-        events = [(c.start, c.duration) for c in chunks]
-    return hashlib.sha256(json.dumps(events).encode("utf-8")).hexdigest()
+#: ``feature_dtype`` names and what the models run in.
+FEATURE_DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    """How the feature models are found, run and kept, checked once when built.
+
+    Attributes
+    ----------
+    dtype : {'float32', 'bfloat16', 'float16'}
+        The models' precision; float32 reproduces the reference, bfloat16 is faster on a GPU.
+    model_dirs : mapping of modality to path
+        Explicit model folders (win over environment variables and the Hub).
+    local_files_only : bool
+        Never download feature models.
+    release_models : bool
+        Free each model after its stage (bounded GPU memory); keep them for many stimuli
+        in a row when False.
+    show_progress : bool
+        Progress bars for model downloads.
+    extractor_options : mapping of modality to dict
+        Each extractor's own options (batch sizes, memory budget...): names and values are
+        checked here (`validate_extractor_options`).
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown dtype, modality or option name (with the close match), or a bad value.
+    """
+
+    dtype: str = "float32"
+    model_dirs: Mapping[str, str | os.PathLike] = field(default_factory=dict)
+    local_files_only: bool = False
+    release_models: bool = True
+    show_progress: bool = False
+    extractor_options: Mapping[str, Mapping] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_choice("feature dtype", self.dtype, FEATURE_DTYPES,
+                     what="; float32 reproduces the reference")
+        model_dirs = dict(self.model_dirs or {})
+        unknown = set(model_dirs) - set(MODALITIES)
+        if unknown:
+            raise InvalidParameterError(f"model_dirs has unknown modalities {sorted(unknown)}; "
+                                        f"valid: {', '.join(MODALITIES)}")
+        object.__setattr__(self, "model_dirs", model_dirs)
+        for name in ("local_files_only", "release_models", "show_progress"):
+            check_bool(name, getattr(self, name))
+        object.__setattr__(self, "extractor_options",
+                           validate_extractor_options(self.extractor_options))
+
+    @property
+    def torch_dtype(self):
+        import torch
+
+        return getattr(torch, self.dtype)
 
 
 class FeaturePipeline:
@@ -103,46 +140,28 @@ class FeaturePipeline:
         Names the feature models (Hub ids, revisions, environment variables).
     tribe_config : Mapping
         The checkpoint's ``config.yaml``: which layers are averaged (docs/inference.md, section 4).
+    options : FeatureOptions, optional
+        Precision, model folders, downloads, release, extractor options.
     device : torch.device or str
         Where the feature models run.
-    dtype : torch.dtype
-        Their precision; float32 reproduces the reference, bfloat16 is faster on a GPU.
     cache_dir : path or None
         Feature cache folder; None disables caching.
-    model_dirs : Mapping[str, path], optional
-        Explicit model folders per modality (win over environment variables and the Hub).
-    local_files_only : bool
-        Never download feature models.
-    release_models : bool
-        Free each model after its stage (bounded GPU memory); keep them for many stimuli
-        in a row when False.
-    extractor_options : Mapping[str, dict], optional
-        Extra keyword arguments per modality (batch sizes, ...).
     """
 
-    def __init__(self, card: ModelCard, tribe_config: Mapping, *, device, dtype=None,
-                 cache_dir: str | os.PathLike | None = None,
-                 model_dirs: Mapping[str, str | os.PathLike] | None = None,
-                 local_files_only: bool = False, release_models: bool = True,
-                 show_progress: bool = False,
-                 extractor_options: Mapping[str, dict] | None = None):
+    def __init__(self, card: ModelCard, tribe_config: Mapping,
+                 options: FeatureOptions | None = None, *, device,
+                 cache_dir: str | os.PathLike | None = None):
         import torch
 
+        options = FeatureOptions() if options is None else options
+        if not isinstance(options, FeatureOptions):
+            raise InvalidParameterError(f"options must be a FeatureOptions, got {options!r}")
         self.card = card
         self.tribe_config = tribe_config
+        self.options = options
         self.device = torch.device(device)
-        self.dtype = dtype or torch.float32
+        self.dtype = options.torch_dtype
         self.cache = FeatureCache(Path(cache_dir)) if cache_dir is not None else None
-        model_dirs = dict(model_dirs or {})
-        unknown = set(model_dirs) - set(MODALITIES)
-        if unknown:
-            raise InvalidParameterError(f"model_dirs has unknown modalities {sorted(unknown)}; "
-                                        f"valid: {', '.join(MODALITIES)}")
-        self.model_dirs = model_dirs
-        self.local_files_only = local_files_only
-        self.release_models = release_models
-        self.show_progress = show_progress
-        self.extractor_options = validate_extractor_options(extractor_options)
         self._extractors: dict[str, Any] = {}
         self._resolved: dict[str, ResolvedModel] = {}
         self._numerics: dict[str, dict] = {}  # kept after the extractors are released
@@ -155,8 +174,10 @@ class FeaturePipeline:
         """The folder (and Hub commit) of a modality's model, resolved once."""
         if modality not in self._resolved:
             self._resolved[modality] = resolve_pretrained(
-                self.card.extractor(modality), model_dir=self.model_dirs.get(modality),
-                local_files_only=self.local_files_only, show_progress=self.show_progress)
+                self.card.extractor(modality),
+                model_dir=self.options.model_dirs.get(modality),
+                local_files_only=self.options.local_files_only,
+                show_progress=self.options.show_progress)
         return self._resolved[modality]
 
     def extractor(self, modality: str):
@@ -165,7 +186,7 @@ class FeaturePipeline:
             self._extractors[modality] = _extractor_class(modality)(
                 self.resolved_model(modality).path, device=self.device, dtype=self.dtype,
                 layers=layer_selection_from_config(self.tribe_config, modality),
-                **self.extractor_options[modality])
+                **self.options.extractor_options[modality])
             self._numerics[modality] = self._extractors[modality].numerics
         return self._extractors[modality]
 
@@ -188,19 +209,21 @@ class FeaturePipeline:
         features read the same file, which need not be hashed twice.
         """
         digests = {} if digests is None else digests
-        source = timeline.path if modality == "video" else timeline.audio_source
-        if modality == "text":
+        extractor = self.extractor(modality)
+        source = extractor.timeline_source(timeline)
+        if source is None:
             content = "words"
         else:
             if source not in digests:
                 digests[source] = file_sha256(source)
             content = digests[source]
+        events = json.dumps(extractor.timeline_events(timeline)).encode("utf-8")
         resolved = self.resolved_model(modality)
         fingerprint = {
-            "events": _events_digest(timeline, modality),
+            "events": hashlib.sha256(events).hexdigest(),
             "model": resolved.hub_id,
             "model_revision": resolved.revision or str(resolved.path),
-            "extractor": self.extractor(modality).fingerprint(),
+            "extractor": extractor.fingerprint(),
         }
         return self.cache.key(content, modality, fingerprint)
 
@@ -238,13 +261,7 @@ class FeaturePipeline:
                 if not extractor.loaded:
                     with clock.stage(f"load_{modality}"):
                         extractor.load()
-                if modality == "text":
-                    return extractor.extract(timeline.words, progress=report)
-                if modality == "audio":
-                    return extractor.extract(timeline.audio_source, timeline.audio_chunks,
-                                             progress=report)
-                return extractor.extract(timeline.path, timeline.video_chunks,
-                                         progress=report)
+                return extractor.extract_timeline(timeline, progress=report)
 
             try:
                 # Building the extractor (imports, configs, the model folder's digest for
@@ -260,7 +277,7 @@ class FeaturePipeline:
                     features[modality] = (compute() if key is None
                                           else self.cache.get_or_compute(key, compute))
             finally:
-                if self.release_models:
+                if self.options.release_models:
                     self.release(modality)
         return features
 

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
-from berg.errors import InvalidParameterError
+from berg.validation import check_int
 
 __all__ = ["Prefetcher"]
 
@@ -53,8 +53,7 @@ class Prefetcher(Generic[T]):
     """
 
     def __init__(self, iterable: Iterable[T], depth: int = 8, name: str = "berg-prefetch"):
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-            raise InvalidParameterError(f"depth must be a positive int, got {depth!r}")
+        check_int("depth", depth)
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._finished = False

@@ -15,16 +15,17 @@ never beside the input) and then handled like an audio file.
 
 from __future__ import annotations
 
-import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from berg.errors import StimulusError
+from berg.errors import InvalidParameterError, StimulusError
 from berg.timing import StageClock
 
 __all__ = [
+    "StimulusOptions",
     "Chunk",
     "TimelineWord",
     "Timeline",
@@ -131,10 +132,48 @@ class Timeline:
                    "video": bool(self.video_chunks)}
         return tuple(name for name, yes in present.items() if yes)
 
-    @property
-    def n_rows(self) -> int:
-        """Output rows: one per second [k, k+1) of the stimulus, so ceil(duration)."""
-        return math.ceil(self.duration)
+
+@dataclass(frozen=True)
+class StimulusOptions:
+    """How a stimulus file becomes a timeline, checked once when built.
+
+    Attributes
+    ----------
+    language : str or None
+        ISO 639-1 code (or English name) to force for recognition and synthesis; found from
+        the speech or the text when None.
+    tts : str
+        Speech synthesiser for text stimuli: 'piper' (offline, default), 'espeak-ng'
+        (offline) or 'gtts' (online, what the reference used).
+    tts_options : mapping
+        Passed to the synthesiser (e.g. ``{"voice": path}``).
+    sentence_splitter : 'auto', 'spacy', 'spacy:<pipeline>', 'rules' or callable
+        How the transcript is split into sentences for the contexts.
+
+    Raises
+    ------
+    InvalidParameterError, MissingDependencyError, ModelLoadError
+        A bad language, an unknown synthesiser or option (with the close match), a voice
+        file that is not there, an unknown splitter or a missing spaCy pipeline.
+    """
+
+    language: str | None = None
+    tts: str = "piper"
+    tts_options: Mapping[str, Any] = field(default_factory=dict)
+    sentence_splitter: Any = "auto"
+
+    def __post_init__(self) -> None:
+        from berg.stimulus.options import normalize_language
+        from berg.stimulus.speech import check_synthesizer
+        from berg.stimulus.text.splitters import check_splitter
+
+        tts_options = {} if self.tts_options is None else self.tts_options
+        if not isinstance(tts_options, Mapping):
+            raise InvalidParameterError(f"tts_options must be a dict, got {tts_options!r}")
+        object.__setattr__(self, "tts_options", dict(tts_options))
+        object.__setattr__(self, "language", normalize_language(self.language))
+        check_synthesizer(self.tts, self.tts_options)
+        check_splitter(self.sentence_splitter, self.language)
 
 
 def split_into_chunks(duration: float, start: float = 0.0, *,
@@ -177,10 +216,7 @@ def build_timeline(
     *,
     cache_dir: str | os.PathLike,
     transcriber=None,
-    tts: str = "piper",
-    tts_options: dict | None = None,
-    language: str | None = None,
-    sentence_splitter="auto",
+    options: StimulusOptions | None = None,
     clock=None,
 ) -> Timeline:
     """Decode, transcribe (or synthesise) and contextualise one stimulus file.
@@ -195,15 +231,9 @@ def build_timeline(
     transcriber : Transcriber, optional
         Speech recogniser for audio with speech; default: faster-whisper large-v3 (on a GPU
         when CTranslate2 sees one).
-    tts : str
-        Speech synthesiser for text stimuli: 'piper' (offline, default), 'espeak-ng'
-        (offline) or 'gtts' (online, what the reference used).
-    tts_options : dict, optional
-        Passed to the synthesiser (e.g. ``{"voice": path}``).
-    language : str, optional
-        ISO 639-1 code to force for transcription and synthesis; detected when None.
-    sentence_splitter : 'auto', 'spacy', 'rules' or callable
-        How the transcript is split into sentences for the contexts.
+    options : StimulusOptions, optional
+        Language, speech synthesiser and sentence splitter (default: the defaults of
+        :class:`StimulusOptions`).
     clock : berg.timing.StageClock, optional
         Records the ``tts``, ``decode``, ``load_asr``, ``asr`` and ``contexts`` stages
         (``load_asr`` and ``asr`` only when the words are not in the transcript cache).
@@ -215,8 +245,13 @@ def build_timeline(
     """
     from berg.stimulus import media, text
     from berg.stimulus.kinds import check_stimulus_file
+    from berg.stimulus.transcribe import as_transcriber
 
     clock = clock or StageClock()
+    options = StimulusOptions() if options is None else options
+    if not isinstance(options, StimulusOptions):
+        raise InvalidParameterError(f"options must be a StimulusOptions, got {options!r}")
+    language = options.language
     path, kind = check_stimulus_file(stimulus)
     provenance: dict[str, Any] = {"stimulus": str(path), "kind": kind}
 
@@ -224,8 +259,8 @@ def build_timeline(
         from berg.stimulus.speech import synthesize_text_file
 
         with clock.stage("tts"):
-            speech = synthesize_text_file(path, Path(cache_dir), backend=tts,
-                                          language=language, **(tts_options or {}))
+            speech = synthesize_text_file(path, Path(cache_dir), backend=options.tts,
+                                          language=language, **options.tts_options)
         provenance["tts"] = {"backend": speech.backend, "voice": speech.voice,
                              "language": speech.language, "speech_file": str(speech.path)}
         language = language or speech.language
@@ -257,17 +292,17 @@ def build_timeline(
     words: tuple[TimelineWord, ...] = ()
     digests: dict[Path, str] = {}
     if audio_source is not None:
-        transcriber = transcriber or _default_transcriber()
+        transcriber = as_transcriber(transcriber or _default_transcriber())
         transcript, cached = _transcribe(audio_source, transcriber, language,
                                          Path(cache_dir) / "transcripts", clock, digests)
         language = language or transcript.language
         provenance["asr"] = {"backend": transcript.backend, "model": transcript.model,
-                             "device": getattr(transcriber, "device", None),
+                             "device": transcriber.device,
                              "language": transcript.language,
                              "language_probability": transcript.language_probability,
                              "from_cache": cached}
         with clock.stage("contexts"):
-            splitter = text.resolve_splitter(sentence_splitter, language=language)
+            splitter = text.resolve_splitter(options.sentence_splitter, language=language)
             provenance["sentence_splitter"] = splitter.name
             words = tuple(
                 TimelineWord(text=word.text, start=word.start, duration=word.duration,
@@ -295,18 +330,18 @@ def _transcribe(audio_source: Path, transcriber, language: str | None, cache_roo
     from berg.stimulus.transcript_cache import TranscriptCache
 
     cache = key = None
-    fingerprint = getattr(transcriber, "fingerprint", None)
-    if callable(fingerprint):
+    fingerprint = transcriber.fingerprint()
+    if fingerprint is not None:
         with clock.stage("decode"):
             cache = TranscriptCache(cache_root)
             digests[audio_source] = file_sha256(audio_source)
-            key = cache.key(digests[audio_source], fingerprint(), language)
+            key = cache.key(digests[audio_source], fingerprint, language)
             transcript = cache.get(key)
         if transcript is not None:
             return transcript, True
     with clock.stage("decode"):
         samples = media.read_audio(audio_source, 16000)
-    if getattr(transcriber, "loaded", True) is False:
+    if not transcriber.loaded:
         with clock.stage("load_asr"):
             transcriber.load()
     with clock.stage("asr"):

@@ -20,6 +20,7 @@ from berg.errors import (
 )
 from berg.tribe.config import BrainModelConfig, read_tribe_config
 from berg.tribe.model import TribeBrainModel, _check_feature_dims
+from berg.validation import is_int
 
 __all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "load_brain_model"]
 
@@ -168,7 +169,7 @@ def _read_build_args(build_args: Any, path: Path) -> tuple[dict[str, tuple[int, 
     counts = []
     for key in ("n_outputs", "n_output_timesteps"):
         value = build_args[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_int(value, minimum=1):
             raise ModelLoadError(
                 f"{path}: model_build_args[{key!r}] must be a positive integer, got {value!r}"
             )

@@ -14,7 +14,6 @@ model exactly, and refuses (naming the file, key and value) rather than build a 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -23,6 +22,7 @@ from typing import Any
 import yaml
 
 from berg.errors import InvalidParameterError, ModelLoadError
+from berg.validation import check_int, is_number
 
 __all__ = ["BrainModelConfig", "read_tribe_config"]
 
@@ -182,12 +182,7 @@ class BrainModelConfig:
             _check_positive_int(name, getattr(self, name))
         if self.low_rank_head is not None:
             _check_positive_int("low_rank_head", self.low_rank_head)
-        if (
-            isinstance(self.ff_mult, bool)
-            or not isinstance(self.ff_mult, (int, float))
-            or not math.isfinite(self.ff_mult)
-            or int(self.hidden * self.ff_mult) < 1
-        ):
+        if not is_number(self.ff_mult) or int(self.hidden * self.ff_mult) < 1:
             raise InvalidParameterError(
                 f"ff_mult must be a positive number (4 in TRIBE v2), got {self.ff_mult!r}"
             )
@@ -300,8 +295,7 @@ class BrainModelConfig:
 
 
 def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
+    check_int(name, value)
 
 
 class _Checker:

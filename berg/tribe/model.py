@@ -29,6 +29,7 @@ from berg.errors import (
     format_choices,
 )
 from berg.tribe.config import BrainModelConfig
+from berg.validation import check_int, is_int
 
 __all__ = ["TribeBrainModel", "build_brain_model"]
 
@@ -229,8 +230,7 @@ class TribeBrainModel(nn.Module):
             ("n_output_timesteps", n_output_timesteps),
             ("n_predictor_rows", n_predictor_rows),
         ]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, value)
         n_modalities = len(self.feature_dims)
         if config.hidden % n_modalities:
             # Without a combiner the modalities' projections are laid side by side.
@@ -381,7 +381,7 @@ def _check_feature_dims(feature_dims: Mapping) -> dict[str, tuple[int, int]]:
     checked = {}
     for name, dims in feature_dims.items():
         ok = isinstance(name, str) and isinstance(dims, (tuple, list)) and len(dims) == 2
-        ok = ok and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims)
+        ok = ok and all(is_int(d, minimum=1) for d in dims)
         if not ok:
             raise InvalidParameterError(
                 f"feature_dims[{name!r}] must be a pair of positive ints (n_layers, dim), "

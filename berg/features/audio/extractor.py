@@ -23,16 +23,10 @@ from berg.features.audio.signal import (
     resample_channels,
     standardize,
 )
+from berg.features.extractor import FeatureExtractor
 from berg.features.layers import LayerSelection, select_hidden_states
-from berg.features.loading import (
-    ModelHolder,
-    check_extractor_options,
-    check_model_folder,
-    load_config,
-    load_pretrained,
-)
+from berg.features.loading import load_pretrained
 from berg.features.timed import TimedFeature, n_bins
-from berg.files import folder_digest
 from berg.stimulus.timeline import Chunk
 from berg.validation import check_bool, check_int, check_number
 
@@ -42,18 +36,14 @@ __all__ = ["AudioFeatureExtractor"]
 # Bump when the numbers this module produces change for the same inputs.
 _VERSION = 2
 
-
 # The Kaldi filter banks the feature extractor computes: 25 ms windows every 10 ms at 16 kHz.
 _FBANK_WINDOW = 400
-
-
 _FBANK_HOP = 160
-
 
 _MODEL_TYPE = "wav2vec2-bert"
 
 
-class AudioFeatureExtractor(ModelHolder):
+class AudioFeatureExtractor(FeatureExtractor):
     """w2v-bert-2.0 features of audio chunks, as TRIBE v2 was trained on.
 
     Parameters
@@ -85,67 +75,34 @@ class AudioFeatureExtractor(ModelHolder):
         float32). False runs transformers' own attention, as the reference did.
     """
 
-    _released_with_model = ("_feature_extractor",)  # dropped by close() with the model
+    modality = "audio"
+    model_types = (_MODEL_TYPE,)
+    expected = "a Wav2Vec2BertModel (facebook/w2v-bert-2.0)"
+    required_files = {"config.json": "the model config",
+                      "preprocessor_config.json": "the feature extractor config"}
+    version = _VERSION
+    option_checks = {
+        "max_seconds_per_forward": lambda v: check_number(
+            "max_seconds_per_forward", v, positive=True, none="one pass per chunk"),
+        "video_audio_rate": lambda v: check_int("video_audio_rate", v,
+                                                none="the track's own rate"),
+        "fast_relative_attention": lambda v: check_bool("fast_relative_attention", v),
+    }
+    _held = ("_model", "_feature_extractor")  # the feature extractor goes with the model
 
     def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=None,
                  layers: LayerSelection = LayerSelection(),
                  max_seconds_per_forward: float | None = None,
                  video_audio_rate: int | None = REFERENCE_VIDEO_AUDIO_RATE,
                  fast_relative_attention: bool = True):
-        from berg.devices import resolve_device
-
-        dtype = check_extractor_options(model_dir, dtype, layers)
-        self.check_options(max_seconds_per_forward=max_seconds_per_forward,
-                           video_audio_rate=video_audio_rate,
-                           fast_relative_attention=fast_relative_attention)
-        self.model_dir = Path(os.fspath(model_dir)).expanduser()
-        self.device = resolve_device(device)
-        self.dtype = dtype
-        self.layers = replace(layers, cache_n_layers=None)
-        self.max_seconds_per_forward = max_seconds_per_forward
-        self.video_audio_rate = video_audio_rate
-        self.fast_relative_attention = fast_relative_attention
-        self._model = None
-        self._feature_extractor = None
-        self._config = None
-        self._fingerprint: dict | None = None
-
-    @staticmethod
-    def check_options(**options) -> dict:
-        """Check the values of the extractor's own options (any subset, by keyword), before
-        any model folder is needed; returns them."""
-        checks = {
-            "max_seconds_per_forward": lambda v: check_number(
-                "max_seconds_per_forward", v, positive=True, none="one pass per chunk"),
-            "video_audio_rate": lambda v: check_int("video_audio_rate", v,
-                                                    none="the track's own rate"),
-            "fast_relative_attention": lambda v: check_bool("fast_relative_attention", v),
-        }
-        return {name: checks[name](value) for name, value in options.items()}
+        # The reference's audio extractor ignores cache_n_layers.
+        super().__init__(model_dir, device=device, dtype=dtype,
+                         layers=layers, max_seconds_per_forward=max_seconds_per_forward,
+                         video_audio_rate=video_audio_rate,
+                         fast_relative_attention=fast_relative_attention)
+        self.layers = replace(self.layers, cache_n_layers=None)
 
     # -- loading -----------------------------------------------------------------------------
-
-    def _check_folder(self) -> None:
-        check_model_folder(self.model_dir, "audio", "facebook/w2v-bert-2.0", config_json=False)
-        for name, what in (("config.json", "the model config"),
-                           ("preprocessor_config.json", "the feature extractor config")):
-            if not (self.model_dir / name).is_file():
-                raise ModelLoadError(f"audio model folder {str(self.model_dir)!r} has no "
-                                     f"{name} ({what}): it must be a transformers folder of "
-                                     "a Wav2Vec2BertModel (a Hub snapshot or save_pretrained)")
-
-    @property
-    def config(self):
-        """The model's transformers config (read without loading the weights)."""
-        if self._config is None:
-            self._check_folder()
-            config = load_config(self.model_dir, "audio")
-            if config.model_type != _MODEL_TYPE:
-                raise ModelLoadError(f"the audio model in {str(self.model_dir)!r} is a "
-                                     f"{config.model_type!r} model; expected {_MODEL_TYPE!r} "
-                                     "(facebook/w2v-bert-2.0)")
-            self._config = config
-        return self._config
 
     @property
     def feature_extractor(self):
@@ -168,21 +125,17 @@ class AudioFeatureExtractor(ModelHolder):
             self._feature_extractor = extractor
         return self._feature_extractor
 
-    @property
-    def model(self):
+    def _build_model(self):
         """The ``Wav2Vec2BertModel``, in eval mode, on the device, in ``dtype``."""
-        if self._model is None:
-            self.config  # noqa: B018 - checks the folder and the model type first
-            from transformers import Wav2Vec2BertModel
+        from transformers import Wav2Vec2BertModel
 
-            model = load_pretrained(Wav2Vec2BertModel, self.model_dir, kind="audio",
-                                    dtype=self.dtype, device=self.device)
-            if self.fast_relative_attention:
-                from berg.features.relative_attention import speed_up_relative_attention
+        model = load_pretrained(Wav2Vec2BertModel, self.model_dir, kind="audio",
+                                dtype=self.dtype, device=self.device)
+        if self.fast_relative_attention:
+            from berg.features.relative_attention import speed_up_relative_attention
 
-                speed_up_relative_attention(model)
-            self._model = model
-        return self._model
+            speed_up_relative_attention(model)
+        return model
 
     @property
     def numerics(self) -> dict:
@@ -193,40 +146,26 @@ class AudioFeatureExtractor(ModelHolder):
                                 f"moviepy writes it"),
                 "max_seconds_per_forward": self.max_seconds_per_forward}
 
-    @property
-    def n_layers(self) -> int:
-        """Number of hidden states the model returns (its input projection included)."""
-        return int(self.config.num_hidden_layers) + 1
-
-    @property
-    def feature_dim(self) -> int:
-        """Width of a hidden state (1024 for w2v-bert-2.0)."""
-        return int(self.config.hidden_size)
-
-    def fingerprint(self) -> dict:
-        """Everything that decides the numbers, for the feature cache key.
-
-        The model folder is identified by content (configs whole, weights by size and
-        samples; see :func:`berg.files.folder_digest`). The device changes the
-        numbers only by float rounding and is left out.
-        """
-        if self._fingerprint is None:
-            import transformers
-
-            self._check_folder()
-            self._fingerprint = {
-                "extractor": "berg.features.audio", "version": _VERSION,
-                "model_type": self.config.model_type,
-                "model_files": folder_digest(self.model_dir),
-                "dtype": str(self.dtype).removeprefix("torch."),
-                "layers": {"fractions": list(self.layers.fractions),
-                           "aggregation": self.layers.aggregation},
-                "resampler": "julius.ResampleFrac(zeros=24, rolloff=0.945)",
+    def _fingerprint_details(self) -> dict:
+        # The device changes the numbers only by float rounding.
+        return {"resampler": "julius.ResampleFrac(zeros=24, rolloff=0.945)",
                 "max_seconds_per_forward": self.max_seconds_per_forward,
-                "video_audio_rate": self.video_audio_rate,
-                "transformers": transformers.__version__,
-            }
-        return dict(self._fingerprint)
+                "video_audio_rate": self.video_audio_rate}
+
+    # -- a timeline --------------------------------------------------------------------------
+
+    @staticmethod
+    def timeline_source(timeline) -> Path:
+        return timeline.audio_source
+
+    @staticmethod
+    def timeline_events(timeline) -> list:
+        return [(c.start, c.duration) for c in timeline.audio_chunks]
+
+    def extract_timeline(self, timeline, progress: Callable[[float], None] | None = None
+                         ) -> list[TimedFeature]:
+        """`extract` of the timeline's audio chunks (``progress``: seconds done)."""
+        return self.extract(timeline.audio_source, timeline.audio_chunks, progress=progress)
 
     # -- extraction --------------------------------------------------------------------------
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from berg.errors import InvalidParameterError
 from berg.stimulus.timeline import Chunk
+from berg.validation import is_number
 
 __all__ = ["BLOCK_SECONDS", "REFERENCE_VIDEO_AUDIO_RATE", "bin_frames", "check_chunks",
            "chunk_samples", "padded_to", "reference_wav_blocks", "resample_channels", "standardize"]
@@ -157,8 +157,7 @@ def check_chunks(chunks) -> list[Chunk]:
     for chunk in chunks:
         start = getattr(chunk, "start", None)
         duration = getattr(chunk, "duration", None)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                   for v in (start, duration)) or start < 0 or duration <= 0:
+        if not (is_number(start) and is_number(duration)) or start < 0 or duration <= 0:
             raise InvalidParameterError(
                 f"each chunk needs a finite start >= 0 and duration > 0 (seconds), got "
                 f"{chunk!r}")

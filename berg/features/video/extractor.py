@@ -48,13 +48,9 @@ import torch
 
 from berg.errors import ModelLoadError, StimulusError
 from berg.features.budget import batch_beside_model, check_budget
+from berg.features.extractor import FeatureExtractor
 from berg.features.layers import LayerSelection, group_indices, select_hidden_states
-from berg.features.loading import (
-    ModelHolder,
-    check_extractor_options,
-    check_model_folder,
-    load_pretrained,
-)
+from berg.features.loading import load_pretrained
 from berg.features.prefetch import Prefetcher
 from berg.features.timed import TimedFeature
 from berg.features.video.frames import (
@@ -67,13 +63,11 @@ from berg.features.video.frames import (
 )
 from berg.features.video.preprocessing import (
     normalize,
-    read_json,
     read_preprocessing,
     resize_and_crop,
     to_device,
 )
 from berg.features.video.resize import RESIZE_KERNELS
-from berg.files import folder_digest
 from berg.stimulus import media
 from berg.stimulus.timeline import Chunk
 from berg.validation import check_choice, check_int
@@ -90,7 +84,7 @@ _GPU_DECODE_AHEAD = 64  # frames decoded ahead by a background thread beside a G
 # --------------------------------------------------------------------------- extractor
 
 
-class VideoFeatureExtractor(ModelHolder):
+class VideoFeatureExtractor(FeatureExtractor):
     """Per-bin V-JEPA 2 features of video chunks, as TRIBE v2 was trained on them.
 
     Parameters
@@ -135,66 +129,39 @@ class VideoFeatureExtractor(ModelHolder):
         interpolation (about 1e-3 off on the features).
     """
 
+    modality = "video"
+    model_types = ("vjepa2",)
+    expected = "a V-JEPA 2 model (facebook/vjepa2-vitg-fpc64-256)"
+    version = _VERSION
+    option_checks = {
+        "batch_size": lambda v: check_int("batch_size", v, none="from the memory budget"),
+        "memory_budget": check_budget,
+        "decode_ahead": lambda v: check_int("decode_ahead", v, minimum=0, none="automatic"),
+        "decode": lambda v: check_choice("decode", v, DECODE_MODES),
+        "resize_kernel": lambda v: check_choice("resize_kernel", v, RESIZE_KERNELS),
+    }
+
     def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=torch.float32,
                  layers: LayerSelection = LayerSelection(), batch_size: int | None = None,
                  memory_budget: int | None = None, decode_ahead: int | None = None,
                  decode: str = "once", resize_kernel: str = "uint8"):
-        from berg.devices import resolve_device
-
-        dtype = check_extractor_options(model_dir, dtype, layers)
-        memory_budget = self.check_options(
-            batch_size=batch_size, memory_budget=memory_budget, decode_ahead=decode_ahead,
-            decode=decode, resize_kernel=resize_kernel)["memory_budget"]
-        self.model_dir = Path(os.fspath(model_dir)).expanduser()
-        self.device = resolve_device(device)
-        self.dtype = dtype
-        self.layers = layers
-        self.batch_size = batch_size
-        self.memory_budget = memory_budget
-        self.decode_ahead = (decode_ahead if decode_ahead is not None
-                             else _GPU_DECODE_AHEAD if self.device.type == "cuda" else 0)
-        self.decode = decode
-        self.resize_kernel = resize_kernel
-        self.config = self._read_config()
-        pre = read_preprocessing(self.model_dir, self.config)
+        super().__init__(model_dir, device=device, dtype=dtype, layers=layers,
+                         batch_size=batch_size, memory_budget=memory_budget,
+                         decode_ahead=decode_ahead, decode=decode, resize_kernel=resize_kernel)
+        if self.decode_ahead is None:
+            self.decode_ahead = _GPU_DECODE_AHEAD if self.device.type == "cuda" else 0
+        # The configs are read now, so that a wrong folder fails before any video is read.
+        pre = read_preprocessing(self.model_dir, self.config.to_dict())
         self.crop_size: int = pre["crop_size"]
         self.mean: tuple[float, ...] = pre["mean"]
         self.std: tuple[float, ...] = pre["std"]
         self.rescale_factor: float = pre["rescale_factor"]
-        #: Counts of the last `extract` call: chunks, clips, forward passes, distinct RGB
-        #: frames handed out by `media.read_frames` and frames resized.
-        self.last_stats: dict[str, int] = {}
-        self._model = None
-        self._fingerprint: dict | None = None
-
-    @staticmethod
-    def check_options(**options) -> dict:
-        """Check the values of the extractor's own options (any subset, by keyword), before
-        any model folder is needed; returns them, the memory budget as bytes."""
-        checks = {
-            "batch_size": lambda v: check_int("batch_size", v, none="from the memory budget"),
-            "memory_budget": check_budget,
-            "decode_ahead": lambda v: check_int("decode_ahead", v, minimum=0,
-                                                none="automatic"),
-            "decode": lambda v: check_choice("decode", v, DECODE_MODES),
-            "resize_kernel": lambda v: check_choice("resize_kernel", v, RESIZE_KERNELS),
-        }
-        return {name: checks[name](value) for name, value in options.items()}
+        # last_stats counts chunks, clips, forward passes, distinct RGB frames handed out by
+        # `media.read_frames` and frames resized.
 
     def __repr__(self) -> str:
         return (f"VideoFeatureExtractor({str(self.model_dir)!r}, device={str(self.device)!r}, "
                 f"dtype={self.dtype}, decode={self.decode!r}, batch_size={self.batch_size})")
-
-    # -- loading -----------------------------------------------------------------------------
-
-    def _read_config(self) -> dict:
-        check_model_folder(self.model_dir, "video", "a V-JEPA 2 model")
-        path = self.model_dir / "config.json"
-        config = read_json(path)
-        if config.get("model_type") != "vjepa2":
-            raise ModelLoadError(f"{str(path)!r} describes a {config.get('model_type')!r} "
-                                 "model; the video extractor needs V-JEPA 2 ('vjepa2')")
-        return config
 
     @property
     def numerics(self) -> dict:
@@ -206,26 +173,13 @@ class VideoFeatureExtractor(ModelHolder):
                            if self.resize_kernel == "uint8"
                            else "float32, rounded once (not the reference's)")}
 
-    @property
-    def n_layers(self) -> int:
-        """Hidden states the encoder returns (embedding output included): 41 for ViT-g."""
-        return int(self.config.get("num_hidden_layers", 24)) + 1
-
-    @property
-    def feature_dim(self) -> int:
-        """Width of a hidden state (1408 for ViT-g)."""
-        return int(self.config.get("hidden_size", 1024))
-
-    @property
-    def model(self):
+    def _build_model(self):
         """The ``VJEPA2Model``, in eval mode, on the device, in ``dtype``."""
-        if self._model is None:
-            from transformers import VJEPA2Model
+        from transformers import VJEPA2Model
 
-            self._model = load_pretrained(VJEPA2Model, self.model_dir, kind="video",
-                                          dtype=self.dtype, device=self.device, quiet=True,
-                                          check_info=self._check_encoder_weights)
-        return self._model
+        return load_pretrained(VJEPA2Model, self.model_dir, kind="video", dtype=self.dtype,
+                               device=self.device, quiet=True,
+                               check_info=self._check_encoder_weights)
 
     def _check_encoder_weights(self, info: dict) -> None:
         # transformers fills weights missing from the files with random ones and goes on.
@@ -235,32 +189,28 @@ class VideoFeatureExtractor(ModelHolder):
                                  f"{len(missing)} encoder weights (e.g. {missing[0]!r}): "
                                  "incomplete or not a V-JEPA 2 checkpoint")
 
-    def fingerprint(self) -> dict:
-        """Everything that decides the numbers, for the feature cache key.
-
-        Device, decoding mode and batch size change the numbers only by float rounding and
-        are left out.
-        """
-        if self._fingerprint is None:
-            import transformers
-
-            layers = self.layers
-            self._fingerprint = {
-                "extractor": "berg.features.video", "version": _VERSION,
-                "model_type": "vjepa2",
-                "model_files": folder_digest(self.model_dir),
-                "dtype": str(self.dtype).removeprefix("torch."),
-                "layers": {"fractions": list(layers.fractions),
-                           "aggregation": layers.aggregation,
-                           "cache_n_layers": layers.cache_n_layers},
-                "clip": {"frames": CLIP_FRAMES, "seconds": CLIP_SECONDS},
+    def _fingerprint_details(self) -> dict:
+        # Device, decoding mode and batch size change the numbers only by float rounding.
+        return {"clip": {"frames": CLIP_FRAMES, "seconds": CLIP_SECONDS},
                 "preprocessing": {"crop_size": self.crop_size, "mean": list(self.mean),
                                   "std": list(self.std),
                                   "rescale_factor": self.rescale_factor,
-                                  "resize_kernel": self.resize_kernel},
-                "transformers": transformers.__version__,
-            }
-        return dict(self._fingerprint)
+                                  "resize_kernel": self.resize_kernel}}
+
+    # -- a timeline --------------------------------------------------------------------------
+
+    @staticmethod
+    def timeline_source(timeline) -> Path:
+        return timeline.path
+
+    @staticmethod
+    def timeline_events(timeline) -> list:
+        return [(c.start, c.duration) for c in timeline.video_chunks]
+
+    def extract_timeline(self, timeline, progress: Callable[[float], None] | None = None
+                         ) -> list[TimedFeature]:
+        """`extract` of the timeline's video chunks (``progress``: seconds done)."""
+        return self.extract(timeline.path, timeline.video_chunks, progress=progress)
 
     # -- extraction --------------------------------------------------------------------------
 
@@ -338,13 +288,13 @@ class VideoFeatureExtractor(ModelHolder):
         if self.batch_size is not None:
             return self.batch_size
         config = self.config
-        tokens = ((CLIP_FRAMES // int(config.get("tubelet_size", 2)))
-                  * (self.crop_size // int(config.get("patch_size", 16))) ** 2)
+        tokens = ((CLIP_FRAMES // int(config.tubelet_size))
+                  * (self.crop_size // int(config.patch_size)) ** 2)
         # Pixels: uint8 -> float32 normalised -> model dtype. Activations of one block with
         # SDPA attention: input, norm, q/k/v, attention output, projection (6 x width) and
         # the MLP's two hidden tensors (2 x mlp_ratio x width), per token.
         pixels = CLIP_FRAMES * 3 * self.crop_size ** 2
-        block = (6 + 2 * float(config.get("mlp_ratio", 4.0))) * tokens * self.feature_dim
+        block = (6 + 2 * float(config.mlp_ratio)) * tokens * self.feature_dim
         return batch_beside_model(
             self, lambda itemsize: pixels * (1 + 4 + itemsize) + block * itemsize,
             most=_MOST_CLIPS)

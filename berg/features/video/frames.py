@@ -40,6 +40,7 @@ from berg.errors import InvalidParameterError
 from berg.features.timed import n_bins
 from berg.stimulus import media
 from berg.stimulus.timeline import Chunk
+from berg.validation import check_int, is_number
 
 __all__ = [
     "CLIP_FRAMES",
@@ -60,8 +61,7 @@ CLIP_SECONDS = 4.0
 def check_chunk(chunk: object) -> Chunk:
     start = getattr(chunk, "start", None)
     duration = getattr(chunk, "duration", None)
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-               for v in (start, duration)) or start < 0 or duration <= 0:
+    if not (is_number(start) and is_number(duration)) or start < 0 or duration <= 0:
         raise InvalidParameterError(f"a video chunk needs a finite start >= 0 and duration > 0 "
                                     f"(seconds), got {chunk!r}")
     return chunk
@@ -124,11 +124,7 @@ def clip_frame_indices(chunk: Chunk, fps: float, n_frames: int | None = None) ->
     times = clip_times(chunk) + chunk.start  # moviepy: sub-clip time + its start
     indices = media.frame_index_at(times.ravel(), float(fps)).reshape(times.shape)
     if n_frames is not None:
-        if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) \
-                or n_frames < 1:
-            raise InvalidParameterError(f"n_frames must be None or a positive int, "
-                                        f"got {n_frames!r}")
-        indices = _past_the_end(indices, int(n_frames))
+        indices = _past_the_end(indices, check_int("n_frames", n_frames))
     return indices
 
 

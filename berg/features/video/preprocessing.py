@@ -23,6 +23,7 @@ import torch
 
 from berg.errors import InvalidParameterError, ModelLoadError
 from berg.features.video.resize import resize
+from berg.validation import is_int
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -169,7 +170,7 @@ def _square_crop(value, where: str) -> int:
         if height != width:
             raise ModelLoadError(f"{where}: only square crops are supported, got {value!r}")
         value = height
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value, minimum=1):
         raise ModelLoadError(f"{where}: crop_size must be a positive int, got {value!r}")
     return value
 

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from berg.errors import InvalidParameterError
+from berg.validation import is_int
 
 __all__ = [
     "RESIZE_KERNELS",
@@ -155,7 +156,7 @@ def _check_frames(x: object, size: object) -> tuple[int, int]:
                                     f"{getattr(x, 'dtype', type(x).__name__)} of shape "
                                     f"{tuple(getattr(x, 'shape', ()))}")
     if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+            or not all(is_int(v, minimum=1) for v in size)):
         raise InvalidParameterError(f"size must be (height, width) in pixels, got {size!r}")
     return int(size[0]), int(size[1])
 

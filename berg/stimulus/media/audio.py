@@ -17,12 +17,13 @@ from berg.errors import InvalidParameterError
 from berg.stimulus.media.container import (
     audio_stream,
     decode,
+    first_audio_frame,
     frame_time,
     media_path,
-    no_audio_decoded,
     no_track,
     opened,
     require_track,
+    samples_before,
     timeline_origin,
 )
 
@@ -118,17 +119,12 @@ def _audio_from(container, stream, path: Path, at: float) -> _Audio:
             first = None
             container.seek(0)
     if first is None:
-        frames = decode(container, stream)
-        first = next(frames, None)
-    if first is None:
-        raise no_audio_decoded(path)
+        first, frames = first_audio_frame(container, stream, path)
     # The decoder's rate, not the header's: HE-AAC headers give half the decoded rate.
-    rate = first.sample_rate
-    landed = frame_time(first, origin)
     channels = len(first.layout.channels)
-    skip = round((at - (landed if landed is not None else 0.0)) * rate)
-    return _Audio(rate, first.layout, channels,
-                  _samples_from(_chain(first, frames), skip, channels))
+    return _Audio(first.sample_rate, first.layout, channels,
+                  _samples_from(_chain(first, frames), samples_before(first, origin, at),
+                                channels))
 
 
 def _resampled(pieces: Iterator[np.ndarray], layout: av.AudioLayout, rate_in: int,

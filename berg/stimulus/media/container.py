@@ -138,6 +138,29 @@ def no_audio_decoded(path: Path) -> StimulusError:
                          f"audio track)")
 
 
+def first_audio_frame(container, stream, path: Path) -> tuple[av.AudioFrame, Iterator]:
+    """Decode from where the container stands: its first audio frame and the frames after.
+
+    Raises
+    ------
+    StimulusError
+        Nothing of the track decodes (:func:`no_audio_decoded`).
+    """
+    frames = decode(container, stream)
+    first = next(frames, None)
+    if first is None:
+        raise no_audio_decoded(path)
+    return first, frames
+
+
+def samples_before(first: av.AudioFrame, origin: float, at: float) -> int:
+    """Samples of ``first`` (at its decoded rate) that lie before timeline time ``at``;
+    negative when the frame starts after ``at`` (that many samples of silence are missing).
+    An untimed frame counts as starting at 0."""
+    landed = frame_time(first, origin)
+    return round((at - (landed if landed is not None else 0.0)) * first.sample_rate)
+
+
 def require_track(path: Path, kind: str) -> None:
     """Fail now, not at the first ``next()``, when the file lacks the track asked for."""
     with opened(path) as container:

@@ -36,15 +36,15 @@ import numpy as np
 from berg.errors import InvalidParameterError
 from berg.stimulus.media.container import (
     audio_stream,
-    decode,
-    frame_time,
+    first_audio_frame,
     header_end,
     media_path,
-    no_audio_decoded,
     opened,
     require_track,
+    samples_before,
     timeline_origin,
 )
+from berg.validation import check_int
 
 __all__ = ["iter_pcm16_blocks"]
 
@@ -87,9 +87,7 @@ def iter_pcm16_blocks(
         A bad rate, channel count, end or block length.
     """
     path = media_path(path)
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1:
-        raise InvalidParameterError(f"sample_rate must be a positive int (Hz), got "
-                                    f"{sample_rate!r}")
+    check_int("sample_rate (Hz)", sample_rate)
     if channels not in _LAYOUTS:
         raise InvalidParameterError(f"channels must be 1 or 2, got {channels!r}")
     if not (isinstance(block_seconds, (int, float)) and math.isfinite(block_seconds)
@@ -130,13 +128,9 @@ def _track(container, path) -> Iterator[av.AudioFrame]:
     stream.thread_type = "AUTO"
     origin = timeline_origin(container)
     end = header_end(stream, origin)
-    frames = decode(container, stream)
-    first = next(frames, None)
-    if first is None:
-        raise no_audio_decoded(path)
+    first, frames = first_audio_frame(container, stream, path)
     rate = first.sample_rate
-    landed = frame_time(first, origin)
-    skip = round(-(landed or 0.0) * rate)  # > 0: samples before 0; < 0: a late start
+    skip = samples_before(first, origin, 0.0)  # > 0: samples before 0; < 0: a late start
     left = None if end is None else round(end * rate)
     pts = 0
     pending = [first] if skip >= 0 else [_silence(first, -skip, rate), first]

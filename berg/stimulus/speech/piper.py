@@ -15,6 +15,7 @@ from berg.errors import (
     ModelLoadError,
     StimulusError,
 )
+from berg.holder import ModelHolder
 from berg.stimulus.events import SynthesizedSpeech
 from berg.stimulus.options import normalize_language
 from berg.stimulus.speech.synthesizer import language_mismatch, preview, speech_from_file, write_wav
@@ -23,7 +24,7 @@ from berg.validation import check_number
 __all__ = ["PiperSynthesizer"]
 
 
-class PiperSynthesizer:
+class PiperSynthesizer(ModelHolder):
     """Piper neural TTS (offline, ONNX on the CPU).
 
     Parameters
@@ -46,6 +47,7 @@ class PiperSynthesizer:
     """
 
     name = "piper"
+    _held = ("_piper",)  # the ONNX session, loaded on the first synthesis; close() drops it
 
     def __init__(self, voice: str | os.PathLike | None = None, *, sentence_silence: float = 0.25,
                  noise_scale: float = 0.0, noise_w_scale: float = 0.0):
@@ -84,10 +86,6 @@ class PiperSynthesizer:
     def __repr__(self) -> str:
         return f"PiperSynthesizer(voice={self.voice!r}, language={self.language!r})"
 
-    def close(self) -> None:
-        """Release the ONNX session."""
-        self._piper = None
-
     def voice_for(self, language: str) -> str:
         if normalize_language(language) != self.language:
             raise language_mismatch(language, self.name, self.voice, self.language)
@@ -97,7 +95,7 @@ class PiperSynthesizer:
         return (f"{self._identity}|silence={self.sentence_silence}|noise={self.noise_scale}"
                 f"|noise_w={self.noise_w_scale}")
 
-    def _load(self):
+    def _load_model(self):
         if self._piper is None:
             try:
                 from piper import PiperVoice
@@ -121,7 +119,7 @@ class PiperSynthesizer:
                    language: str) -> SynthesizedSpeech:
         """Speak ``text`` (any length: Piper works sentence by sentence) into ``out_path``."""
         voice = self.voice_for(language)
-        piper = self._load()
+        piper = self._load_model()
         sample_rate = piper.config.sample_rate
         gap = np.zeros(round(self.sentence_silence * sample_rate), dtype=np.int16)
         from piper import SynthesisConfig

@@ -92,6 +92,7 @@ from dataclasses import dataclass
 from berg.errors import InvalidParameterError
 from berg.stimulus.events import TimedWord
 from berg.stimulus.text.splitters import SentenceSplitter, Spans, resolve_splitter
+from berg.validation import check_int
 
 __all__ = ["DEFAULT_MAX_CONTEXT_WORDS", "attach_contexts", "recased_text", "word_contexts"]
 
@@ -263,13 +264,8 @@ def _check_words(words: object) -> list[str]:
 
 
 def _check_max_words(max_words: object) -> int | None:
-    if max_words is None:
-        return None
-    if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 1:
-        raise InvalidParameterError(
-            f"max_words must be a positive int (the reference uses "
-            f"{DEFAULT_MAX_CONTEXT_WORDS}) or None, got {max_words!r}")
-    return max_words
+    return check_int(f"max_words (the reference's: {DEFAULT_MAX_CONTEXT_WORDS})", max_words,
+                     none="no limit")
 
 
 def _contexts(words: list[str], placed: list[tuple[str, int] | None],

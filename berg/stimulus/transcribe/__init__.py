@@ -22,7 +22,7 @@ a :class:`~berg.stimulus.events.Transcript` whose word times are seconds from th
 from berg.stimulus.transcribe.factory import TRANSCRIBERS, check_transcriber, make_transcriber
 from berg.stimulus.transcribe.faster_whisper import FasterWhisperTranscriber
 from berg.stimulus.transcribe.whisperx import WhisperXTranscriber
-from berg.stimulus.transcribe.words import SAMPLE_RATE, Transcriber
+from berg.stimulus.transcribe.words import SAMPLE_RATE, Transcriber, as_transcriber
 
 __all__ = [
     "SAMPLE_RATE",
@@ -30,6 +30,7 @@ __all__ = [
     "FasterWhisperTranscriber",
     "Transcriber",
     "WhisperXTranscriber",
+    "as_transcriber",
     "check_transcriber",
     "make_transcriber",
 ]

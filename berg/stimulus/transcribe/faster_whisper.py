@@ -11,6 +11,7 @@ from berg.errors import (
     did_you_mean,
     format_choices,
 )
+from berg.holder import ModelHolder
 from berg.packages import installed_versions
 from berg.stimulus.events import Transcript
 from berg.stimulus.options import normalize_language
@@ -33,7 +34,7 @@ from berg.validation import check_bool, check_int
 __all__ = ["FasterWhisperTranscriber"]
 
 
-class FasterWhisperTranscriber:
+class FasterWhisperTranscriber(ModelHolder):
     """Whisper with word timestamps through faster-whisper (CTranslate2).
 
     Parameters
@@ -126,25 +127,6 @@ class FasterWhisperTranscriber:
         return (f"FasterWhisperTranscriber(model={self.model_name!r}, device={self.device!r}, "
                 f"compute_type={self.compute_type!r})")
 
-    def __enter__(self) -> FasterWhisperTranscriber:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Release the model (its memory is freed once nothing else holds it)."""
-        self._model = None
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is in memory (it loads on the first :meth:`transcribe`)."""
-        return self._model is not None
-
-    def load(self) -> None:
-        """Load the model now rather than on the first :meth:`transcribe`."""
-        self._load()
-
     def fingerprint(self) -> dict:
         """Everything that decides the words, for the transcript cache key.
 
@@ -158,7 +140,7 @@ class FasterWhisperTranscriber:
                 "snap_to_speech": self.snap_to_speech, "silence_peak": SILENCE_PEAK,
                 "packages": installed_versions("faster-whisper", "ctranslate2")}
 
-    def _load(self):
+    def _load_model(self):
         if self._model is not None:
             return self._model
         from faster_whisper import WhisperModel
@@ -202,7 +184,7 @@ class FasterWhisperTranscriber:
         """
         audio = check_audio(audio, sample_rate)
         language = normalize_language(language)
-        model = self._load()
+        model = self._load_model()
         multilingual = model.model.is_multilingual
         if language is not None and language not in model.supported_languages:
             if not multilingual:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from berg.devices import parse_device
 from berg.errors import (
     BERGError,
     DeviceNotAvailableError,
@@ -20,41 +21,30 @@ __all__ = ["choose_compute_type", "missing_whisperx", "model_identity", "model_l
            "resolve_asr_device", "resolve_whisper_model"]
 
 
-_DEVICES = ("cpu", "cuda", "auto")
-
-
 def resolve_asr_device(device: object) -> tuple[str, int]:
-    """``'auto'`` / ``'cpu'`` / ``'cuda'`` / ``'cuda:N'`` -> (CTranslate2 device, index)."""
+    """``'auto'`` / ``'cpu'`` / ``'cuda'`` / ``'cuda:N'`` -> (CTranslate2 device, index).
+
+    The spelling is checked by :func:`berg.devices.parse_device`; what is present is asked of
+    CTranslate2, which runs Whisper.
+    """
     import ctranslate2
 
-    if not isinstance(device, str):
-        device = str(device) if type(device).__name__ == "device" else device  # torch.device
-    if not isinstance(device, str):
-        raise InvalidParameterError(
-            f"device must be one of {format_choices(_DEVICES)} or 'cuda:N', got "
-            f"{type(device).__name__} {device!r}")
-    name = device.strip().lower()
+    kind, index = parse_device(device)
     n_gpus = ctranslate2.get_cuda_device_count()
-    if name == "auto":
+    if kind == "auto":
         return ("cuda", 0) if n_gpus > 0 else ("cpu", 0)
-    if name == "cpu":
+    if kind == "cpu":
         return "cpu", 0
-    kind, _, index = name.partition(":")
-    if kind == "cuda" and (index == "" or index.isdigit()):
-        index = int(index or 0)
-        if n_gpus == 0:
-            raise DeviceNotAvailableError(
-                f"device={device!r} was requested but CTranslate2 (which runs Whisper) sees "
-                "no CUDA GPU; use device='cpu', or device='auto' to take a GPU only when present")
-        if index >= n_gpus:
-            raise DeviceNotAvailableError(
-                f"device={device!r} was requested but CTranslate2 sees {n_gpus} GPU(s) "
-                f"(valid: {', '.join(f'cuda:{i}' for i in range(n_gpus))})")
-        return "cuda", index
-    hint = "; did you mean 'cuda'?" if name == "gpu" else did_you_mean(device, _DEVICES)
-    raise InvalidParameterError(
-        f"unknown device {device!r}{hint} "
-        f"(valid: {format_choices(_DEVICES)}, or 'cuda:N')")
+    index = index or 0
+    if n_gpus == 0:
+        raise DeviceNotAvailableError(
+            f"device={device!r} was requested but CTranslate2 (which runs Whisper) sees "
+            "no CUDA GPU; use device='cpu', or device='auto' to take a GPU only when present")
+    if index >= n_gpus:
+        raise DeviceNotAvailableError(
+            f"device={device!r} was requested but CTranslate2 sees {n_gpus} GPU(s) "
+            f"(valid: {', '.join(f'cuda:{i}' for i in range(n_gpus))})")
+    return "cuda", index
 
 
 def choose_compute_type(device: str, requested: str | None) -> str:

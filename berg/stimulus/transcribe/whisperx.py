@@ -13,6 +13,7 @@ from berg.errors import (
     InvalidParameterError,
     ModelLoadError,
 )
+from berg.holder import ModelHolder
 from berg.packages import installed_versions
 from berg.stimulus.events import Transcript
 from berg.stimulus.options import normalize_language
@@ -29,7 +30,7 @@ from berg.validation import check_int
 __all__ = ["WhisperXTranscriber"]
 
 
-class WhisperXTranscriber:
+class WhisperXTranscriber(ModelHolder):
     """The reference's recogniser: WhisperX (batched faster-whisper + VAD) and wav2vec2 alignment.
 
     Needs the optional ``whisperx`` package (``pip install whisperx``), imported on first use.
@@ -56,6 +57,7 @@ class WhisperXTranscriber:
     """
 
     backend = "whisperx"
+    _held = ("_asr", "_aligners")  # close() releases the Whisper and alignment models
 
     def __init__(self, model: str = "large-v3",
                  align_model: str | None = "WAV2VEC2_ASR_LARGE_LV60K_960H", *,
@@ -76,7 +78,7 @@ class WhisperXTranscriber:
         self.language = normalize_language(language)
         self.download_root = None if download_root is None else str(download_root)
         self._asr = None
-        self._aligners: dict[tuple[str, str | None], tuple[Any, Any]] = {}
+        self._aligners: dict[tuple[str, str | None], tuple[Any, Any]] | None = None
 
     @staticmethod
     def check_options(**options) -> None:
@@ -92,24 +94,8 @@ class WhisperXTranscriber:
         return (f"WhisperXTranscriber(model={self.model_name!r}, align_model={self.align_model!r}, "
                 f"device={self.device!r}, compute_type={self.compute_type!r})")
 
-    def __enter__(self) -> WhisperXTranscriber:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Release the Whisper and alignment models."""
-        self._asr = None
-        self._aligners.clear()
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the Whisper model is in memory (it loads on the first :meth:`transcribe`)."""
-        return self._asr is not None
-
-    def load(self) -> None:
-        """Load the Whisper model now (alignment models load per language, when needed)."""
+    def _load_model(self) -> None:
+        # Alignment models load per language, when needed.
         self._load_asr(self._whisperx())
 
     def fingerprint(self) -> dict:
@@ -144,6 +130,8 @@ class WhisperXTranscriber:
     def _load_aligner(self, whisperx, language: str):
         name = self.align_model if language == "en" else None
         key = (language, name)
+        if self._aligners is None:
+            self._aligners = {}
         if key not in self._aligners:
             try:
                 self._aligners[key] = whisperx.load_align_model(

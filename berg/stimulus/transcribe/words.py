@@ -14,9 +14,10 @@ from berg.errors import (
     StimulusError,
 )
 from berg.stimulus.events import TimedWord, Transcript
+from berg.validation import is_int
 
-__all__ = ["SAMPLE_RATE", "SILENCE_PEAK", "Transcriber", "check_audio", "snap_to_speech",
-           "timed_words"]
+__all__ = ["SAMPLE_RATE", "SILENCE_PEAK", "Transcriber", "as_transcriber", "check_audio",
+           "snap_to_speech", "timed_words"]
 
 
 #: The only sample rate Whisper accepts.
@@ -31,15 +32,20 @@ SILENCE_PEAK = 1e-3
 @runtime_checkable
 class Transcriber(Protocol):
     """Anything that turns 16 kHz mono samples into a :class:`Transcript`, with a model that
-    loads on first use (both recognisers of berg are such)."""
+    loads on first use (both recognisers of berg are such). A user's object that only has
+    ``transcribe`` is given the rest by :func:`as_transcriber`."""
+
+    #: Where it runs ('cpu', 'cuda'), for the provenance; None when unknown.
+    device: str | None
 
     def transcribe(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
                    language: str | None = None) -> Transcript:
         """Recognise the words in ``audio`` (float32, shape ``(n_samples,)``)."""
         ...
 
-    def fingerprint(self) -> dict:
-        """Everything that decides the words, for the transcript cache key."""
+    def fingerprint(self) -> dict | None:
+        """Everything that decides the words, for the transcript cache key (None: the
+        words are never cached)."""
         ...
 
     @property
@@ -56,10 +62,51 @@ class Transcriber(Protocol):
         ...
 
 
+class _PlainRecogniser:
+    """A user's object with only ``transcribe``, given the rest of the protocol: nothing to
+    load or release, no fingerprint (so its words are never cached)."""
+
+    def __init__(self, recogniser):
+        self.recogniser = recogniser
+        self.device = getattr(recogniser, "device", None)
+
+    def transcribe(self, audio, sample_rate=SAMPLE_RATE, *, language=None) -> Transcript:
+        return self.recogniser.transcribe(audio, sample_rate, language=language)
+
+    def fingerprint(self) -> None:
+        return None
+
+    loaded = True
+
+    def load(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def as_transcriber(recogniser: object) -> Transcriber:
+    """``recogniser`` with the whole :class:`Transcriber` protocol.
+
+    berg's recognisers (and any object that has the whole protocol) are returned as they are;
+    an object that only has ``transcribe`` is wrapped (see :class:`_PlainRecogniser`).
+
+    Raises
+    ------
+    InvalidParameterError
+        ``recogniser`` has no ``transcribe`` method.
+    """
+    if isinstance(recogniser, Transcriber):
+        return recogniser
+    if not callable(getattr(recogniser, "transcribe", None)):
+        raise InvalidParameterError(f"transcriber must have a transcribe(audio, sample_rate, "
+                                    f"language=...) method, got {recogniser!r}")
+    return _PlainRecogniser(recogniser)
+
+
 def check_audio(audio: object, sample_rate: object) -> np.ndarray:
     """Return ``audio`` as a contiguous float32 1-D array, or raise with the reason."""
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) \
-            or sample_rate != SAMPLE_RATE:
+    if not is_int(sample_rate) or sample_rate != SAMPLE_RATE:
         raise InvalidParameterError(
             f"sample_rate must be {SAMPLE_RATE} (Whisper's rate), got {sample_rate!r}; "
             f"decode or resample the audio to {SAMPLE_RATE} Hz first")

@@ -30,52 +30,24 @@ text extractor of TRIBE v2 (docs/inference.md, section 5):
   A padded batch differs from one unpadded forward per word by float rounding only;
   `TextFeatureExtractor.extract_per_word` is that unpadded forward, the canonical value.
 
-What berg adds: sharing forward passes
---------------------------------------
-A causal language model's hidden state at position ``j`` depends only on tokens ``0..j``. In a
-transcript the context of a word is usually the previous context plus the new word, so the
-token sequences of many words are prefixes of one longer sequence: one forward of the longest
-gives the states of all of them, each word read at its own positions ``[n_i - k_i, n_i)``.
-`TextFeatureExtractor.extract` (``method="shared"``) groups the words into such *runs*, and
-checks every word's real token sequence rather than trusting the strings, because
-
-- BPE tokenization is not prefix-stable: appending text can change the last tokens (Llama's
-  pre-tokenizer puts a question's ``"?"`` and the sentence joint's ``"."`` in one piece,
-  which BPE may encode as one ``"?."`` token; a context ending in a space sees it join the
-  next word), so a word whose tokens are not a prefix of the run starts a new run;
-- once a context reaches the 1,024-word window (or the token limit), the next context drops
-  words at the front: it shares no prefix and starts its own run. Past the window every word
-  therefore needs its own forward pass; only batching helps there.
-
-Words are tokenized and grouped in blocks of 1,024 (the token lists of an hour of speech would
-take hundreds of MB), the last run of a block continuing into the next one. Runs are batched
-(longest first, up to ``batch_tokens`` tokens, padded on the right). No attention mask is
-passed: with causal attention a real token never sees the padding after it, and position ids
-are ``0..T-1`` for every row, so each row computes what its unpadded forward would, up to
-float rounding (within 1e-5 in float32, checked by the tests).
+How berg computes the same numbers with fewer forward passes: :mod:`berg.features.text.runs`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError
 from berg.features.budget import batch_beside_model, check_budget
+from berg.features.extractor import FeatureExtractor
 from berg.features.layers import LayerSelection, group_indices, select_hidden_states
-from berg.features.loading import (
-    ModelHolder,
-    check_extractor_options,
-    check_model_folder,
-    load_config,
-    load_pretrained,
-)
+from berg.features.loading import load_pretrained
+from berg.features.text.runs import Run, batch_runs, prefix_runs
 from berg.features.timed import TimedFeature
-from berg.files import folder_digest
 from berg.stimulus.timeline import TimelineWord
 from berg.validation import check_choice, check_int
 
@@ -89,7 +61,7 @@ _BLOCK_WORDS = 1024  # words tokenized and grouped at a time by the shared metho
 _MOST_TOKENS = 1 << 16  # per forward pass when sized by the memory budget
 
 
-class TextFeatureExtractor(ModelHolder):
+class TextFeatureExtractor(FeatureExtractor):
     """Contextual word features from a Llama-type causal language model (TRIBE v2's text).
 
     Parameters
@@ -120,59 +92,28 @@ class TextFeatureExtractor(ModelHolder):
         What `extract` does: shared forward passes, or `extract_per_word`.
     """
 
-    _released_with_model = ("_tokenizer",)  # dropped by close() with the model
+    modality = "text"
+    model_types = ("llama",)  # the shared forward passes need a causal decoder
+    expected = "a Llama model (meta-llama/Llama-3.2-3B)"
+    version = _VERSION
+    option_checks = {
+        "max_tokens": lambda v: check_int("max_tokens", v, none="the model's limit"),
+        "batch_tokens": lambda v: check_int("batch_tokens", v, none="from the memory budget"),
+        "memory_budget": check_budget,
+        "method": lambda v: check_choice("method", v, METHODS),
+    }
+    _held = ("_model", "_tokenizer")  # the tokenizer is released with the model
 
     def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=None,
                  layers: LayerSelection = LayerSelection(), max_tokens: int | None = None,
                  batch_tokens: int | None = None, memory_budget: int | None = None,
                  method: str = "shared"):
-        from berg.devices import resolve_device
-
-        dtype = check_extractor_options(model_dir, dtype, layers)
-        memory_budget = self.check_options(max_tokens=max_tokens, batch_tokens=batch_tokens,
-                                           memory_budget=memory_budget,
-                                           method=method)["memory_budget"]
-        self.model_dir = Path(os.fspath(model_dir)).expanduser()
-        self.device = resolve_device(device)
-        self.dtype = dtype
-        self.layers = layers
-        self.max_tokens = max_tokens
-        self.batch_tokens = batch_tokens
-        self.memory_budget = memory_budget
-        self.method = method
-        #: Counts of the last `extract` / `extract_per_word` call: words, sequences (runs),
-        #: forward passes and tokens run through the model.
-        self.last_stats: dict[str, int] = {}
-        self._model = None
-        self._tokenizer = None
-        self._config = None
-        self._fingerprint: dict | None = None
-
-    @staticmethod
-    def check_options(**options) -> dict:
-        """Check the values of the extractor's own options (any subset, by keyword), before
-        any model folder is needed; returns them, the memory budget as bytes."""
-        checks = {
-            "max_tokens": lambda v: check_int("max_tokens", v, none="the model's limit"),
-            "batch_tokens": lambda v: check_int("batch_tokens", v,
-                                                none="from the memory budget"),
-            "memory_budget": check_budget,
-            "method": lambda v: check_choice("method", v, METHODS),
-        }
-        return {name: checks[name](value) for name, value in options.items()}
+        super().__init__(model_dir, device=device, dtype=dtype, layers=layers,
+                         max_tokens=max_tokens, batch_tokens=batch_tokens,
+                         memory_budget=memory_budget, method=method)
+        # last_stats counts words, sequences (runs), forward passes and tokens run.
 
     # -- loading -----------------------------------------------------------------------------
-
-    def _check_folder(self) -> None:
-        check_model_folder(self.model_dir, "text", "a Llama model")
-
-    @property
-    def config(self):
-        """The model's transformers config (read without loading the weights)."""
-        if self._config is None:
-            self._check_folder()
-            self._config = load_config(self.model_dir, "text")
-        return self._config
 
     @property
     def tokenizer(self):
@@ -193,26 +134,12 @@ class TextFeatureExtractor(ModelHolder):
             self._tokenizer = tokenizer
         return self._tokenizer
 
-    @property
-    def model(self):
+    def _build_model(self):
         """The base model (no LM head), in eval mode, on the device, in ``dtype``."""
-        if self._model is None:
-            self._check_folder()
-            from transformers import AutoModel
+        from transformers import AutoModel
 
-            self._model = load_pretrained(AutoModel, self.model_dir, kind="text",
-                                          dtype=self.dtype, device=self.device)
-        return self._model
-
-    @property
-    def n_layers(self) -> int:
-        """Number of hidden states the model returns (embedding output included)."""
-        return int(self.config.num_hidden_layers) + 1
-
-    @property
-    def feature_dim(self) -> int:
-        """Width of a hidden state (3072 for Llama-3.2-3B)."""
-        return int(self.config.hidden_size)
+        return load_pretrained(AutoModel, self.model_dir, kind="text", dtype=self.dtype,
+                               device=self.device)
 
     @property
     def max_length(self) -> int | None:
@@ -235,31 +162,24 @@ class TextFeatureExtractor(ModelHolder):
         return batch_beside_model(self, lambda itemsize: numbers * itemsize,
                                   most=_MOST_TOKENS)
 
-    def fingerprint(self) -> dict:
-        """Everything that decides the numbers, for the feature cache key.
+    def _fingerprint_details(self) -> dict:
+        # Device, method and batch size change the numbers only by float rounding.
+        return {"max_tokens": self.max_length}
 
-        The model files are identified by content: small files (configs, tokenizer) are
-        hashed whole, weight files by their size and 17 evenly spaced 64 KiB samples (their
-        header included), which tells apart any two real checkpoints without reading
-        gigabytes. Device, method and batch size change the numbers only by float rounding
-        and are left out.
-        """
-        if self._fingerprint is None:
-            import transformers
+    # -- a timeline --------------------------------------------------------------------------
 
-            layers = self.layers
-            self._fingerprint = {
-                "extractor": "berg.features.text", "version": _VERSION,
-                "model_type": getattr(self.config, "model_type", None),
-                "model_files": folder_digest(self.model_dir),
-                "dtype": str(self.dtype).removeprefix("torch."),
-                "layers": {"fractions": list(layers.fractions),
-                           "aggregation": layers.aggregation,
-                           "cache_n_layers": layers.cache_n_layers},
-                "max_tokens": self.max_length,
-                "transformers": transformers.__version__,
-            }
-        return dict(self._fingerprint)
+    @staticmethod
+    def timeline_source(timeline) -> None:
+        return None  # the words and their contexts are the whole input
+
+    @staticmethod
+    def timeline_events(timeline) -> list:
+        return [(w.text, w.start, w.duration, w.context) for w in timeline.words]
+
+    def extract_timeline(self, timeline, progress: Callable[[int], None] | None = None
+                         ) -> list[TimedFeature]:
+        """`extract` of the timeline's words (``progress``: words done)."""
+        return self.extract(timeline.words, progress=progress)
 
     # -- extraction --------------------------------------------------------------------------
 
@@ -292,14 +212,14 @@ class TextFeatureExtractor(ModelHolder):
                  "batch_tokens": self.tokens_per_batch()}
         # Blocks of words bound the memory of token lists (a long stimulus has thousands of
         # contexts of ~1,300 tokens); the last run of a block stays open for the next one.
-        open_run: _Run | None = None
+        open_run: Run | None = None
         for lo in range(0, len(words), _BLOCK_WORDS):
             block = words[lo:lo + _BLOCK_WORDS]
-            runs = _prefix_runs(self._tokenize(block), first_index=lo, open_run=open_run)
+            runs = prefix_runs(self._tokenize(block), first_index=lo, open_run=open_run)
             last_block = lo + _BLOCK_WORDS >= len(words)
             open_run = None if last_block else runs.pop()
             stats["sequences"] += len(runs)
-            for batch in _batches(runs, stats["batch_tokens"]):
+            for batch in batch_runs(runs, stats["batch_tokens"]):
                 members = [(row, *member) for row, run in enumerate(batch)
                            for member in run.members]
                 data[[i for _, i, _, _ in members]] = self._shared_forward(
@@ -412,55 +332,6 @@ class TextFeatureExtractor(ModelHolder):
         features = np.empty((len(members), grouped.shape[0], grouped.shape[2]), np.float32)
         features[order] = grouped.transpose(0, 1).cpu().numpy()
         return features
-
-
-class _Run:
-    """Words whose token sequences are all prefixes of ``tokens`` (the longest of them);
-    ``members`` holds (word index, its token count, its own token count)."""
-
-    __slots__ = ("tokens", "members")
-
-    def __init__(self, tokens: list[int], member: tuple[int, int, int]):
-        self.tokens = tokens
-        self.members = [member]
-
-
-def _prefix_runs(items: list[tuple[list[int], int]], first_index: int = 0,
-                 open_run: _Run | None = None) -> list[_Run]:
-    """Group consecutive words ``(tokens, own token count)`` into runs that one forward pass
-    serves, continuing ``open_run`` if given; word indices start at ``first_index``.
-
-    A word joins the current run when its tokens extend the run's (the run grows) or are a
-    prefix of them; otherwise (a merge across the boundary, a sliding window) it starts a
-    new run. The comparison is on the token ids the model will see.
-    """
-    runs = [open_run] if open_run is not None else []
-    for i, (tokens, k) in enumerate(items, first_index):
-        member = (i, len(tokens), k)
-        if runs:
-            run = runs[-1]
-            n, m = len(tokens), len(run.tokens)
-            if n >= m and tokens[:m] == run.tokens:
-                run.tokens = tokens
-                run.members.append(member)
-                continue
-            if n < m and run.tokens[:n] == tokens:
-                run.members.append(member)
-                continue
-        runs.append(_Run(tokens, member))
-    return runs
-
-
-def _batches(runs: list[_Run], batch_tokens: int) -> list[list[_Run]]:
-    """Runs in batches of at most ``batch_tokens`` padded tokens, longest first (a run longer
-    than that goes alone)."""
-    batches: list[list[_Run]] = []
-    for run in sorted(runs, key=lambda r: len(r.tokens), reverse=True):
-        if batches and (len(batches[-1]) + 1) * len(batches[-1][0].tokens) <= batch_tokens:
-            batches[-1].append(run)
-        else:
-            batches.append([run])
-    return batches
 
 
 def _check_words(words: object) -> list[TimelineWord]:

@@ -1,0 +1,26 @@
+"""Pictures of predictions: a cortical map and ROI time courses.
+
+    fig = plot_cortical_map(responses, metadata)             # mean over rows, 4 views
+    fig = plot_cortical_map(responses, metadata, time=12.5)  # the row covering 12.5 s
+    fig = plot_roi_timecourses(responses, metadata, rois=["V1", "FFC"])
+    save_figure(fig, "clip_map.png")
+
+Like nilearn and MNE, each function returns a ``matplotlib.figure.Figure``. Figures are built
+with ``Figure`` and an Agg canvas directly, never through pyplot, so berg starts no GUI, keeps
+no figure alive behind the caller's back and leaves matplotlib's backend alone. (Importing
+``nilearn.plotting`` checks that the current backend is usable and falls back to Agg where it
+is not; that is nilearn's doing and happens only when a map is drawn.)
+
+    maps          plot_cortical_map
+    timecourses   plot_roi_timecourses
+    figures       what they share, and save_figure
+
+Needs the ``plot`` extra: ``pip install 'berg-tribe[plot]'`` (nilearn and matplotlib). The
+fsaverage5 meshes and sulcal depth ship inside nilearn, so nothing is downloaded.
+"""
+
+from berg.plotting.figures import save_figure
+from berg.plotting.maps import plot_cortical_map
+from berg.plotting.timecourses import MAX_DEFAULT_ROIS, plot_roi_timecourses
+
+__all__ = ["plot_cortical_map", "plot_roi_timecourses", "save_figure", "MAX_DEFAULT_ROIS"]
