@@ -34,8 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 MODEL_ID = "fmri-dascoli_2026-tribe_v2"
 #: label, engine, workers, memory per worker (GB; None: measured on the first worker)
-RUNS = (("sequential", "sequential", None, None), ("ray 1", "ray", 1, None),
-        ("ray 2", "ray", 2, None), ("ray 2, 2 GB", "ray", 2, 2.0))
+RUNS = (
+    ("sequential", "sequential", None, None),
+    ("ray 1", "ray", 1, None),
+    ("ray 2", "ray", 2, None),
+    ("ray 2, 2 GB", "ray", 2, 2.0),
+)
 
 
 def make_stimuli(folder: Path, count: int, seconds: float) -> list[Path]:
@@ -73,50 +77,82 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stimuli = make_stimuli(work / "stimuli", args.stimuli, args.seconds)
         models = write_tiny_extractors(work / "models")
-        options = {"checkpoint_dir": write_tiny_brain_checkpoint(work / "tribe"),
-                   "text_model_dir": models["text"], "audio_model_dir": models["audio"],
-                   "video_model_dir": models["video"], "asr_model": asr, "device": "cpu",
-                   "show_progress": False}
+        options = {
+            "checkpoint_dir": write_tiny_brain_checkpoint(work / "tribe"),
+            "text_model_dir": models["text"],
+            "audio_model_dir": models["audio"],
+            "video_model_dir": models["video"],
+            "asr_model": asr,
+            "device": "cpu",
+            "show_progress": False,
+        }
         berg = BERG(work / "berg")
         rows = []
         for label, engine, workers, memory in RUNS:
             out, cache = work / "runs" / label / "out", work / "runs" / label / "cache"
             shutil.rmtree(work / "runs" / label, ignore_errors=True)
-            ray_options = {} if engine == "sequential" else {"workers": workers,
-                                                             "memory_per_worker_gb": memory}
-            report = berg.encode_many(MODEL_ID, stimuli, out, engine=engine, cache_dir=cache,
-                                      **ray_options, **options)
+            ray_options = (
+                {}
+                if engine == "sequential"
+                else {"workers": workers, "memory_per_worker_gb": memory}
+            )
+            report = berg.encode_many(
+                MODEL_ID, stimuli, out, engine=engine, cache_dir=cache, **ray_options, **options
+            )
             seconds = [r.seconds for r in report.records.values() if r.seconds]
-            rows.append({"run": label, "workers": report.workers, "encoded": report.encoded,
-                         "failed": report.failed, "wall_s": report.wall_seconds,
-                         "plan": report.plan.describe() if report.plan else "in this process",
-                         "stimulus_s": report.stimulus_seconds,
-                         "throughput": report.throughput,
-                         "mean_encode_s": sum(seconds) / len(seconds) if seconds else None})
-            print(f"{label}: {report.encoded} encoded in {report.wall_seconds:.1f} s "
-                  f"({rows[-1]['plan']})", flush=True)
+            rows.append(
+                {
+                    "run": label,
+                    "workers": report.workers,
+                    "encoded": report.encoded,
+                    "failed": report.failed,
+                    "wall_s": report.wall_seconds,
+                    "plan": report.plan.describe() if report.plan else "in this process",
+                    "stimulus_s": report.stimulus_seconds,
+                    "throughput": report.throughput,
+                    "mean_encode_s": sum(seconds) / len(seconds) if seconds else None,
+                }
+            )
+            print(
+                f"{label}: {report.encoded} encoded in {report.wall_seconds:.1f} s "
+                f"({rows[-1]['plan']})",
+                flush=True,
+            )
     finally:
         if temporary is not None:
             temporary.cleanup()
 
-    print(f"\n{args.stimuli} speech videos of {args.seconds:g} s (720p), tiny random models, "
-          f"{torch.get_num_threads()} torch threads in this process")
-    print(f"{'run':<14}{'workers':>8}{'wall s':>9}{'encode s/stimulus':>19}"
-          f"{'throughput':>12}")
+    print(
+        f"\n{args.stimuli} speech videos of {args.seconds:g} s (720p), tiny random models, "
+        f"{torch.get_num_threads()} torch threads in this process"
+    )
+    print(f"{'run':<14}{'workers':>8}{'wall s':>9}{'encode s/stimulus':>19}{'throughput':>12}")
     for row in rows:
         mean = row["mean_encode_s"]
-        print(f"{row['run']:<14}{row['workers']:>8}{row['wall_s']:>9.1f}"
-              f"{'-' if mean is None else f'{mean:.2f}':>19}{row['throughput']:>11.2f}x")
+        print(
+            f"{row['run']:<14}{row['workers']:>8}{row['wall_s']:>9.1f}"
+            f"{'-' if mean is None else f'{mean:.2f}':>19}{row['throughput']:>11.2f}x"
+        )
     by_run = {row["run"]: row for row in rows}
     scaling = by_run["ray 2"]["throughput"] / by_run["ray 1"]["throughput"]
     given = by_run["ray 2, 2 GB"]["throughput"] / by_run["ray 1"]["throughput"]
-    print(f"throughput = seconds of stimulus per wall second; ray 2 / ray 1 = {scaling:.2f} "
-          f"(memory measured), {given:.2f} (memory given)")
+    print(
+        f"throughput = seconds of stimulus per wall second; ray 2 / ray 1 = {scaling:.2f} "
+        f"(memory measured), {given:.2f} (memory given)"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "ray2_over_ray1": scaling,
-                                         "ray2_memory_given_over_ray1": given,
-                                         "stimuli": args.stimuli, "seconds": args.seconds},
-                                        indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "rows": rows,
+                    "ray2_over_ray1": scaling,
+                    "ray2_memory_given_over_ray1": given,
+                    "stimuli": args.stimuli,
+                    "seconds": args.seconds,
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

@@ -79,28 +79,40 @@ def child(path: str) -> dict:
         checksum += int(frame[::16, ::16].sum())  # touch the frame, keep nothing
         yielded += 1
     wall = time.perf_counter() - start
-    return {"duration_s": info.duration, "times": len(times), "frames_yielded": yielded,
-            "frames_decoded": decoded, "frames_converted": converted,
-            "frames_in_file": info.n_frames, "wall_s": wall,
-            "decode_fps": decoded / wall if wall else None,
-            "rss_before_mib": rss_before / 1024, "peak_rss_mib": _rss_kib("VmHWM") / 1024,
-            "checksum": checksum}
+    return {
+        "duration_s": info.duration,
+        "times": len(times),
+        "frames_yielded": yielded,
+        "frames_decoded": decoded,
+        "frames_converted": converted,
+        "frames_in_file": info.n_frames,
+        "wall_s": wall,
+        "decode_fps": decoded / wall if wall else None,
+        "rss_before_mib": rss_before / 1024,
+        "peak_rss_mib": _rss_kib("VmHWM") / 1024,
+        "checksum": checksum,
+    }
 
 
 def measure(path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(path)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(path)], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="long video (default 10)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a 1-minute long video against a 15-second short one")
+    parser.add_argument(
+        "--quick", action="store_true", help="a 1-minute long video against a 15-second short one"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--cache-dir", type=Path,
-                        help="keep generated videos here between runs (default: a temp dir)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="keep generated videos here between runs (default: a temp dir)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -124,27 +136,37 @@ def main(argv: list[str] | None = None) -> int:
             results[label] = result
 
     short, long = results["short"], results["long"]
-    print(f"read_frames on {WIDTH}x{HEIGHT} h264 at {FPS} fps; 64-frame clips every 0.5 s "
-          f"(16 fps over 4 s), streamed")
-    header = (f"{'video':>8} {'times':>8} {'decoded':>8} {'converted':>9} {'wall s':>8} "
-              f"{'decode fps':>10} {'RSS before MiB':>15} {'peak RSS MiB':>13}")
+    print(
+        f"read_frames on {WIDTH}x{HEIGHT} h264 at {FPS} fps; 64-frame clips every 0.5 s "
+        f"(16 fps over 4 s), streamed"
+    )
+    header = (
+        f"{'video':>8} {'times':>8} {'decoded':>8} {'converted':>9} {'wall s':>8} "
+        f"{'decode fps':>10} {'RSS before MiB':>15} {'peak RSS MiB':>13}"
+    )
     print(header)
     print("-" * len(header))
     for label in ("short", "long"):
         r = results[label]
-        print(f"{r['duration_s']:>7.0f}s {r['times']:>8} {r['frames_decoded']:>8} "
-              f"{r['frames_converted']:>9} {r['wall_s']:>8.1f} {r['decode_fps']:>10.0f} "
-              f"{r['rss_before_mib']:>15.1f} {r['peak_rss_mib']:>13.1f}")
+        print(
+            f"{r['duration_s']:>7.0f}s {r['times']:>8} {r['frames_decoded']:>8} "
+            f"{r['frames_converted']:>9} {r['wall_s']:>8.1f} {r['decode_fps']:>10.0f} "
+            f"{r['rss_before_mib']:>15.1f} {r['peak_rss_mib']:>13.1f}"
+        )
     ratios = {
         "duration": long["duration_s"] / short["duration_s"],
         "wall": long["wall_s"] / short["wall_s"],
         "peak_rss": long["peak_rss_mib"] / short["peak_rss_mib"],
-        "decode_rss_growth": ((long["peak_rss_mib"] - long["rss_before_mib"])
-                              / max(1e-9, short["peak_rss_mib"] - short["rss_before_mib"])),
+        "decode_rss_growth": (
+            (long["peak_rss_mib"] - long["rss_before_mib"])
+            / max(1e-9, short["peak_rss_mib"] - short["rss_before_mib"])
+        ),
     }
-    print(f"long/short: duration x{ratios['duration']:.1f}, wall x{ratios['wall']:.2f}, "
-          f"peak RSS x{ratios['peak_rss']:.3f}, RSS growth during decode "
-          f"x{ratios['decode_rss_growth']:.2f}")
+    print(
+        f"long/short: duration x{ratios['duration']:.1f}, wall x{ratios['wall']:.2f}, "
+        f"peak RSS x{ratios['peak_rss']:.3f}, RSS growth during decode "
+        f"x{ratios['decode_rss_growth']:.2f}"
+    )
     if args.json:
         args.json.write_text(json.dumps({"results": results, "ratios": ratios}, indent=2))
     return 0

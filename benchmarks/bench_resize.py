@@ -28,8 +28,11 @@ import sys
 import time
 from pathlib import Path
 
-GEOMETRIES = {"720p": ((720, 1280), (292, 519)), "1080p": ((1080, 1920), (292, 519)),
-              "4K": ((2160, 3840), (292, 519))}
+GEOMETRIES = {
+    "720p": ((720, 1280), (292, 519)),
+    "1080p": ((1080, 1920), (292, 519)),
+    "4K": ((2160, 3840), (292, 519)),
+}
 
 
 def _timed(function, frames, size, device, repeats: int) -> float:
@@ -59,23 +62,32 @@ def run(device: str = "cpu", n_frames: int = 4, repeats: int = 3) -> dict:
     results = {}
     for name, (shape, size) in GEOMETRIES.items():
         generator = torch.Generator().manual_seed(0)
-        frames = torch.randint(0, 256, (n_frames, 3, *shape), dtype=torch.uint8,
-                               generator=generator).to(device)
-        row = {path: 1e3 * _timed(function, frames, size, device, repeats)
-               for path, function in paths.items()}
+        frames = torch.randint(
+            0, 256, (n_frames, 3, *shape), dtype=torch.uint8, generator=generator
+        ).to(device)
+        row = {
+            path: 1e3 * _timed(function, frames, size, device, repeats)
+            for path, function in paths.items()
+        }
         exact, other = resize_uint8(frames, size), resize_float(frames, size)
         # On a GPU this is the check that matters: the device's pixels are the reference's.
         cpu_kernel = torch.nn.functional.interpolate(
-            frames.cpu(), size=size, mode="bilinear", align_corners=False, antialias=True)
+            frames.cpu(), size=size, mode="bilinear", align_corners=False, antialias=True
+        )
         results[name] = {
             "ms_per_frame": row,
             "ratio_to_float": {path: ms / row["float"] for path, ms in row.items()},
             "float_pixels_off": float((exact != other).float().mean()),
             "equal_to_torch_cpu_kernel": bool(torch.equal(exact.cpu(), cpu_kernel)),
         }
-    return {"device": str(device), "frames": n_frames, "torch": torch.__version__,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "threads": torch.get_num_threads(), "geometries": results}
+    return {
+        "device": str(device),
+        "frames": n_frames,
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "geometries": results,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,15 +97,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     result = run(args.device, args.frames)
-    print(f"resize to 292 px on {result['device']} (torch {result['torch']}, "
-          f"{result['cpu_capability']}, {result['threads']} threads), ms per frame:")
-    print(f"{'':>6} {'uint8':>9} {'fixed pt':>9} {'float':>9}   ratios to float   "
-          f"float off   uint8 exact")
+    print(
+        f"resize to 292 px on {result['device']} (torch {result['torch']}, "
+        f"{result['cpu_capability']}, {result['threads']} threads), ms per frame:"
+    )
+    print(
+        f"{'':>6} {'uint8':>9} {'fixed pt':>9} {'float':>9}   ratios to float   "
+        f"float off   uint8 exact"
+    )
     for name, row in result["geometries"].items():
         ms, ratio = row["ms_per_frame"], row["ratio_to_float"]
-        print(f"{name:>6} {ms['uint8']:9.2f} {ms['fixed point']:9.2f} {ms['float']:9.2f}   "
-              f"{ratio['uint8']:5.2f} {ratio['fixed point']:6.2f}      "
-              f"{100 * row['float_pixels_off']:5.1f} %   {row['equal_to_torch_cpu_kernel']}")
+        print(
+            f"{name:>6} {ms['uint8']:9.2f} {ms['fixed point']:9.2f} {ms['float']:9.2f}   "
+            f"{ratio['uint8']:5.2f} {ratio['fixed point']:6.2f}      "
+            f"{100 * row['float_pixels_off']:5.1f} %   {row['equal_to_torch_cpu_kernel']}"
+        )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0

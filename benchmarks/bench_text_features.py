@@ -64,15 +64,28 @@ def build_model(folder: Path, hidden: int, n_layers: int, text: str) -> None:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.train_from_iterator([text], trainers.BpeTrainer(
-        vocab_size=600, special_tokens=[BOS, EOS], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS,
-                                   model_max_length=131072)
+    tokenizer.train_from_iterator(
+        [text],
+        trainers.BpeTrainer(
+            vocab_size=600,
+            special_tokens=[BOS, EOS],
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, model_max_length=131072
+    )
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=hidden, intermediate_size=4 * hidden,
-                         num_hidden_layers=n_layers, num_attention_heads=4,
-                         num_key_value_heads=2, max_position_embeddings=8192)
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
+        num_hidden_layers=n_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=8192,
+    )
     LlamaModel(config).save_pretrained(folder)
     fast.save_pretrained(folder)
 
@@ -90,31 +103,48 @@ def run(quick: bool = False, n_words: int | None = None) -> dict:
     n_words = n_words or (300 if quick else 1500)
     texts = make_transcript(n_words)
     contexts = word_contexts(texts, splitter="rules")  # the reference's 1,024-word window
-    words = [TimelineWord(w, 0.4 * i, 0.3, c) for i, (w, c) in enumerate(zip(texts, contexts))
-             if c]
+    words = [TimelineWord(w, 0.4 * i, 0.3, c) for i, (w, c) in enumerate(zip(texts, contexts)) if c]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         build_model(Path(tmp), hidden, n_layers, recased_text(texts, splitter="rules"))
         extractor = TextFeatureExtractor(tmp)
         extractor.extract(words[:5])  # load the model and warm up outside the timings
         results = {}
-        for name, method in (("per_word", extractor.extract_per_word),
-                             ("shared", extractor.extract)):
+        for name, method in (
+            ("per_word", extractor.extract_per_word),
+            ("shared", extractor.extract),
+        ):
             start = time.perf_counter()
             results[name] = method(words)
             seconds = time.perf_counter() - start
             stats = extractor.last_stats
-            rows.append({"method": name, "seconds": seconds, "words_per_s": len(words) / seconds,
-                         "sequences": stats["sequences"],
-                         "forward_passes": stats["forward_passes"], "tokens": stats["tokens"]})
+            rows.append(
+                {
+                    "method": name,
+                    "seconds": seconds,
+                    "words_per_s": len(words) / seconds,
+                    "sequences": stats["sequences"],
+                    "forward_passes": stats["forward_passes"],
+                    "tokens": stats["tokens"],
+                }
+            )
         extractor.close()
-    diff = max(float(np.abs(a.data - b.data).max())
-               for a, b in zip(results["per_word"], results["shared"]))
-    return {"settings": {"hidden": hidden, "layers": n_layers, "words": len(words),
-                         "context_window_words": 1024, "device": "cpu",
-                         "threads": torch.get_num_threads()},
-            "rows": rows, "ratio_per_word_over_shared": rows[0]["seconds"] / rows[1]["seconds"],
-            "max_abs_diff": diff}
+    diff = max(
+        float(np.abs(a.data - b.data).max()) for a, b in zip(results["per_word"], results["shared"])
+    )
+    return {
+        "settings": {
+            "hidden": hidden,
+            "layers": n_layers,
+            "words": len(words),
+            "context_window_words": 1024,
+            "device": "cpu",
+            "threads": torch.get_num_threads(),
+        },
+        "rows": rows,
+        "ratio_per_word_over_shared": rows[0]["seconds"] / rows[1]["seconds"],
+        "max_abs_diff": diff,
+    }
 
 
 def main() -> None:
@@ -125,16 +155,24 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args.quick, args.words)
     settings = result["settings"]
-    print(f"random Llama hidden {settings['hidden']}, {settings['layers']} layers, "
-          f"{settings['words']} words, window {settings['context_window_words']} words, "
-          f"{settings['threads']} CPU threads")
-    print(f"{'method':<10}{'seconds':>10}{'words/s':>10}{'sequences':>11}{'forwards':>10}"
-          f"{'tokens':>11}")
+    print(
+        f"random Llama hidden {settings['hidden']}, {settings['layers']} layers, "
+        f"{settings['words']} words, window {settings['context_window_words']} words, "
+        f"{settings['threads']} CPU threads"
+    )
+    print(
+        f"{'method':<10}{'seconds':>10}{'words/s':>10}{'sequences':>11}{'forwards':>10}"
+        f"{'tokens':>11}"
+    )
     for row in result["rows"]:
-        print(f"{row['method']:<10}{row['seconds']:>10.2f}{row['words_per_s']:>10.1f}"
-              f"{row['sequences']:>11}{row['forward_passes']:>10}{row['tokens']:>11}")
-    print(f"per-word / shared: {result['ratio_per_word_over_shared']:.1f}x; "
-          f"max |difference| {result['max_abs_diff']:.2e}")
+        print(
+            f"{row['method']:<10}{row['seconds']:>10.2f}{row['words_per_s']:>10.1f}"
+            f"{row['sequences']:>11}{row['forward_passes']:>10}{row['tokens']:>11}"
+        )
+    print(
+        f"per-word / shared: {result['ratio_per_word_over_shared']:.1f}x; "
+        f"max |difference| {result['max_abs_diff']:.2e}"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 

@@ -40,10 +40,20 @@ def make_model(folder: Path) -> Path:
     from transformers import VJEPA2Config, VJEPA2Model
 
     torch.manual_seed(0)
-    config = VJEPA2Config(crop_size=64, patch_size=16, tubelet_size=2, frames_per_clip=64,
-                          hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
-                          mlp_ratio=2.0, pred_hidden_size=16, pred_num_attention_heads=2,
-                          pred_num_hidden_layers=1, num_pooler_layers=1)
+    config = VJEPA2Config(
+        crop_size=64,
+        patch_size=16,
+        tubelet_size=2,
+        frames_per_clip=64,
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        mlp_ratio=2.0,
+        pred_hidden_size=16,
+        pred_num_attention_heads=2,
+        pred_num_hidden_layers=1,
+        num_pooler_layers=1,
+    )
     VJEPA2Model(config).save_pretrained(folder)
     (folder / "video_preprocessor_config.json").write_text(json.dumps({"crop_size": 64}))
     return folder
@@ -89,8 +99,9 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
         chunks = [Chunk(0.0, seconds)]
         modes, features = {}, {}
         for decode, batch_size in MODES:
-            extractor = VideoFeatureExtractor(model_dir, device=device, decode=decode,
-                                              batch_size=batch_size)
+            extractor = VideoFeatureExtractor(
+                model_dir, device=device, decode=decode, batch_size=batch_size
+            )
             extractor.load()  # outside the timing
             counter = [0]
             with counting_decoder(counter):
@@ -98,10 +109,14 @@ def run(quick: bool = False, device: str = "cpu") -> dict:
                 features[decode] = extractor.extract(video, chunks)[0].data
                 wall = time.perf_counter() - start
             stats = extractor.last_stats
-            modes[decode] = {"batch_size": batch_size, "frames_decoded": counter[0],
-                             "frames_resized": stats["frames_resized"],
-                             "forward_passes": stats["forward_passes"],
-                             "clips": stats["clips"], "seconds": wall}
+            modes[decode] = {
+                "batch_size": batch_size,
+                "frames_decoded": counter[0],
+                "frames_resized": stats["frames_resized"],
+                "forward_passes": stats["forward_passes"],
+                "clips": stats["clips"],
+                "seconds": wall,
+            }
             extractor.close()
     slow, fast = modes["per-clip"], modes["once"]
     return {
@@ -118,9 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 6 s video instead of 20 s")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument("--threads", type=int,
-                        help="torch CPU threads (default: torch's choice; 1 is steadier on a "
-                             "busy machine, where idle-spinning threads slow small ops)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: torch's choice; 1 is steadier on a "
+        "busy machine, where idle-spinning threads slow small ops)",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     if args.threads:
@@ -130,20 +148,27 @@ def main(argv: list[str] | None = None) -> int:
     result = run(quick=args.quick, device=args.device)
 
     video = result["video"]
-    print(f"V-JEPA 2 features of a {video['seconds']:g} s {video['width']}x{video['height']} "
-          f"h264 video at {video['fps']} fps, one chunk, tiny random model, "
-          f"{result['device']}")
-    header = (f"{'mode':>9} {'batch':>5} {'decoded':>8} {'resized':>8} {'forwards':>8} "
-              f"{'seconds':>8}")
+    print(
+        f"V-JEPA 2 features of a {video['seconds']:g} s {video['width']}x{video['height']} "
+        f"h264 video at {video['fps']} fps, one chunk, tiny random model, "
+        f"{result['device']}"
+    )
+    header = (
+        f"{'mode':>9} {'batch':>5} {'decoded':>8} {'resized':>8} {'forwards':>8} {'seconds':>8}"
+    )
     print(header)
     print("-" * len(header))
     for name, mode in result["modes"].items():
-        print(f"{name:>9} {mode['batch_size']:>5} {mode['frames_decoded']:>8} "
-              f"{mode['frames_resized']:>8} {mode['forward_passes']:>8} "
-              f"{mode['seconds']:>8.2f}")
-    print(f"per-clip / once: time x{result['speedup']:.2f}, frames decoded "
-          f"x{result['decode_ratio']:.1f}; max |feature difference| "
-          f"{result['max_abs_diff']:.2e}")
+        print(
+            f"{name:>9} {mode['batch_size']:>5} {mode['frames_decoded']:>8} "
+            f"{mode['frames_resized']:>8} {mode['forward_passes']:>8} "
+            f"{mode['seconds']:>8.2f}"
+        )
+    print(
+        f"per-clip / once: time x{result['speedup']:.2f}, frames decoded "
+        f"x{result['decode_ratio']:.1f}; max |feature difference| "
+        f"{result['max_abs_diff']:.2e}"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0

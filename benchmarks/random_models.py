@@ -22,35 +22,87 @@ from pathlib import Path
 SIZES = ("tiny", "small", "real")
 
 # Brain model of the release (docs/inference.md, sections 1 and 9).
-_BRAIN = {"hidden": 1152, "max_seq_len": 1024, "depth": 8, "heads": 8, "ff_mult": 4,
-          "low_rank_head": 2048}
+_BRAIN = {
+    "hidden": 1152,
+    "max_seq_len": 1024,
+    "depth": 8,
+    "heads": 8,
+    "ff_mult": 4,
+    "low_rank_head": 2048,
+}
 
 _LLAMA = {
-    "tiny": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=4,
-                 num_attention_heads=4, num_key_value_heads=2),
-    "small": dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4,
-                  num_attention_heads=4, num_key_value_heads=2),
-    "real": dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=28,
-                 num_attention_heads=24, num_key_value_heads=8, head_dim=128,
-                 vocab_size=128256, rope_theta=500000.0, tie_word_embeddings=True,
-                 rope_scaling={"rope_type": "llama3", "factor": 32.0, "high_freq_factor": 4.0,
-                               "low_freq_factor": 1.0,
-                               "original_max_position_embeddings": 8192}),
+    "tiny": dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    ),
+    "small": dict(
+        hidden_size=256,
+        intermediate_size=1024,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    ),
+    "real": dict(
+        hidden_size=3072,
+        intermediate_size=8192,
+        num_hidden_layers=28,
+        num_attention_heads=24,
+        num_key_value_heads=8,
+        head_dim=128,
+        vocab_size=128256,
+        rope_theta=500000.0,
+        tie_word_embeddings=True,
+        rope_scaling={
+            "rope_type": "llama3",
+            "factor": 32.0,
+            "high_freq_factor": 4.0,
+            "low_freq_factor": 1.0,
+            "original_max_position_embeddings": 8192,
+        },
+    ),
 }
 _W2V_BERT = {
-    "small": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                  intermediate_size=1024, conv_depthwise_kernel_size=31),
-    "real": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
-                 intermediate_size=4096, conv_depthwise_kernel_size=31),
+    "small": dict(
+        hidden_size=256,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=1024,
+        conv_depthwise_kernel_size=31,
+    ),
+    "real": dict(
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        intermediate_size=4096,
+        conv_depthwise_kernel_size=31,
+    ),
 }
 _VJEPA2 = {
-    "small": dict(crop_size=64, hidden_size=128, num_hidden_layers=4, num_attention_heads=2,
-                  mlp_ratio=4.0, pred_hidden_size=32, pred_num_attention_heads=2,
-                  pred_num_hidden_layers=1),
-    "real": dict(crop_size=256, hidden_size=1408, num_hidden_layers=40,
-                 num_attention_heads=22, mlp_ratio=48 / 11, pred_hidden_size=384,
-                 pred_num_attention_heads=12, pred_num_hidden_layers=12,
-                 pred_num_mask_tokens=10),
+    "small": dict(
+        crop_size=64,
+        hidden_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        mlp_ratio=4.0,
+        pred_hidden_size=32,
+        pred_num_attention_heads=2,
+        pred_num_hidden_layers=1,
+    ),
+    "real": dict(
+        crop_size=256,
+        hidden_size=1408,
+        num_hidden_layers=40,
+        num_attention_heads=22,
+        mlp_ratio=48 / 11,
+        pred_hidden_size=384,
+        pred_num_attention_heads=12,
+        pred_num_hidden_layers=12,
+        pred_num_mask_tokens=10,
+    ),
 }
 
 
@@ -70,17 +122,25 @@ def llama_config(size: str, vocab_size: int, bos: int, eos: int):
 
     options = dict(_LLAMA[size])
     vocab_size = max(vocab_size, options.pop("vocab_size", 0))  # real size: the real table
-    return LlamaConfig(vocab_size=vocab_size, max_position_embeddings=131072,
-                       bos_token_id=bos, eos_token_id=eos, **options)
+    return LlamaConfig(
+        vocab_size=vocab_size,
+        max_position_embeddings=131072,
+        bos_token_id=bos,
+        eos_token_id=eos,
+        **options,
+    )
 
 
 def w2v_bert_config(size: str):
     from transformers import Wav2Vec2BertConfig
 
-    return Wav2Vec2BertConfig(feature_projection_input_dim=160,
-                              position_embeddings_type="relative_key",
-                              left_max_position_embeddings=64,
-                              right_max_position_embeddings=8, **_W2V_BERT[size])
+    return Wav2Vec2BertConfig(
+        feature_projection_input_dim=160,
+        position_embeddings_type="relative_key",
+        left_max_position_embeddings=64,
+        right_max_position_embeddings=8,
+        **_W2V_BERT[size],
+    )
 
 
 def vjepa2_config(size: str):
@@ -139,25 +199,37 @@ def write_extractors(size: str, root: Path, *, device: str = "cpu") -> dict[str,
         return folders
 
     torch.manual_seed(1)
-    _save(_build(Wav2Vec2BertModel, w2v_bert_config(size), device), folders["audio"], dtype,
-          device)
+    _save(_build(Wav2Vec2BertModel, w2v_bert_config(size), device), folders["audio"], dtype, device)
     SeamlessM4TFeatureExtractor(padding_value=1.0).save_pretrained(folders["audio"])
 
     torch.manual_seed(2)
     config = vjepa2_config(size)
     _save(_build(VJEPA2Model, config, device), folders["video"], dtype, device)
-    (folders["video"] / "video_preprocessor_config.json").write_text(json.dumps({
-        "crop_size": config.crop_size, "do_center_crop": True, "do_normalize": True,
-        "do_rescale": True, "do_resize": True, "image_mean": [0.485, 0.456, 0.406],
-        "image_std": [0.229, 0.224, 0.225], "resample": 2, "rescale_factor": 1 / 255,
-        "video_processor_type": "VJEPA2VideoProcessor"}))
+    (folders["video"] / "video_preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "crop_size": config.crop_size,
+                "do_center_crop": True,
+                "do_normalize": True,
+                "do_rescale": True,
+                "do_resize": True,
+                "image_mean": [0.485, 0.456, 0.406],
+                "image_std": [0.229, 0.224, 0.225],
+                "resample": 2,
+                "rescale_factor": 1 / 255,
+                "video_processor_type": "VJEPA2VideoProcessor",
+            }
+        )
+    )
     return folders
 
 
 def feature_dims(folders: dict[str, Path]) -> dict[str, tuple[int, int]]:
     """The brain model's inputs for these extractors: 2 layer groups of each model's width."""
-    widths = {m: json.loads((folder / "config.json").read_text())["hidden_size"]
-              for m, folder in folders.items()}
+    widths = {
+        m: json.loads((folder / "config.json").read_text())["hidden_size"]
+        for m, folder in folders.items()
+    }
     return {m: (2, int(widths[m])) for m in ("text", "audio", "video")}
 
 
@@ -171,22 +243,49 @@ def write_brain_checkpoint(folder: Path, dims: dict[str, tuple[int, int]]) -> Pa
     from berg.tribe.model import build_brain_model
 
     torch.manual_seed(3)
-    config = BrainModelConfig(hidden=_BRAIN["hidden"], max_seq_len=_BRAIN["max_seq_len"],
-                              depth=_BRAIN["depth"], heads=_BRAIN["heads"],
-                              ff_mult=_BRAIN["ff_mult"], low_rank_head=_BRAIN["low_rank_head"])
+    config = BrainModelConfig(
+        hidden=_BRAIN["hidden"],
+        max_seq_len=_BRAIN["max_seq_len"],
+        depth=_BRAIN["depth"],
+        heads=_BRAIN["heads"],
+        ff_mult=_BRAIN["ff_mult"],
+        low_rank_head=_BRAIN["low_rank_head"],
+    )
     model = build_brain_model(config, dims, 20484, 100)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(yaml.safe_dump({
-        "brain_model_config": {"hidden": _BRAIN["hidden"], "max_seq_len": _BRAIN["max_seq_len"],
-                               "low_rank_head": _BRAIN["low_rank_head"],
-                               "encoder": {"depth": _BRAIN["depth"], "heads": _BRAIN["heads"],
-                                           "ff_mult": _BRAIN["ff_mult"]}},
-        "data": {"frequency": 2, "layers_to_use": [0.5, 0.75, 1.0],
-                 "layer_aggregation": "group_mean", "duration_trs": 100}}))
-    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
-                "model_build_args": {"feature_dims": {m: tuple(d) for m, d in dims.items()},
-                                     "n_outputs": 20484, "n_output_timesteps": 100}},
-               folder / "best.ckpt")
+    (folder / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "brain_model_config": {
+                    "hidden": _BRAIN["hidden"],
+                    "max_seq_len": _BRAIN["max_seq_len"],
+                    "low_rank_head": _BRAIN["low_rank_head"],
+                    "encoder": {
+                        "depth": _BRAIN["depth"],
+                        "heads": _BRAIN["heads"],
+                        "ff_mult": _BRAIN["ff_mult"],
+                    },
+                },
+                "data": {
+                    "frequency": 2,
+                    "layers_to_use": [0.5, 0.75, 1.0],
+                    "layer_aggregation": "group_mean",
+                    "duration_trs": 100,
+                },
+            }
+        )
+    )
+    torch.save(
+        {
+            "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+            "model_build_args": {
+                "feature_dims": {m: tuple(d) for m, d in dims.items()},
+                "n_outputs": 20484,
+                "n_output_timesteps": 100,
+            },
+        },
+        folder / "best.ckpt",
+    )
     return folder
 
 

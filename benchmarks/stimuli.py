@@ -67,18 +67,20 @@ def write_video(path: Path, seconds: float, audio: np.ndarray | None) -> Path:
         step = 1024
         for k in range(round(seconds * FPS)):
             x, y = (8 * k) % (WIDTH - 64), (5 * k) % (HEIGHT - 64)
-            luma[:, x:x + 64] = 200
-            luma[y:y + 64, :] = 130
+            luma[:, x : x + 64] = 200
+            luma[y : y + 64, :] = 130
             frame = av.VideoFrame.from_ndarray(np.vstack([luma, chroma]), format="yuv420p")
-            luma[:, x:x + 64] = 60
-            luma[y:y + 64, :] = 60
+            luma[:, x : x + 64] = 60
+            luma[y : y + 64, :] = 60
             frame.pts, frame.time_base = k, Fraction(1, FPS)
             for packet in video.encode(frame):
                 container.mux(packet)
             while sound is not None and sent < min((k + 1) / FPS * AUDIO_RATE, len(audio)):
                 block = av.AudioFrame.from_ndarray(
-                    np.ascontiguousarray(stereo[:, sent:sent + step]), format="fltp",
-                    layout="stereo")
+                    np.ascontiguousarray(stereo[:, sent : sent + step]),
+                    format="fltp",
+                    layout="stereo",
+                )
                 block.sample_rate, block.pts = AUDIO_RATE, sent
                 for packet in sound.encode(block):
                     container.mux(packet)
@@ -120,15 +122,24 @@ def transcribe_once(path: Path, whisper_model: str) -> Path:
     from berg.stimulus.transcribe import FasterWhisperTranscriber
 
     if path.suffix == ".txt":
-        raise ValueError("transcribe_once takes a video or a sound file; a text's speech is "
-                         "synthesised in each run")
+        raise ValueError(
+            "transcribe_once takes a video or a sound file; a text's speech is "
+            "synthesised in each run"
+        )
     out = Path(str(path) + ".words.json")
     if not out.exists():
         transcript = FasterWhisperTranscriber(whisper_model, device="cpu").transcribe(
-            media.read_audio(path, 16000), 16000)
+            media.read_audio(path, 16000), 16000
+        )
         tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps({
-            "language": transcript.language, "model": transcript.model,
-            "words": [[w.text, w.start, w.end] for w in transcript.words]}))
+        tmp.write_text(
+            json.dumps(
+                {
+                    "language": transcript.language,
+                    "model": transcript.model,
+                    "words": [[w.text, w.start, w.end] for w in transcript.words],
+                }
+            )
+        )
         tmp.replace(out)
     return out

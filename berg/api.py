@@ -1,9 +1,9 @@
 """``BERG``: the interface neuroscientists call from a notebook.
 
-    >>> from berg import BERG
-    >>> berg = BERG(berg_dir="path/to/brain-encoding-response-generator")
-    >>> model = berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", selection={"roi": ["V1"]})
-    >>> responses = berg.encode(model, "clip.mp4", show_progress=True)  # (n_seconds, n_vertices)
+>>> from berg import BERG
+>>> berg = BERG(berg_dir="path/to/brain-encoding-response-generator")
+>>> model = berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", selection={"roi": ["V1"]})
+>>> responses = berg.encode(model, "clip.mp4", show_progress=True)  # (n_seconds, n_vertices)
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ class BERG:
     def __init__(self, berg_dir: str | os.PathLike):
         if not isinstance(berg_dir, (str, os.PathLike)) or str(berg_dir).strip() == "":
             raise InvalidParameterError(
-                f"berg_dir must be a folder path (str or os.PathLike), got {berg_dir!r}")
+                f"berg_dir must be a folder path (str or os.PathLike), got {berg_dir!r}"
+            )
         path = Path(berg_dir).expanduser()
         if path.exists() and not path.is_dir():
             raise InvalidParameterError(f"berg_dir {str(path)!r} exists but is not a folder")
@@ -114,8 +115,9 @@ class BERG:
         """
         from berg.pipeline import load_encoding_model
 
-        return load_encoding_model(model_id, self.berg_dir, selection=selection, device=device,
-                                   **options)
+        return load_encoding_model(
+            model_id, self.berg_dir, selection=selection, device=device, **options
+        )
 
     def encode(
         self,
@@ -149,11 +151,11 @@ class BERG:
 
         if not isinstance(model, TribeV2Model):
             raise InvalidParameterError(
-                f"model must come from BERG.get_encoding_model, got {type(model).__name__}")
+                f"model must come from BERG.get_encoding_model, got {type(model).__name__}"
+            )
         check_bool("return_metadata", return_metadata)
         check_bool("show_progress", show_progress)
-        return model.encode(stimulus, show_progress=show_progress,
-                            return_metadata=return_metadata)
+        return model.encode(stimulus, show_progress=show_progress, return_metadata=return_metadata)
 
     def encode_many(
         self,
@@ -228,10 +230,24 @@ class BERG:
         """
         from berg.batch import BatchOptions, encode_many
 
-        batch = BatchOptions(engine=engine, ray_address=ray_address, workers=workers,
-                             cpus_per_worker=cpus_per_worker,
-                             memory_per_worker_gb=memory_per_worker_gb, formats=formats,
-                             retry_failed=retry_failed)
-        return encode_many(self.berg_dir, model_id, stimuli, output_dir, batch=batch,
-                           selection=selection, device=device, show_progress=show_progress,
-                           progress=progress, **options)
+        batch = BatchOptions(
+            engine=engine,
+            ray_address=ray_address,
+            workers=workers,
+            cpus_per_worker=cpus_per_worker,
+            memory_per_worker_gb=memory_per_worker_gb,
+            formats=formats,
+            retry_failed=retry_failed,
+        )
+        return encode_many(
+            self.berg_dir,
+            model_id,
+            stimuli,
+            output_dir,
+            batch=batch,
+            selection=selection,
+            device=device,
+            show_progress=show_progress,
+            progress=progress,
+            **options,
+        )

@@ -72,11 +72,12 @@ def _cmd_metadata(args, berg) -> None:
     for key, value in fmri.items():
         print(f"fmri.{key}: {value}")
     medial = int((roi["roi_assignments"] == -1).sum())
-    print(f"roi.parcellation: {roi['parcellation']} ({len(roi['roi_labels'])} areas, "
-          f"{medial} medial-wall vertices)")
+    print(
+        f"roi.parcellation: {roi['parcellation']} ({len(roi['roi_labels'])} areas, "
+        f"{medial} medial-wall vertices)"
+    )
     print(f"roi.roi_labels: {', '.join(roi['roi_labels'][:8])}, ...")
-    print(f"timing.hemodynamic_offset_s: {timing['hemodynamic_offset_s']} "
-          f"({timing['meaning']})")
+    print(f"timing.hemodynamic_offset_s: {timing['hemodynamic_offset_s']} ({timing['meaning']})")
 
 
 def _cmd_download(args, berg) -> None:
@@ -85,10 +86,13 @@ def _cmd_download(args, berg) -> None:
 
     card = get_card(args.model_id)
     weights = card.weights
-    print(f"{card.model_id}: {weights.hub_repo} @ {args.revision or weights.revision} "
-          f"(licence {weights.license})")
-    folder = locate_weights(berg.berg_dir, weights, revision=args.revision,
-                            show_progress=not args.quiet)
+    print(
+        f"{card.model_id}: {weights.hub_repo} @ {args.revision or weights.revision} "
+        f"(licence {weights.license})"
+    )
+    folder = locate_weights(
+        berg.berg_dir, weights, revision=args.revision, show_progress=not args.quiet
+    )
     print(f"weights ready in {folder}")
 
 
@@ -100,32 +104,53 @@ def _cmd_encode(args, berg) -> None:
     formats = check_formats(args.format)  # before any model loads; None: all it can write
     stems = [Path(f).stem for f in args.files]
     if len(set(stems)) != len(stems):
-        raise BERGError("two stimuli share a file name stem; their outputs would overwrite "
-                        "each other: encode them into different --output folders")
-    with berg.get_encoding_model(args.model, selection=selection, device=args.device,
-                                 **options) as model:
+        raise BERGError(
+            "two stimuli share a file name stem; their outputs would overwrite "
+            "each other: encode them into different --output folders"
+        )
+    with berg.get_encoding_model(
+        args.model, selection=selection, device=args.device, **options
+    ) as model:
         for path, stem in zip(args.files, stems):
-            responses, metadata = berg.encode(model, path, return_metadata=True,
-                                              show_progress=not args.quiet)
+            responses, metadata = berg.encode(
+                model, path, return_metadata=True, show_progress=not args.quiet
+            )
             written = write_outputs(args.output, stem, responses, metadata, formats)
-            print(f"{path}: {responses.shape[0]} s x {responses.shape[1]} vertices -> "
-                  + ", ".join(str(p) for p in written.values()))
+            print(
+                f"{path}: {responses.shape[0]} s x {responses.shape[1]} vertices -> "
+                + ", ".join(str(p) for p in written.values())
+            )
 
 
 def _cmd_encode_batch(args, berg) -> None:
     selection, options = _encoding_options(args)
     engine = "ray" if args.ray or args.ray_address else "sequential"
     report = berg.encode_many(
-        args.model, args.stimuli, args.output, selection=selection, device=args.device,
-        engine=engine, ray_address=args.ray_address, workers=args.workers,
-        cpus_per_worker=args.cpus_per_worker, memory_per_worker_gb=args.memory_per_worker,
-        formats=args.format, retry_failed=args.retry_failed, show_progress=not args.quiet,
-        **options)
-    workers = (report.plan.describe() if report.plan is not None
-               else f"{report.workers} worker{'s' * (report.workers != 1)}")
-    print(f"{report.encoded} encoded, {report.failed} failed, {report.skipped} already done "
-          f"({report.engine}, {workers}, {report.wall_seconds:.0f} s); index: "
-          f"{report.index_path}")
+        args.model,
+        args.stimuli,
+        args.output,
+        selection=selection,
+        device=args.device,
+        engine=engine,
+        ray_address=args.ray_address,
+        workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker,
+        memory_per_worker_gb=args.memory_per_worker,
+        formats=args.format,
+        retry_failed=args.retry_failed,
+        show_progress=not args.quiet,
+        **options,
+    )
+    workers = (
+        report.plan.describe()
+        if report.plan is not None
+        else f"{report.workers} worker{'s' * (report.workers != 1)}"
+    )
+    print(
+        f"{report.encoded} encoded, {report.failed} failed, {report.skipped} already done "
+        f"({report.engine}, {workers}, {report.wall_seconds:.0f} s); index: "
+        f"{report.index_path}"
+    )
     failed = [r for r in report.records.values() if r.status == "failed"]
     for record in failed[:10]:
         print(f"  failed: {record.id}: {record.error}")
@@ -144,10 +169,14 @@ def _cmd_plot(args, berg) -> None:
     out = Path(args.output or npz_path.parent)
     stem = npz_path.stem
     suffix = f"_t{args.time:g}s" if args.time is not None else "_mean"
-    written = [save_figure(plot_cortical_map(responses, metadata, time=args.time),
-                           out / f"{stem}_map{suffix}.png"),
-               save_figure(plot_roi_timecourses(responses, metadata, rois=args.roi),
-                           out / f"{stem}_roi.png")]
+    written = [
+        save_figure(
+            plot_cortical_map(responses, metadata, time=args.time), out / f"{stem}_map{suffix}.png"
+        ),
+        save_figure(
+            plot_roi_timecourses(responses, metadata, rois=args.roi), out / f"{stem}_roi.png"
+        ),
+    ]
     print("\n".join(str(p) for p in written))
 
 
@@ -163,8 +192,7 @@ def _cmd_cache(args, berg) -> None:
     speech = sorted((root / "speech").glob("*.wav")) if (root / "speech").is_dir() else []
     speech_bytes = sum(p.stat().st_size for p in speech)
     print(f"cache: {root}")
-    print(f"  features: {len(features.entries())} entries, "
-          f"{features.size_bytes() / 1e6:.1f} MB")
+    print(f"  features: {len(features.entries())} entries, {features.size_bytes() / 1e6:.1f} MB")
     print(f"  transcripts: {len(transcripts.entries())} entries")
     print(f"  synthesised speech: {len(speech)} files, {speech_bytes / 1e6:.1f} MB")
     if args.clear:
@@ -172,8 +200,10 @@ def _cmd_cache(args, berg) -> None:
         words = transcripts.clear()
         if (root / "speech").is_dir():
             shutil.rmtree(root / "speech")
-        print(f"cleared: {removed} feature entries, {words} transcripts and {len(speech)} "
-              "speech files")
+        print(
+            f"cleared: {removed} feature entries, {words} transcripts and {len(speech)} "
+            "speech files"
+        )
 
 
 def _cmd_demo(args, berg) -> None:
@@ -185,15 +215,21 @@ def _cmd_demo(args, berg) -> None:
     sample = Path(str(resources.files("berg") / "data" / "sample.mp4"))
     print(f"berg demo: encoding the sample stimulus {sample.name} (8 s of video with speech)")
     try:
-        with berg.get_encoding_model(DEFAULT_MODEL, device=args.device,
-                                     asr_model=args.asr_model,
-                                     show_progress=not args.quiet) as model:
-            responses, metadata = berg.encode(model, sample, return_metadata=True,
-                                              show_progress=not args.quiet)
+        with berg.get_encoding_model(
+            DEFAULT_MODEL,
+            device=args.device,
+            asr_model=args.asr_model,
+            show_progress=not args.quiet,
+        ) as model:
+            responses, metadata = berg.encode(
+                model, sample, return_metadata=True, show_progress=not args.quiet
+            )
     except ModelLoadError as error:
-        print(f"\nThe sample was NOT encoded: the real models are not available here.\n"
-              f"{error}\n\nOnce the weights are in place, run `berg demo` again. Meanwhile, "
-              "the self-test checks this installation with tiny random models:\n")
+        print(
+            f"\nThe sample was NOT encoded: the real models are not available here.\n"
+            f"{error}\n\nOnce the weights are in place, run `berg demo` again. Meanwhile, "
+            "the self-test checks this installation with tiny random models:\n"
+        )
         from berg.selftest import run_selftest
 
         if not run_selftest():
@@ -203,15 +239,21 @@ def _cmd_demo(args, berg) -> None:
     try:
         from berg.plotting import plot_cortical_map, plot_roi_timecourses, save_figure
 
-        written.append(save_figure(plot_cortical_map(responses, metadata),
-                                   args.output / "sample_map_mean.png"))
-        written.append(save_figure(plot_roi_timecourses(responses, metadata,
-                                                        rois=["V1", "MT", "A1", "FFC"]),
-                                   args.output / "sample_roi.png"))
+        written.append(
+            save_figure(plot_cortical_map(responses, metadata), args.output / "sample_map_mean.png")
+        )
+        written.append(
+            save_figure(
+                plot_roi_timecourses(responses, metadata, rois=["V1", "MT", "A1", "FFC"]),
+                args.output / "sample_roi.png",
+            )
+        )
     except BERGError as error:  # pictures are optional (berg-tribe[plot])
         print(f"(no pictures: {error})")
-    print(f"{responses.shape[0]} s x {responses.shape[1]} vertices -> "
-          + ", ".join(str(p) for p in written))
+    print(
+        f"{responses.shape[0]} s x {responses.shape[1]} vertices -> "
+        + ", ".join(str(p) for p in written)
+    )
 
 
 def _cmd_doctor(args, berg) -> None:
@@ -232,18 +274,29 @@ def _add_encoding_arguments(p: argparse.ArgumentParser) -> None:
     """The options `encode` and `encode-batch` share: model, columns, device, formats,
     speech."""
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
-    p.add_argument("--roi", action="append", metavar="NAME",
-                   help="keep this Glasser area (both hemispheres); repeat for several")
+    p.add_argument(
+        "--roi",
+        action="append",
+        metavar="NAME",
+        help="keep this Glasser area (both hemispheres); repeat for several",
+    )
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-    p.add_argument("--format", action="append",
-                   choices=["npz", "json", "gifti", "csv", "parquet"],
-                   help="output format; repeat for several (default: all; parquet when "
-                        "pyarrow is installed)")
-    p.add_argument("--asr-model", default=None,
-                   help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, "
-                        "else large-v3)")
-    p.add_argument("--tts", default="piper", help="speech synthesiser for .txt: piper "
-                   "(default), espeak-ng or gtts")
+    p.add_argument(
+        "--format",
+        action="append",
+        choices=["npz", "json", "gifti", "csv", "parquet"],
+        help="output format; repeat for several (default: all; parquet when pyarrow is installed)",
+    )
+    p.add_argument(
+        "--asr-model",
+        default=None,
+        help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, else large-v3)",
+    )
+    p.add_argument(
+        "--tts",
+        default="piper",
+        help="speech synthesiser for .txt: piper (default), espeak-ng or gtts",
+    )
     p.add_argument("--language", help="ISO 639-1 code; detected when omitted")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -258,14 +311,18 @@ def _encoding_options(args) -> tuple[dict | None, dict]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="berg",
-        description="In silico fMRI with TRIBE v2 behind the BERG interface.")
+        prog="berg", description="In silico fMRI with TRIBE v2 behind the BERG interface."
+    )
     parser.add_argument("--version", action="version", version=f"berg {__version__}")
-    parser.add_argument("--berg-dir", type=Path, default=None,
-                        help="BERG directory holding the weights (default: $BERG_DIR, "
-                             "else ~/.cache/berg)")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show full tracebacks on errors")
+    parser.add_argument(
+        "--berg-dir",
+        type=Path,
+        default=None,
+        help="BERG directory holding the weights (default: $BERG_DIR, else ~/.cache/berg)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show full tracebacks on errors"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("models", help="list the model ids")
@@ -287,62 +344,117 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_download)
 
     p = sub.add_parser("encode", help="predict the fMRI response to stimulus files")
-    p.add_argument("files", nargs="+", metavar="FILE",
-                   help="video (.mp4 .avi .mkv .mov .webm), audio (.wav .mp3 .flac .ogg) or "
-                        "text (.txt) files")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="video (.mp4 .avi .mkv .mov .webm), audio (.wav .mp3 .flac .ogg) or text (.txt) files",
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     _add_encoding_arguments(p)
     p.set_defaults(func=_cmd_encode)
 
-    p = sub.add_parser("encode-batch", help="encode a folder, glob or manifest of stimuli "
-                       "into one folder, resumably; here or on a Ray cluster")
-    p.add_argument("stimuli", metavar="SOURCE",
-                   help="a folder (searched at any depth), a glob pattern (quote it) or a "
-                        "manifest .csv with a 'path' column and an optional 'id' column")
-    p.add_argument("-o", "--output", type=Path, required=True,
-                   help="output folder: one result per stimulus, and index.csv")
+    p = sub.add_parser(
+        "encode-batch",
+        help="encode a folder, glob or manifest of stimuli "
+        "into one folder, resumably; here or on a Ray cluster",
+    )
+    p.add_argument(
+        "stimuli",
+        metavar="SOURCE",
+        help="a folder (searched at any depth), a glob pattern (quote it) or a "
+        "manifest .csv with a 'path' column and an optional 'id' column",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output folder: one result per stimulus, and index.csv",
+    )
     _add_encoding_arguments(p)
-    p.add_argument("--ray", action="store_true",
-                   help="run on Ray: a local cluster, or the one --ray-address names")
-    p.add_argument("--ray-address", metavar="ADDRESS",
-                   help="an existing Ray cluster: auto, HOST:6379 or ray://HOST:10001")
-    p.add_argument("--workers", type=int, help="Ray workers at most (default: one per GPU; "
-                   "on CPUs, as many as memory holds, at most one per CPU)")
-    p.add_argument("--cpus-per-worker", type=float,
-                   help="CPUs (torch threads) per Ray worker (default: a GPU worker takes its "
-                        "share of its node's CPUs; CPU workers share all the CPUs)")
-    p.add_argument("--memory-per-worker", type=float, metavar="GB",
-                   help="memory one CPU worker needs, in GB (default: measured on the first "
-                        "worker once its models are loaded)")
-    p.add_argument("--retry-failed", action="store_true",
-                   help="also retry stimuli that failed in an earlier run")
+    p.add_argument(
+        "--ray",
+        action="store_true",
+        help="run on Ray: a local cluster, or the one --ray-address names",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="an existing Ray cluster: auto, HOST:6379 or ray://HOST:10001",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="Ray workers at most (default: one per GPU; "
+        "on CPUs, as many as memory holds, at most one per CPU)",
+    )
+    p.add_argument(
+        "--cpus-per-worker",
+        type=float,
+        help="CPUs (torch threads) per Ray worker (default: a GPU worker takes its "
+        "share of its node's CPUs; CPU workers share all the CPUs)",
+    )
+    p.add_argument(
+        "--memory-per-worker",
+        type=float,
+        metavar="GB",
+        help="memory one CPU worker needs, in GB (default: measured on the first "
+        "worker once its models are loaded)",
+    )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also retry stimuli that failed in an earlier run",
+    )
     p.set_defaults(func=_cmd_encode_batch)
 
-    p = sub.add_parser("plot", help="draw a cortical map and ROI time courses of an encode "
-                       "result (needs berg-tribe[plot])")
-    p.add_argument("result", metavar="NAME.npz", help="a result of `berg encode` (its .json "
-                   "must be beside it)")
-    p.add_argument("-o", "--output", type=Path, help="folder for the PNGs (default: beside "
-                   "the result)")
-    p.add_argument("--time", type=float, help="stimulus time in s to show (default: the mean "
-                   "over all rows)")
-    p.add_argument("--roi", action="append", metavar="NAME",
-                   help="areas for the time-course plot; repeat for several")
+    p = sub.add_parser(
+        "plot",
+        help="draw a cortical map and ROI time courses of an encode "
+        "result (needs berg-tribe[plot])",
+    )
+    p.add_argument(
+        "result", metavar="NAME.npz", help="a result of `berg encode` (its .json must be beside it)"
+    )
+    p.add_argument(
+        "-o", "--output", type=Path, help="folder for the PNGs (default: beside the result)"
+    )
+    p.add_argument(
+        "--time", type=float, help="stimulus time in s to show (default: the mean over all rows)"
+    )
+    p.add_argument(
+        "--roi",
+        action="append",
+        metavar="NAME",
+        help="areas for the time-course plot; repeat for several",
+    )
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("cache", help="show the feature and speech cache, or clear it")
     p.add_argument("--cache-dir", type=Path, help="the cache folder (default: BERG_DIR/cache)")
-    p.add_argument("--clear", action="store_true",
-                   help="delete every entry (not while an encode is running)")
+    p.add_argument(
+        "--clear", action="store_true", help="delete every entry (not while an encode is running)"
+    )
     p.set_defaults(func=_cmd_cache)
 
-    p = sub.add_parser("demo", help="encode berg's sample video and draw it (falls back to "
-                       "the self-test when the real weights cannot be had)")
-    p.add_argument("-o", "--output", type=Path, default=Path("berg-demo"),
-                   help="output folder (default ./berg-demo)")
-    p.add_argument("--asr-model", default=None,
-                   help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, "
-                        "else large-v3)")
+    p = sub.add_parser(
+        "demo",
+        help="encode berg's sample video and draw it (falls back to "
+        "the self-test when the real weights cannot be had)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("berg-demo"),
+        help="output folder (default ./berg-demo)",
+    )
+    p.add_argument(
+        "--asr-model",
+        default=None,
+        help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, else large-v3)",
+    )
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)
@@ -351,8 +463,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true", help="do not try to reach the Hub")
     p.set_defaults(func=_cmd_doctor)
 
-    p = sub.add_parser("selftest", help="run the whole pipeline on tiny random models (no "
-                       "downloads; the numbers are not predictions)")
+    p = sub.add_parser(
+        "selftest",
+        help="run the whole pipeline on tiny random models (no "
+        "downloads; the numbers are not predictions)",
+    )
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.set_defaults(func=_cmd_selftest)
     return parser

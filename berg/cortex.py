@@ -329,8 +329,10 @@ def _check_mask(mask: object) -> np.ndarray:
         elif array.shape == (N_VERTICES_PER_HEMISPHERE,):
             hint = "; that is one hemisphere: the mask covers both, left first"
         elif array.ndim == 1 and array.dtype.kind in "iu" and array.size and array.max() > 1:
-            hint = (f"; it looks like vertex indices: build a mask with m = np.zeros({N_VERTICES}, "
-                    "bool); m[indices] = True")
+            hint = (
+                f"; it looks like vertex indices: build a mask with m = np.zeros({N_VERTICES}, "
+                "bool); m[indices] = True"
+            )
         raise InvalidParameterError(
             f"selection['vertices'] must be a 1-D mask of {N_VERTICES} entries "
             f"({N_VERTICES_PER_HEMISPHERE} left + {N_VERTICES_PER_HEMISPHERE} right); "
@@ -376,7 +378,8 @@ def result_vertices(responses: np.ndarray, metadata: dict) -> np.ndarray:
     if responses.ndim != 2 or responses.shape[1] != len(vertices):
         raise InvalidParameterError(
             f"responses of shape {responses.shape} do not match the metadata's "
-            f"{len(vertices)} selected vertices")
+            f"{len(vertices)} selected vertices"
+        )
     return vertices
 
 

@@ -46,7 +46,8 @@ def parse_device(device: object, name: str = "device") -> tuple[str, int | None]
     if not isinstance(device, str):
         raise InvalidParameterError(
             f"{name} must be one of {format_choices(VALID_DEVICES)}, or 'cuda:N' for a given "
-            f"GPU, got {type(device).__name__} {device!r}")
+            f"GPU, got {type(device).__name__} {device!r}"
+        )
     text = device.strip().lower()
     if text in VALID_DEVICES:
         return text, None
@@ -54,9 +55,11 @@ def parse_device(device: object, name: str = "device") -> tuple[str, int | None]
     if match:
         return "cuda", int(match.group(1))
     hint = "; did you mean 'cuda'?" if text == "gpu" else did_you_mean(text, VALID_DEVICES)
-    raise InvalidParameterError(f"unknown {name} {device!r}{hint} "
-                                f"(valid: {format_choices(VALID_DEVICES)}, or 'cuda:N' for a "
-                                "given GPU)")
+    raise InvalidParameterError(
+        f"unknown {name} {device!r}{hint} "
+        f"(valid: {format_choices(VALID_DEVICES)}, or 'cuda:N' for a "
+        "given GPU)"
+    )
 
 
 def resolve_device(device: object = "auto"):
@@ -82,16 +85,20 @@ def resolve_device(device: object = "auto"):
     if kind == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        build = (f"this PyTorch {torch.__version__} is a CPU-only build"
-                 if torch.version.cuda is None
-                 else f"PyTorch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU")
+        build = (
+            f"this PyTorch {torch.__version__} is a CPU-only build"
+            if torch.version.cuda is None
+            else f"PyTorch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU"
+        )
         raise DeviceNotAvailableError(
             f"device={device!r} was requested but {build}; use device='cpu', or "
-            "device='auto' to take a GPU only when one is present")
+            "device='auto' to take a GPU only when one is present"
+        )
     index = index or 0
     count = torch.cuda.device_count()
     if index >= count:
         raise DeviceNotAvailableError(
             f"device={device!r} was requested but only {count} CUDA device(s) exist "
-            f"(valid: {', '.join(f'cuda:{i}' for i in range(count))})")
+            f"(valid: {', '.join(f'cuda:{i}' for i in range(count))})"
+        )
     return torch.device("cuda", index)

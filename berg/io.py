@@ -29,8 +29,14 @@ from berg import cortex
 from berg.errors import BERGError, InvalidParameterError, MissingDependencyError, did_you_mean
 from berg.files import atomic_open
 
-__all__ = ["FORMATS", "check_formats", "default_formats", "read_result", "to_jsonable",
-           "write_outputs"]
+__all__ = [
+    "FORMATS",
+    "check_formats",
+    "default_formats",
+    "read_result",
+    "to_jsonable",
+    "write_outputs",
+]
 
 FORMATS = ("npz", "json", "gifti", "csv", "parquet")
 
@@ -60,13 +66,24 @@ def _write_gifti(path: Path, values: np.ndarray, hemisphere: str, row_times) -> 
     import nibabel as nib
 
     structure = "CortexLeft" if hemisphere == "lh" else "CortexRight"
-    image = nib.gifti.GiftiImage(meta=nib.gifti.GiftiMetaData(
-        {"AnatomicalStructurePrimary": structure, "SurfaceMesh": cortex.SURFACE_MESH,
-         "TimeStep": "1000"}))  # ms, as Workbench reads it
+    image = nib.gifti.GiftiImage(
+        meta=nib.gifti.GiftiMetaData(
+            {
+                "AnatomicalStructurePrimary": structure,
+                "SurfaceMesh": cortex.SURFACE_MESH,
+                "TimeStep": "1000",
+            }
+        )
+    )  # ms, as Workbench reads it
     for row, (start, _) in zip(values, row_times):
-        image.add_gifti_data_array(nib.gifti.GiftiDataArray(
-            row.astype(np.float32), intent="NIFTI_INTENT_TIME_SERIES",
-            datatype="NIFTI_TYPE_FLOAT32", meta={"Time_s": f"{start:g}"}))
+        image.add_gifti_data_array(
+            nib.gifti.GiftiDataArray(
+                row.astype(np.float32),
+                intent="NIFTI_INTENT_TIME_SERIES",
+                datatype="NIFTI_TYPE_FLOAT32",
+                meta={"Time_s": f"{start:g}"},
+            )
+        )
     with atomic_open(path) as f:
         f.write(image.to_bytes())
 
@@ -101,13 +118,17 @@ def check_formats(formats=None) -> tuple[str, ...]:
     formats = tuple(formats)
     for fmt in formats:
         if fmt not in FORMATS:
-            raise InvalidParameterError(f"unknown output format {fmt!r}"
-                                        f"{did_you_mean(str(fmt), FORMATS)} (valid: "
-                                        f"{', '.join(FORMATS)})")
+            raise InvalidParameterError(
+                f"unknown output format {fmt!r}"
+                f"{did_you_mean(str(fmt), FORMATS)} (valid: "
+                f"{', '.join(FORMATS)})"
+            )
     if "parquet" in formats and "parquet" not in default_formats():
-        raise MissingDependencyError("format 'parquet' needs pyarrow, which is not installed: "
-                                     "pip install pyarrow; or leave parquet out (the same "
-                                     "table is written as csv)")
+        raise MissingDependencyError(
+            "format 'parquet' needs pyarrow, which is not installed: "
+            "pip install pyarrow; or leave parquet out (the same "
+            "table is written as csv)"
+        )
     return formats
 
 
@@ -115,14 +136,17 @@ def _roi_table(responses: np.ndarray, metadata: dict, row_times: np.ndarray) -> 
     """The tidy ROI table as columns: one line per (row, area)."""
     names, values = cortex.roi_timecourses(responses, metadata)
     n_rows, n_areas = values.shape
-    return {"time_start_s": np.repeat(row_times[:, 0], n_areas),
-            "time_end_s": np.repeat(row_times[:, 1], n_areas),
-            "roi": np.tile(np.array(names, dtype=object), n_rows),
-            "response": values.reshape(-1)}
+    return {
+        "time_start_s": np.repeat(row_times[:, 0], n_areas),
+        "time_end_s": np.repeat(row_times[:, 1], n_areas),
+        "roi": np.tile(np.array(names, dtype=object), n_rows),
+        "response": values.reshape(-1),
+    }
 
 
-def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
-                  metadata: dict, formats=None) -> dict[str, Path]:
+def write_outputs(
+    out_dir: str | os.PathLike, stem: str, responses: np.ndarray, metadata: dict, formats=None
+) -> dict[str, Path]:
     """Write one stimulus's predictions in the chosen formats.
 
     Parameters
@@ -156,8 +180,9 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
     if "npz" in formats:
         path = out / f"{stem}.npz"
         with atomic_open(path) as f:
-            np.savez_compressed(f, responses=responses.astype(np.float32),
-                                row_times=row_times, vertices=vertices)
+            np.savez_compressed(
+                f, responses=responses.astype(np.float32), row_times=row_times, vertices=vertices
+            )
         written["npz"] = path
     if "json" in formats:
         path = out / f"{stem}.json"
@@ -186,10 +211,14 @@ def write_outputs(out_dir: str | os.PathLike, stem: str, responses: np.ndarray,
         import pyarrow.parquet as pq
 
         path = out / f"{stem}_roi.parquet"
-        arrow = pa.table({"time_start_s": table["time_start_s"],
-                          "time_end_s": table["time_end_s"],
-                          "roi": pa.array(table["roi"].tolist(), pa.string()),
-                          "response": table["response"].astype(np.float32)})
+        arrow = pa.table(
+            {
+                "time_start_s": table["time_start_s"],
+                "time_end_s": table["time_end_s"],
+                "roi": pa.array(table["roi"].tolist(), pa.string()),
+                "response": table["response"].astype(np.float32),
+            }
+        )
         with atomic_open(path) as f:
             pq.write_table(arrow, f)
         written["parquet"] = path
@@ -216,12 +245,18 @@ def read_result(npz_path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     json_path = npz_path.with_suffix(".json")
     for path in (npz_path, json_path):
         if not path.is_file():
-            raise BERGError(f"{path} does not exist; a result is the NAME.npz and NAME.json "
-                            "that `berg encode` writes")
+            raise BERGError(
+                f"{path} does not exist; a result is the NAME.npz and NAME.json "
+                "that `berg encode` writes"
+            )
     with np.load(npz_path, allow_pickle=False) as npz:
         responses = npz["responses"]
     metadata = json.loads(json_path.read_text(encoding="utf-8"))
-    for part, key in (("roi", "roi_labels"), ("roi", "roi_assignments"),
-                      ("selection", "vertices"), ("timing", "row_times_s")):
+    for part, key in (
+        ("roi", "roi_labels"),
+        ("roi", "roi_assignments"),
+        ("selection", "vertices"),
+        ("timing", "row_times_s"),
+    ):
         metadata[part][key] = np.asarray(metadata[part][key])
     return responses, metadata

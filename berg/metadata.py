@@ -44,9 +44,11 @@ def model_metadata(card: ModelCard) -> dict[str, Any]:
         "timing": {
             "hemodynamic_offset_s": offset,
             "row_interval": "row k covers stimulus time [k, k+1) seconds",
-            "meaning": (f"the model was trained against fMRI shifted {offset:g} s earlier, so "
-                        f"row k predicts the BOLD signal measured about {offset:g} s after "
-                        "the start of second k; no shift is applied to the output"),
+            "meaning": (
+                f"the model was trained against fMRI shifted {offset:g} s earlier, so "
+                f"row k predicts the BOLD signal measured about {offset:g} s after "
+                "the start of second k; no shift is applied to the output"
+            ),
         },
         "model": {
             "model_id": card.model_id,

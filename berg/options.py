@@ -55,86 +55,137 @@ class EncodingOptions:
     """
 
     checkpoint_dir: str | os.PathLike | None = _option(
-        None, "weights", "a folder with `config.yaml` and `best.ckpt` to use directly",
-        results=True)
-    download: bool = _option(True, "weights", "fetch missing weights from the Hub",
-                             results=False)
-    revision: str | None = _option(None, "weights", "Hub revision instead of the pinned one",
-                                   results=True)
-    show_progress: bool = _option(True, "weights", "progress bars for downloads",
-                                  results=False)
+        None, "weights", "a folder with `config.yaml` and `best.ckpt` to use directly", results=True
+    )
+    download: bool = _option(True, "weights", "fetch missing weights from the Hub", results=False)
+    revision: str | None = _option(
+        None, "weights", "Hub revision instead of the pinned one", results=True
+    )
+    show_progress: bool = _option(True, "weights", "progress bars for downloads", results=False)
     cache_dir: str | os.PathLike | None = _option(
-        None, "cache", "features, transcripts and speech (default `{berg_dir}/cache`)",
-        results=False)
-    asr: str = _option("faster-whisper", "speech recognition",
-                       "`'faster-whisper'` or `'whisperx'` (the reference's)", results=True)
+        None,
+        "cache",
+        "features, transcripts and speech (default `{berg_dir}/cache`)",
+        results=False,
+    )
+    asr: str = _option(
+        "faster-whisper",
+        "speech recognition",
+        "`'faster-whisper'` or `'whisperx'` (the reference's)",
+        results=True,
+    )
     asr_model: str | os.PathLike | None = _option(
-        None, "speech recognition",
-        "Whisper size or folder (default `$BERG_ASR_MODEL`, else `'large-v3'`)", results=True)
+        None,
+        "speech recognition",
+        "Whisper size or folder (default `$BERG_ASR_MODEL`, else `'large-v3'`)",
+        results=True,
+    )
     asr_device: str | None = _option(
-        None, "speech recognition",
+        None,
+        "speech recognition",
         "where Whisper runs (default the model's device; it decides the compute type)",
-        results=True)
+        results=True,
+    )
     asr_options: dict | None = _option(
-        None, "speech recognition",
+        None,
+        "speech recognition",
         "decoding options of the recogniser, e.g. `{'beam_size': 5, 'compute_type': 'int8'}`",
-        results=True)
+        results=True,
+    )
     language: str | None = _option(
-        None, "stimulus", "ISO 639-1 code to force for recognition and speech (default: found)",
-        results=True)
-    tts: str = _option("piper", "stimulus",
-                       "speech for `.txt`: `'piper'`, `'espeak-ng'` or `'gtts'`", results=True)
-    tts_options: dict | None = _option(None, "stimulus",
-                                       "options of the synthesiser (e.g. `voice`)",
-                                       results=True)
+        None,
+        "stimulus",
+        "ISO 639-1 code to force for recognition and speech (default: found)",
+        results=True,
+    )
+    tts: str = _option(
+        "piper", "stimulus", "speech for `.txt`: `'piper'`, `'espeak-ng'` or `'gtts'`", results=True
+    )
+    tts_options: dict | None = _option(
+        None, "stimulus", "options of the synthesiser (e.g. `voice`)", results=True
+    )
     sentence_splitter: Any = _option(
-        "auto", "stimulus", "`'auto'`, `'spacy'`, `'spacy:<pipeline>'`, `'rules'` or a callable",
-        results=True)
+        "auto",
+        "stimulus",
+        "`'auto'`, `'spacy'`, `'spacy:<pipeline>'`, `'rules'` or a callable",
+        results=True,
+    )
     text_model_dir: str | os.PathLike | None = _option(
-        None, "features", "Llama-3.2-3B folder (else `$BERG_TEXT_MODEL`, else the Hub)",
-        results=True)
+        None,
+        "features",
+        "Llama-3.2-3B folder (else `$BERG_TEXT_MODEL`, else the Hub)",
+        results=True,
+    )
     audio_model_dir: str | os.PathLike | None = _option(
-        None, "features", "w2v-bert-2.0 folder (else `$BERG_AUDIO_MODEL`, else the Hub)",
-        results=True)
+        None,
+        "features",
+        "w2v-bert-2.0 folder (else `$BERG_AUDIO_MODEL`, else the Hub)",
+        results=True,
+    )
     video_model_dir: str | os.PathLike | None = _option(
-        None, "features", "V-JEPA 2 folder (else `$BERG_VIDEO_MODEL`, else the Hub)",
-        results=True)
-    local_files_only: bool = _option(False, "features", "never download feature models",
-                                     results=False)
-    feature_dtype: str = _option("float32", "features",
-                                 "`'float32'` (the reference's), `'bfloat16'`, `'float16'`",
-                                 results=True)
-    keep_models_loaded: bool = _option(False, "features",
-                                       "keep every model loaded between stimuli",
-                                       results=False)
+        None, "features", "V-JEPA 2 folder (else `$BERG_VIDEO_MODEL`, else the Hub)", results=True
+    )
+    local_files_only: bool = _option(
+        False, "features", "never download feature models", results=False
+    )
+    feature_dtype: str = _option(
+        "float32",
+        "features",
+        "`'float32'` (the reference's), `'bfloat16'`, `'float16'`",
+        results=True,
+    )
+    keep_models_loaded: bool = _option(
+        False, "features", "keep every model loaded between stimuli", results=False
+    )
     memory_budget_gb: float | None = _option(
-        None, "features", "activation memory per batch (default: half the free GPU memory up "
-        "to 4 GiB; 512 MiB on the CPU)", results=False)
+        None,
+        "features",
+        "activation memory per batch (default: half the free GPU memory up "
+        "to 4 GiB; 512 MiB on the CPU)",
+        results=False,
+    )
     extractor_options: dict | None = _option(
-        None, "features", "per modality, e.g. `{'video': {'batch_size': 4}}` (names and values "
-        "checked)", results=True)
-    window_batch_size: int = _option(4, "brain model", "100 s windows per brain-model pass",
-                                     results=False)
-    track_gpu_memory: bool = _option(False, "brain model",
-                                     "record each stage's peak GPU memory in the metadata",
-                                     results=False)
+        None,
+        "features",
+        "per modality, e.g. `{'video': {'batch_size': 4}}` (names and values checked)",
+        results=True,
+    )
+    window_batch_size: int = _option(
+        4, "brain model", "100 s windows per brain-model pass", results=False
+    )
+    track_gpu_memory: bool = _option(
+        False, "brain model", "record each stage's peak GPU memory in the metadata", results=False
+    )
 
     def __post_init__(self):
-        for name in ("download", "show_progress", "local_files_only", "keep_models_loaded",
-                     "track_gpu_memory"):
+        for name in (
+            "download",
+            "show_progress",
+            "local_files_only",
+            "keep_models_loaded",
+            "track_gpu_memory",
+        ):
             check_bool(name, getattr(self, name))
-        for name in ("checkpoint_dir", "cache_dir", "text_model_dir", "audio_model_dir",
-                     "video_model_dir"):
+        for name in (
+            "checkpoint_dir",
+            "cache_dir",
+            "text_model_dir",
+            "audio_model_dir",
+            "video_model_dir",
+        ):
             _check_path(name, getattr(self, name))
-        if self.revision is not None and (not isinstance(self.revision, str)
-                                          or not self.revision):
-            raise InvalidParameterError(f"revision must be a branch, tag or commit, got "
-                                        f"{self.revision!r}")
+        if self.revision is not None and (not isinstance(self.revision, str) or not self.revision):
+            raise InvalidParameterError(
+                f"revision must be a branch, tag or commit, got {self.revision!r}"
+            )
         check_int("window_batch_size", self.window_batch_size)
-        check_number("memory_budget_gb", self.memory_budget_gb, positive=True,
-                     none="automatic")
-        check_choice("feature_dtype", self.feature_dtype, FEATURE_DTYPES,
-                     what="; float32 reproduces the reference")
+        check_number("memory_budget_gb", self.memory_budget_gb, positive=True, none="automatic")
+        check_choice(
+            "feature_dtype",
+            self.feature_dtype,
+            FEATURE_DTYPES,
+            what="; float32 reproduces the reference",
+        )
         for name in ("asr_options", "tts_options", "extractor_options"):
             object.__setattr__(self, name, _check_mapping(name, getattr(self, name)))
         self._check_stimulus()
@@ -144,10 +195,12 @@ class EncodingOptions:
         from berg.devices import parse_device
         from berg.stimulus.transcribe import check_transcriber
 
-        if self.asr_model is not None and (not isinstance(self.asr_model, (str, os.PathLike))
-                                           or not str(self.asr_model).strip()):
-            raise InvalidParameterError(f"asr_model must be a Whisper size or folder, got "
-                                        f"{self.asr_model!r}")
+        if self.asr_model is not None and (
+            not isinstance(self.asr_model, (str, os.PathLike)) or not str(self.asr_model).strip()
+        ):
+            raise InvalidParameterError(
+                f"asr_model must be a Whisper size or folder, got {self.asr_model!r}"
+            )
         if self.asr_device is not None:
             parse_device(self.asr_device, "asr_device")
         check_transcriber(self.asr, self.asr_options)
@@ -162,9 +215,12 @@ class EncodingOptions:
         """
         from berg.stimulus.timeline import StimulusOptions
 
-        return StimulusOptions(language=self.language, tts=self.tts,
-                               tts_options=self.tts_options,
-                               sentence_splitter=self.sentence_splitter)
+        return StimulusOptions(
+            language=self.language,
+            tts=self.tts,
+            tts_options=self.tts_options,
+            sentence_splitter=self.sentence_splitter,
+        )
 
     def feature_options(self):
         """The ``features`` group, as :class:`berg.features.pipeline.FeaturePipeline` takes it.
@@ -178,25 +234,36 @@ class EncodingOptions:
         """
         from berg.features.pipeline import FeatureOptions
 
-        model_dirs = {m: d for m, d in [("text", self.text_model_dir),
-                                        ("audio", self.audio_model_dir),
-                                        ("video", self.video_model_dir)] if d is not None}
+        model_dirs = {
+            m: d
+            for m, d in [
+                ("text", self.text_model_dir),
+                ("audio", self.audio_model_dir),
+                ("video", self.video_model_dir),
+            ]
+            if d is not None
+        }
         extractor_options = {m: dict(v) for m, v in self.extractor_options.items()}
         if self.memory_budget_gb is not None:
             for modality in ("text", "video"):
                 extractor_options.setdefault(modality, {}).setdefault(
-                    "memory_budget", int(self.memory_budget_gb * 1e9))
-        return FeatureOptions(dtype=self.feature_dtype, model_dirs=model_dirs,
-                              local_files_only=self.local_files_only,
-                              release_models=not self.keep_models_loaded,
-                              show_progress=self.show_progress,
-                              extractor_options=extractor_options)
+                    "memory_budget", int(self.memory_budget_gb * 1e9)
+                )
+        return FeatureOptions(
+            dtype=self.feature_dtype,
+            model_dirs=model_dirs,
+            local_files_only=self.local_files_only,
+            release_models=not self.keep_models_loaded,
+            show_progress=self.show_progress,
+            extractor_options=extractor_options,
+        )
 
     def _check_features(self) -> None:
         from berg.features.pipeline import validate_extractor_options
 
-        object.__setattr__(self, "extractor_options",
-                           validate_extractor_options(self.extractor_options))
+        object.__setattr__(
+            self, "extractor_options", validate_extractor_options(self.extractor_options)
+        )
 
     # -- construction --------------------------------------------------------------------------
 
@@ -217,7 +284,8 @@ class EncodingOptions:
             if name not in names:
                 raise InvalidParameterError(
                     f"unknown option {name!r}{did_you_mean(name, names)} "
-                    f"(valid: selection, device, {', '.join(names)})")
+                    f"(valid: selection, device, {', '.join(names)})"
+                )
         return cls(**options)
 
     # -- what decides results ------------------------------------------------------------------
@@ -251,8 +319,10 @@ class EncodingOptions:
                 if f.metadata["group"] != group:
                     continue
                 default = "`None`" if f.default is None else f"`{f.default!r}`"
-                rows.append(f"| `{f.name}` | {default} | {group}: {f.metadata['doc']} | "
-                            f"{'yes' if f.metadata['results'] else 'no'} |")
+                rows.append(
+                    f"| `{f.name}` | {default} | {group}: {f.metadata['doc']} | "
+                    f"{'yes' if f.metadata['results'] else 'no'} |"
+                )
         return "\n".join(rows)
 
 

@@ -55,9 +55,15 @@ class TribeV2Model:
         The keyword options it was loaded with, checked.
     """
 
-    def __init__(self, card: ModelCard, berg_dir: str | os.PathLike, *,
-                 selection: dict | None = None, device: str = "auto",
-                 options: EncodingOptions | None = None):
+    def __init__(
+        self,
+        card: ModelCard,
+        berg_dir: str | os.PathLike,
+        *,
+        selection: dict | None = None,
+        device: str = "auto",
+        options: EncodingOptions | None = None,
+    ):
         from berg.stimulus.transcribe import make_transcriber
         from berg.tribe.checkpoint import load_brain_model
         from berg.tribe.weights import locate_weights
@@ -77,16 +83,23 @@ class TribeV2Model:
         # lack ('auto' then falls back to the CPU). Like the feature models, it can come
         # from a folder named by an environment variable; else the reference's size.
         self._transcriber = make_transcriber(
-            options.asr, model=options.asr_model or os.environ.get("BERG_ASR_MODEL")
-            or "large-v3", device=options.asr_device or str(self.device),
-            **options.asr_options)
+            options.asr,
+            model=options.asr_model or os.environ.get("BERG_ASR_MODEL") or "large-v3",
+            device=options.asr_device or str(self.device),
+            **options.asr_options,
+        )
         self.weights_dir = locate_weights(
-            berg_dir, card.weights, checkpoint_dir=options.checkpoint_dir,
-            download=options.download, revision=options.revision,
-            show_progress=options.show_progress)
+            berg_dir,
+            card.weights,
+            checkpoint_dir=options.checkpoint_dir,
+            download=options.download,
+            revision=options.revision,
+            show_progress=options.show_progress,
+        )
         self.brain_model = load_brain_model(self.weights_dir, device=self.device)
-        self.cache_dir = (Path(options.cache_dir).expanduser() if options.cache_dir
-                          else Path(berg_dir) / "cache")
+        self.cache_dir = (
+            Path(options.cache_dir).expanduser() if options.cache_dir else Path(berg_dir) / "cache"
+        )
         self.stimulus_options = options.stimulus_options()
         self._keep_models_loaded = options.keep_models_loaded
         self._features = None
@@ -96,8 +109,13 @@ class TribeV2Model:
         """Number of output columns."""
         return cortex.N_VERTICES if self.vertices is None else len(self.vertices)
 
-    def encode(self, stimulus: str | os.PathLike, *, show_progress: bool = False,
-               return_metadata: bool = False):
+    def encode(
+        self,
+        stimulus: str | os.PathLike,
+        *,
+        show_progress: bool = False,
+        return_metadata: bool = False,
+    ):
         """Predict the response to one stimulus file.
 
         Returns
@@ -116,34 +134,49 @@ class TribeV2Model:
         clock = StageClock(self.device, track_gpu_memory=self.options.track_gpu_memory)
         with _Stages(show_progress) as stages:
             stages.start("decoding + speech", total=None, unit="s")
-            timeline = build_timeline(stimulus, cache_dir=self.cache_dir,
-                                      transcriber=self._transcriber,
-                                      options=self.stimulus_options, clock=clock)
+            timeline = build_timeline(
+                stimulus,
+                cache_dir=self.cache_dir,
+                transcriber=self._transcriber,
+                options=self.stimulus_options,
+                clock=clock,
+            )
             stages.finish()
             if not self._keep_models_loaded:
                 self._release_transcriber()
             features = self._get_features().extract(
-                timeline, progress=stages.progress_for(timeline), clock=clock)
+                timeline, progress=stages.progress_for(timeline), clock=clock
+            )
             stages.start("brain model", total=timeline.duration, unit="s")
             with clock.stage("brain"):
-                responses = predict_responses(self.brain_model, features, timeline.duration,
-                                              columns=self.vertices,
-                                              batch_size=self.options.window_batch_size,
-                                              progress=stages.advance)
+                responses = predict_responses(
+                    self.brain_model,
+                    features,
+                    timeline.duration,
+                    columns=self.vertices,
+                    batch_size=self.options.window_batch_size,
+                    progress=stages.advance,
+                )
             stages.finish()
         if not return_metadata:
             return responses
         meta = self.metadata()
         meta["stimulus"] = {
-            "path": str(timeline.path), "kind": timeline.kind,
-            "duration_s": timeline.duration, "modalities": list(timeline.modalities),
-            "language": timeline.language, "n_words": len(timeline.words),
+            "path": str(timeline.path),
+            "kind": timeline.kind,
+            "duration_s": timeline.duration,
+            "modalities": list(timeline.modalities),
+            "language": timeline.language,
+            "n_words": len(timeline.words),
         }
         meta["timing"]["row_times_s"] = row_times(timeline.duration)
         meta["provenance"] = {
             "timeline": timeline.provenance,
-            "feature_models": {m: p for m, p in self._get_features().provenance().items()
-                               if m in timeline.modalities},
+            "feature_models": {
+                m: p
+                for m, p in self._get_features().provenance().items()
+                if m in timeline.modalities
+            },
             "feature_dtype": self.options.feature_dtype,
             "feature_cache_keys": dict(self._get_features().last_cache_keys),
             "stages": clock.as_dict(),
@@ -161,18 +194,27 @@ class TribeV2Model:
             from berg.tribe.config import read_tribe_config
 
             self._features = FeaturePipeline(
-                self.card, read_tribe_config(self.weights_dir / "config.yaml"),
-                self.options.feature_options(), device=self.device,
-                cache_dir=self.cache_dir / "features")
+                self.card,
+                read_tribe_config(self.weights_dir / "config.yaml"),
+                self.options.feature_options(),
+                device=self.device,
+                cache_dir=self.cache_dir / "features",
+            )
         return self._features
 
     def metadata(self) -> dict[str, Any]:
         """The model's BERG metadata plus this instance's selection and device."""
         meta = model_metadata(self.card)
-        vertices = (np.arange(cortex.N_VERTICES, dtype=np.int64) if self.vertices is None
-                    else self.vertices.copy())
-        meta["selection"] = {"vertices": vertices, "n_vertices": len(vertices),
-                             "all_vertices": self.vertices is None}
+        vertices = (
+            np.arange(cortex.N_VERTICES, dtype=np.int64)
+            if self.vertices is None
+            else self.vertices.copy()
+        )
+        meta["selection"] = {
+            "vertices": vertices,
+            "n_vertices": len(vertices),
+            "all_vertices": self.vertices is None,
+        }
         meta["model"]["device"] = str(self.device)
         meta["model"]["weights_dir"] = str(self.weights_dir)
         return meta
@@ -188,9 +230,11 @@ class TribeV2Model:
         self._check_open()
         for modality in modalities:
             if modality not in MODALITIES:
-                raise InvalidParameterError(f"unknown modality {modality!r}"
-                                            f"{did_you_mean(str(modality), MODALITIES)} "
-                                            f"(valid: {', '.join(MODALITIES)})")
+                raise InvalidParameterError(
+                    f"unknown modality {modality!r}"
+                    f"{did_you_mean(str(modality), MODALITIES)} "
+                    f"(valid: {', '.join(MODALITIES)})"
+                )
         if not self._transcriber.loaded:
             self._transcriber.load()
         for modality in modalities:
@@ -211,8 +255,9 @@ class TribeV2Model:
 
     def _check_open(self) -> None:
         if self.brain_model is None:
-            raise InvalidParameterError(f"this {self.model_id} model was closed; load it again "
-                                        "with BERG.get_encoding_model")
+            raise InvalidParameterError(
+                f"this {self.model_id} model was closed; load it again with BERG.get_encoding_model"
+            )
 
     def __enter__(self) -> TribeV2Model:
         return self
@@ -226,9 +271,14 @@ class TribeV2Model:
         return f"<TribeV2Model {self.model_id!r}: {columns}, {state}>"
 
 
-def load_encoding_model(model_id: str, berg_dir: str | os.PathLike, *,
-                        selection: dict | None = None, device: str = "auto",
-                        **options: Any) -> TribeV2Model:
+def load_encoding_model(
+    model_id: str,
+    berg_dir: str | os.PathLike,
+    *,
+    selection: dict | None = None,
+    device: str = "auto",
+    **options: Any,
+) -> TribeV2Model:
     """The encoding model of ``model_id`` (an id or alias of the registry), loaded.
 
     Parameters are those of ``BERG.get_encoding_model``; ``berg_dir`` is the BERG folder
@@ -241,8 +291,9 @@ def load_encoding_model(model_id: str, berg_dir: str | os.PathLike, *,
     from berg.registry import get_card
 
     card = get_card(model_id)
-    return TribeV2Model(card, berg_dir, selection=selection, device=device,
-                        options=check_options(options))
+    return TribeV2Model(
+        card, berg_dir, selection=selection, device=device, options=check_options(options)
+    )
 
 
 def check_options(options: dict[str, Any]) -> EncodingOptions:
@@ -255,6 +306,14 @@ def _package_versions() -> dict[str, str]:
     """Versions of the packages that decide the numbers, for provenance."""
     from berg.packages import installed_versions
 
-    versions = installed_versions("berg-tribe", "torch", "transformers", "numpy", "av",
-                                  "faster-whisper", "ctranslate2", "piper-tts")
+    versions = installed_versions(
+        "berg-tribe",
+        "torch",
+        "transformers",
+        "numpy",
+        "av",
+        "faster-whisper",
+        "ctranslate2",
+        "piper-tts",
+    )
     return {name: version for name, version in versions.items() if version is not None}

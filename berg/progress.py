@@ -49,8 +49,13 @@ class Stages:
         if self.enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc=name, unit=unit, leave=True,
-                             bar_format=None if total else "{desc}: {elapsed}")
+            self._bar = tqdm(
+                total=total,
+                desc=name,
+                unit=unit,
+                leave=True,
+                bar_format=None if total else "{desc}: {elapsed}",
+            )
 
     def advance(self, amount: float) -> None:
         """Move the current bar on by ``amount`` of its unit."""
@@ -73,8 +78,9 @@ class Stages:
         def report(modality: str, increment: float) -> None:
             if self._name != f"{modality} features":
                 total = len(timeline.words) if modality == "text" else timeline.duration
-                self.start(f"{modality} features", total=total,
-                           unit="word" if modality == "text" else "s")
+                self.start(
+                    f"{modality} features", total=total, unit="word" if modality == "text" else "s"
+                )
             self.advance(increment)
 
         return report

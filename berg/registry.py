@@ -18,8 +18,15 @@ import yaml
 
 from berg.errors import BERGError, ModelNotFoundError, did_you_mean, format_choices
 
-__all__ = ["MODALITIES", "ModelCard", "PretrainedSpec", "WeightsSource", "canonical_model_id",
-           "get_card", "list_model_ids"]
+__all__ = [
+    "MODALITIES",
+    "ModelCard",
+    "PretrainedSpec",
+    "WeightsSource",
+    "canonical_model_id",
+    "get_card",
+    "list_model_ids",
+]
 
 #: The feature modalities, in the brain model's concatenation order (text | audio | video).
 MODALITIES = ("text", "audio", "video")
@@ -119,8 +126,13 @@ class ModelCard(Mapping):
     def extractor(self, modality: str):
         """The feature model of ``modality`` ('text', 'audio', 'video') as a PretrainedSpec."""
         e = self._data["extractors"][modality]
-        return PretrainedSpec(modality=modality, hub_id=e["hub_id"], revision=str(e["revision"]),
-                              env_var=e["env_var"], gated=bool(e.get("gated", False)))
+        return PretrainedSpec(
+            modality=modality,
+            hub_id=e["hub_id"],
+            revision=str(e["revision"]),
+            env_var=e["env_var"],
+            gated=bool(e.get("gated", False)),
+        )
 
     def __str__(self) -> str:
         return _format_card(self._data)
@@ -130,9 +142,14 @@ def _wrap(text: str, first: str = "  ", rest: str = "  ") -> str:
     import textwrap
 
     # Never split a URL, a path or a model id at a hyphen.
-    return textwrap.fill(" ".join(str(text).split()), width=88, initial_indent=first,
-                         subsequent_indent=rest, break_long_words=False,
-                         break_on_hyphens=False)
+    return textwrap.fill(
+        " ".join(str(text).split()),
+        width=88,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _format_card(card: Mapping[str, Any]) -> str:
@@ -146,10 +163,16 @@ def _format_card(card: Mapping[str, Any]) -> str:
         f"Model: {card['model_type']}   Creator: {card['creator']}",
         "",
     ]
-    for key, title in [("summary", "Summary"), ("architecture", "Architecture"),
-                       ("subject", "Subject"), ("training_data", "Training data"),
-                       ("performance", "Performance"), ("output", "Output"),
-                       ("timing", "Timing"), ("hardware", "Hardware")]:
+    for key, title in [
+        ("summary", "Summary"),
+        ("architecture", "Architecture"),
+        ("subject", "Subject"),
+        ("training_data", "Training data"),
+        ("performance", "Performance"),
+        ("output", "Output"),
+        ("timing", "Timing"),
+        ("hardware", "Hardware"),
+    ]:
         if key in card:
             lines += [title, _wrap(card[key]), ""]
     lines.append("Input (one file; the kind comes from its extension)")
@@ -170,9 +193,11 @@ def _format_card(card: Mapping[str, Any]) -> str:
     ]
     if card.get("extractors"):
         lines.append("Feature models (Hugging Face Hub; or a local folder via the variable shown)")
-        lines += [f"  {modality}: {e['hub_id']} @ {e['revision']}  (${e['env_var']})"
-                  + ("  [gated]" if e.get("gated") else "")
-                  for modality, e in card["extractors"].items()]
+        lines += [
+            f"  {modality}: {e['hub_id']} @ {e['revision']}  (${e['env_var']})"
+            + ("  [gated]" if e.get("gated") else "")
+            for modality, e in card["extractors"].items()
+        ]
         lines.append("")
     lines.append("References")
     lines += [_wrap(ref, "  - ", "    ") for ref in card["references"]]
@@ -193,8 +218,10 @@ def _cards() -> dict[str, ModelCard]:
             for modality in card.get("extractors", {}):
                 card.extractor(modality)
         except (yaml.YAMLError, KeyError, TypeError) as exc:
-            raise BERGError(f"the packaged model card {entry.name} is unreadable ({exc}); "
-                            "the berg installation is broken, reinstall it") from exc
+            raise BERGError(
+                f"the packaged model card {entry.name} is unreadable ({exc}); "
+                "the berg installation is broken, reinstall it"
+            ) from exc
         cards[card.model_id] = card
     return cards
 
@@ -227,12 +254,14 @@ def canonical_model_id(model_id: object) -> str:
     if not isinstance(model_id, str):
         raise ModelNotFoundError(
             f"model_id must be a string such as {list_model_ids()[0]!r}, "
-            f"got {type(model_id).__name__} {model_id!r}")
+            f"got {type(model_id).__name__} {model_id!r}"
+        )
     if model_id in table:
         return table[model_id]
     raise ModelNotFoundError(
         f"unknown model id {model_id!r}{did_you_mean(model_id, table)} "
-        f"(valid ids: {format_choices(sorted(table))})")
+        f"(valid ids: {format_choices(sorted(table))})"
+    )
 
 
 def get_card(model_id: str) -> ModelCard:

@@ -21,14 +21,20 @@ __all__ = ["check_bool", "check_choice", "check_int", "check_number", "is_int", 
 
 def is_int(value: object, *, minimum: int | None = None) -> bool:
     """Whether ``value`` is an integer (Python or NumPy, not a bool), ``>= minimum``."""
-    return (isinstance(value, numbers.Integral) and not isinstance(value, bool)
-            and (minimum is None or value >= minimum))
+    return (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and (minimum is None or value >= minimum)
+    )
 
 
 def is_number(value: object, *, finite: bool = True) -> bool:
     """Whether ``value`` is a real number (Python or NumPy, not a bool), finite if asked."""
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and (not finite or math.isfinite(value)))
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and (not finite or math.isfinite(value))
+    )
 
 
 def check_bool(name: str, value: object) -> bool:
@@ -46,8 +52,14 @@ def _range(minimum, maximum) -> str:
     return f" <= {maximum:g}" if maximum is not None else ""
 
 
-def check_int(name: str, value: object, *, minimum: int | None = 1, maximum: int | None = None,
-              none: str | None = None) -> int | None:
+def check_int(
+    name: str,
+    value: object,
+    *,
+    minimum: int | None = 1,
+    maximum: int | None = None,
+    none: str | None = None,
+) -> int | None:
     """``value`` if it is an int within the bounds; None too when ``none`` says what it means.
 
     Parameters
@@ -58,8 +70,11 @@ def check_int(name: str, value: object, *, minimum: int | None = 1, maximum: int
     if value is None and none is not None:
         return None
     if not is_int(value, minimum=minimum) or (maximum is not None and value > maximum):
-        kind = ("a positive int" if minimum == 1 and maximum is None
-                else f"an int{_range(minimum, maximum)}")
+        kind = (
+            "a positive int"
+            if minimum == 1 and maximum is None
+            else f"an int{_range(minimum, maximum)}"
+        )
         raise InvalidParameterError(f"{name} must be {_or_none(none)}{kind}, got {value!r}")
     return int(value)  # a NumPy integer becomes a Python one (JSON, hashing)
 
@@ -68,26 +83,35 @@ def _or_none(none: str | None) -> str:
     return "" if none is None else f"None ({none}) or "
 
 
-def check_number(name: str, value: object, *, minimum: float | None = None,
-                 maximum: float | None = None, positive: bool = False,
-                 none: str | None = None) -> float | None:
+def check_number(
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    positive: bool = False,
+    none: str | None = None,
+) -> float | None:
     """``value`` if it is a finite number within the bounds (``positive``: > 0)."""
     if value is None and none is not None:
         return None
-    ok = (is_number(value) and not (positive and value <= 0)
-          and not (minimum is not None and value < minimum)
-          and not (maximum is not None and value > maximum))
+    ok = (
+        is_number(value)
+        and not (positive and value <= 0)
+        and not (minimum is not None and value < minimum)
+        and not (maximum is not None and value > maximum)
+    )
     if not ok:
         kind = f"{'a positive number' if positive else 'a number'}{_range(minimum, maximum)}"
         raise InvalidParameterError(f"{name} must be {_or_none(none)}{kind}, got {value!r}")
     return value if isinstance(value, (int, float)) else float(value)  # NumPy -> Python
 
 
-def check_choice(name: str, value: object, choices: Sequence[Any], *,
-                 what: str = "") -> Any:
+def check_choice(name: str, value: object, choices: Sequence[Any], *, what: str = "") -> Any:
     """``value`` if it is one of ``choices``; else the error lists them and the closest."""
     if value not in choices:
         close = did_you_mean(value, [str(c) for c in choices]) if isinstance(value, str) else ""
-        raise InvalidParameterError(f"unknown {name} {value!r}{close} (valid: "
-                                    f"{format_choices(choices)}{what})")
+        raise InvalidParameterError(
+            f"unknown {name} {value!r}{close} (valid: {format_choices(choices)}{what})"
+        )
     return value

@@ -80,12 +80,16 @@ def read_hemisphere(path: Path) -> np.ndarray:
         sys.exit(f"error: {path.name}: {vertex_labels.shape[0]} vertices, expected {N_FSAVERAGE}")
     expected = [MEDIAL_WALL_NAME, *GLASSER_ORDER]
     if names != expected:
-        i = next((i for i, (a, b) in enumerate(zip(names, expected)) if a != b),
-                 min(len(names), len(expected)))
+        i = next(
+            (i for i, (a, b) in enumerate(zip(names, expected)) if a != b),
+            min(len(names), len(expected)),
+        )
         got = names[i] if i < len(names) else "(end)"
         want = expected[i] if i < len(expected) else "(end)"
-        sys.exit(f"error: {path.name}: label table is not {MEDIAL_WALL_NAME!r} + the 180 areas in "
-                 f"Glasser order; first difference at row {i}: {got!r}, expected {want!r}")
+        sys.exit(
+            f"error: {path.name}: label table is not {MEDIAL_WALL_NAME!r} + the 180 areas in "
+            f"Glasser order; first difference at row {i}: {got!r}, expected {want!r}"
+        )
     fs5 = vertex_labels[:N_FSAVERAGE5]
     # read_annot gives -1 for a vertex whose colour is in no table row; we have no name for
     # such a vertex, and calling it medial wall would hide a broken source file.
@@ -121,8 +125,12 @@ def write_npz_reproducibly(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                        help=f"where to write the .npz (default: {DEFAULT_OUTPUT})")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help=f"where to write the .npz (default: {DEFAULT_OUTPUT})",
+    )
     args = parser.parse_args(argv)
 
     annot_dir = find_annot_dir()
@@ -137,29 +145,38 @@ def main(argv: list[str] | None = None) -> None:
     for hemi, part in (("left", left), ("right", right)):
         missing = sorted(set(range(len(GLASSER_ORDER))) - set(np.unique(part[part >= 0]).tolist()))
         if missing:
-            sys.exit(f"error: {hemi} hemisphere of fsaverage5 lacks areas "
-                     f"{[GLASSER_ORDER[i] for i in missing]}")
+            sys.exit(
+                f"error: {hemi} hemisphere of fsaverage5 lacks areas "
+                f"{[GLASSER_ORDER[i] for i in missing]}"
+            )
     assignments = np.concatenate([left, right])  # left hemisphere first, as TRIBE v2's output
 
-    write_npz_reproducibly(args.output, {
-        "labels": np.array(GLASSER_ORDER, dtype=str),
-        "assignments": assignments,
-        "source_package": np.array([f"{SOURCE_PACKAGE}=={version}"], dtype=str),
-        "source_files": np.array([p.name for p in paths], dtype=str),
-        "source_sha256": np.array(hashes, dtype=str),
-    })
+    write_npz_reproducibly(
+        args.output,
+        {
+            "labels": np.array(GLASSER_ORDER, dtype=str),
+            "assignments": assignments,
+            "source_package": np.array([f"{SOURCE_PACKAGE}=={version}"], dtype=str),
+            "source_files": np.array([p.name for p in paths], dtype=str),
+            "source_sha256": np.array(hashes, dtype=str),
+        },
+    )
 
     counts = np.bincount(assignments[assignments >= 0], minlength=len(GLASSER_ORDER))
     print(f"source: {SOURCE_PACKAGE}=={version}")
     for p, digest in zip(paths, hashes):
         print(f"  {p.name}  sha256 {digest}")
     print(f"wrote {args.output} ({args.output.stat().st_size} bytes)")
-    print(f"  {len(GLASSER_ORDER)} areas, all present in both hemispheres; "
-          f"{assignments.size} vertices")
+    print(
+        f"  {len(GLASSER_ORDER)} areas, all present in both hemispheres; "
+        f"{assignments.size} vertices"
+    )
     print(f"  medial wall: {(left < 0).sum()} left, {(right < 0).sum()} right")
-    print(f"  vertices per area (both hemispheres): min {counts.min()} "
-          f"({GLASSER_ORDER[counts.argmin()]}), median {int(np.median(counts))}, "
-          f"max {counts.max()} ({GLASSER_ORDER[counts.argmax()]})")
+    print(
+        f"  vertices per area (both hemispheres): min {counts.min()} "
+        f"({GLASSER_ORDER[counts.argmin()]}), median {int(np.median(counts))}, "
+        f"max {counts.max()} ({GLASSER_ORDER[counts.argmax()]})"
+    )
 
 
 if __name__ == "__main__":

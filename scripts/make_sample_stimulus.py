@@ -19,8 +19,10 @@ import numpy as np
 from berg.stimulus import media
 from berg.stimulus.speech import PiperSynthesizer
 
-TEXT = ("Welcome to the brain encoding response generator. "
-        "A red ball rolls slowly across the screen, and then it stops.")
+TEXT = (
+    "Welcome to the brain encoding response generator. "
+    "A red ball rolls slowly across the screen, and then it stops."
+)
 SECONDS, FPS, SIZE, RATE = 8.0, 24, (320, 240), 16000
 
 
@@ -32,22 +34,23 @@ def frame(k: int) -> np.ndarray:
     image[..., 1] = (100 + 80 * np.sin(2 * np.pi * (x / 64 - t / 2))).astype(np.uint8)
     image[..., 2] = (100 + 80 * np.sin(2 * np.pi * (y / 48 + t / 3))).astype(np.uint8)
     cx = 30 + (width - 60) * min(t / 6, 1.0)  # the red ball rolls, then stops
-    ball = (x - cx) ** 2 + (y - height / 2) ** 2 < 22 ** 2
+    ball = (x - cx) ** 2 + (y - height / 2) ** 2 < 22**2
     image[ball] = (220, 30, 30)
     return image
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path,
-                        default=Path(__file__).resolve().parents[1] / "berg/data/sample.mp4")
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).resolve().parents[1] / "berg/data/sample.mp4"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
         PiperSynthesizer().synthesize(TEXT, wav, language="en")
         speech = media.read_audio(wav, RATE)
     audio = np.zeros(int(SECONDS * RATE), np.float32)
-    audio[RATE // 2: RATE // 2 + len(speech)] = speech[: len(audio) - RATE // 2]
+    audio[RATE // 2 : RATE // 2 + len(speech)] = speech[: len(audio) - RATE // 2]
 
     with av.open(str(args.output), mode="w") as container:
         video = container.add_stream("libx264", rate=FPS)
@@ -63,8 +66,9 @@ def main() -> None:
             container.mux(packet)
         step = 1024
         for start in range(0, len(audio), step):
-            chunk = av.AudioFrame.from_ndarray(audio[None, start:start + step], format="flt",
-                                               layout="mono")
+            chunk = av.AudioFrame.from_ndarray(
+                audio[None, start : start + step], format="flt", layout="mono"
+            )
             chunk.sample_rate, chunk.pts = RATE, start
             for packet in sound.encode(chunk):
                 container.mux(packet)

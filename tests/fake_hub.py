@@ -39,7 +39,7 @@ class FakeHub:
                     self.send_header("X-Error-Code", "RepoNotFound")
                     self.end_headers()
                     return
-                revision, _, name = self.path[len(prefix):].partition("/")
+                revision, _, name = self.path[len(prefix) :].partition("/")
                 if revision != hub.revision:
                     self.send_response(404)
                     self.send_header("X-Error-Code", "RevisionNotFound")

@@ -51,8 +51,10 @@ def frame_image(k: int, size: tuple[int, int] = (160, 120)) -> np.ndarray:
     for bit in range(CODE_BITS):
         if (k >> bit) & 1:
             r, c = divmod(bit, cols)
-            image[r * height // rows:(r + 1) * height // rows,
-                  c * width // cols:(c + 1) * width // cols] = _LIGHT
+            image[
+                r * height // rows : (r + 1) * height // rows,
+                c * width // cols : (c + 1) * width // cols,
+            ] = _LIGHT
     return image
 
 
@@ -67,7 +69,7 @@ def frame_code(rgb: np.ndarray) -> int:
         x0, x1 = c * width // cols, (c + 1) * width // cols
         # The middle half of the block, away from edges the codec smears.
         dy, dx = (y1 - y0) // 4, (x1 - x0) // 4
-        if rgb[y0 + dy:y1 - dy, x0 + dx:x1 - dx].mean() > 128:
+        if rgb[y0 + dy : y1 - dy, x0 + dx : x1 - dx].mean() > 128:
             k |= 1 << bit
     return k
 
@@ -105,7 +107,7 @@ def _encode_audio(container, codec: str, samples: np.ndarray, rate: int) -> list
     step = stream.codec_context.frame_size or 1024
     packets = []
     for i in range(0, samples.shape[1], step):
-        frame = _audio_frame(samples[:, i:i + step], fmt, layout, rate, i)
+        frame = _audio_frame(samples[:, i : i + step], fmt, layout, rate, i)
         packets += stream.encode(frame)
     packets += stream.encode(None)
     return packets
@@ -172,8 +174,9 @@ def make_video(
         packets: list[av.Packet] = []
         audio_packets: list[av.Packet] = []
         if audio is not None:
-            audio_packets = _encode_audio(container, audio_codec or default_audio, audio,
-                                          audio_rate)
+            audio_packets = _encode_audio(
+                container, audio_codec or default_audio, audio, audio_rate
+            )
             if path.suffix.lower() == ".avi":
                 # AVI cannot hold the negative timestamps of the mp3 encoder's priming
                 # samples; left as they are, the muxer shifts all video frames but the first.
@@ -182,8 +185,7 @@ def make_video(
                 for p in audio_packets:
                     p.pts, p.dts = p.pts + shift, p.dts + shift
         for k in range(round(duration * fps)):
-            frame = av.VideoFrame.from_ndarray((picture or frame_image)(k, size),
-                                               format="rgb24")
+            frame = av.VideoFrame.from_ndarray((picture or frame_image)(k, size), format="rgb24")
             frame.pts, frame.time_base = k, Fraction(1, fps)
             packets += stream.encode(frame)
         packets += stream.encode(None)
@@ -191,8 +193,9 @@ def make_video(
     return path
 
 
-def make_audio(path: str | Path, samples: np.ndarray, rate: int = 16000,
-               codec: str | None = None) -> Path:
+def make_audio(
+    path: str | Path, samples: np.ndarray, rate: int = 16000, codec: str | None = None
+) -> Path:
     """Write ``samples`` (float, ``(n,)`` or ``(channels, n)``) as a .wav .mp3 .flac or .ogg."""
     path = Path(path)
     codec = codec or AUDIO_CODECS[path.suffix.lower()]

@@ -19,9 +19,28 @@ def _ffmpeg() -> str:
 def ffmpeg_pcm16(path, rate: int = 44100, channels: int = 2) -> np.ndarray:
     """What moviepy 2's audio reader reads from a file: ``ffmpeg -i PATH -vn -loglevel error
     -f s16le -acodec pcm_s16le -ar RATE -ac CHANNELS -``, as int16 ``(channels, n)``."""
-    out = subprocess.run([_ffmpeg(), "-i", str(path), "-vn", "-loglevel", "error", "-f", "s16le",
-                          "-acodec", "pcm_s16le", "-ar", str(rate), "-ac", str(channels), "-"],
-                         capture_output=True, check=True, timeout=300).stdout
+    out = subprocess.run(
+        [
+            _ffmpeg(),
+            "-i",
+            str(path),
+            "-vn",
+            "-loglevel",
+            "error",
+            "-f",
+            "s16le",
+            "-acodec",
+            "pcm_s16le",
+            "-ar",
+            str(rate),
+            "-ac",
+            str(channels),
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    ).stdout
     return np.frombuffer(out, np.int16).reshape(-1, channels).T
 
 
@@ -41,8 +60,27 @@ def moviepy_wav(path, length: int, rate: int = 44100) -> np.ndarray:
 def ffmpeg_rgb_frames(path, width: int, height: int) -> np.ndarray:
     """Every frame as moviepy 2's video reader gets it from a pipe (``-f image2pipe -vf
     scale=W:H -sws_flags bicubic -pix_fmt rgb24 -vcodec rawvideo``): uint8 ``(n, H, W, 3)``."""
-    out = subprocess.run([_ffmpeg(), "-i", str(path), "-loglevel", "error", "-f", "image2pipe",
-                          "-vf", f"scale={width}:{height}", "-sws_flags", "bicubic",
-                          "-pix_fmt", "rgb24", "-vcodec", "rawvideo", "-"],
-                         capture_output=True, check=True, timeout=300).stdout
+    out = subprocess.run(
+        [
+            _ffmpeg(),
+            "-i",
+            str(path),
+            "-loglevel",
+            "error",
+            "-f",
+            "image2pipe",
+            "-vf",
+            f"scale={width}:{height}",
+            "-sws_flags",
+            "bicubic",
+            "-pix_fmt",
+            "rgb24",
+            "-vcodec",
+            "rawvideo",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    ).stdout
     return np.frombuffer(out, np.uint8).reshape(-1, height, width, 3)

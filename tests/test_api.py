@@ -1,6 +1,5 @@
 """The BERG interface end to end, with a tiny checkpoint where users put the real one."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -37,9 +36,11 @@ def test_get_encoding_model_loads_from_the_berg_layout(berg_dir):
     berg = BERG(berg_dir=str(berg_dir))
     mask = np.zeros(20484, dtype=int)
     mask[100:200] = 1
-    model = berg.get_encoding_model("fmri-dascoli_2026-tribe_v2",
-                                    selection={"roi": ["V1", "V2", "FFC"], "vertices": mask},
-                                    device="cpu")
+    model = berg.get_encoding_model(
+        "fmri-dascoli_2026-tribe_v2",
+        selection={"roi": ["V1", "V2", "FFC"], "vertices": mask},
+        device="cpu",
+    )
     assert isinstance(model, TribeV2Model)
     assert model.weights_dir == berg_dir / BERG_LAYOUT
     assert isinstance(model.brain_model, torch.nn.Module)
@@ -72,7 +73,8 @@ def test_the_loaded_brain_model_predicts_every_vertex(berg_dir):
 def test_checkpoint_dir_option(tmp_path):
     ckpt = write_tiny_checkpoint(tmp_path / "my-weights")
     model = BERG(tmp_path / "empty-berg").get_encoding_model(
-        "fmri-dascoli_2026-tribe_v2", device="cpu", checkpoint_dir=ckpt)
+        "fmri-dascoli_2026-tribe_v2", device="cpu", checkpoint_dir=ckpt
+    )
     assert model.weights_dir == ckpt
     assert not (tmp_path / "empty-berg").exists()
 
@@ -88,10 +90,10 @@ def test_missing_weights_without_download(tmp_path):
 def test_bad_selection_fails_before_any_download(tmp_path, monkeypatch):
     def no_download(*args, **kwargs):
         raise AssertionError("a bad selection must not start a download")
+
     monkeypatch.setattr("berg.tribe.weights.fetch_weights", no_download)
     with pytest.raises(InvalidParameterError, match="did you mean 'V7'"):
-        BERG(tmp_path).get_encoding_model("fmri-dascoli_2026-tribe_v2",
-                                          selection={"roi": ["V7a"]})
+        BERG(tmp_path).get_encoding_model("fmri-dascoli_2026-tribe_v2", selection={"roi": ["V7a"]})
 
 
 def test_unknown_model_and_options(berg_dir):
@@ -137,8 +139,9 @@ def test_encode_checks_the_stimulus_first(berg_dir, stimulus, tmp_path):
 
 
 def test_model_metadata_adds_the_selection(berg_dir):
-    model = BERG(berg_dir).get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu",
-                                              selection={"roi": "FFC"})
+    model = BERG(berg_dir).get_encoding_model(
+        "fmri-dascoli_2026-tribe_v2", device="cpu", selection={"roi": "FFC"}
+    )
     meta = model.metadata()
     assert meta["fmri"]["n_vertices"] == 20484  # the mesh, not the selection
     ffc = np.flatnonzero(meta["roi"]["roi_assignments"] == meta["roi"]["roi_index"]["FFC"])

@@ -13,8 +13,16 @@ import berg
 # import from lower layers, and from its own entry (a package's modules among themselves).
 LAYERS = [
     ["berg.errors"],
-    ["berg.version", "berg.files", "berg.packages", "berg.devices", "berg.progress",
-     "berg.timing", "berg.validation", "berg.holder"],
+    [
+        "berg.version",
+        "berg.files",
+        "berg.packages",
+        "berg.devices",
+        "berg.progress",
+        "berg.timing",
+        "berg.validation",
+        "berg.holder",
+    ],
     ["berg.registry", "berg.cortex"],
     ["berg.metadata", "berg.io"],
     ["berg.stimulus"],
@@ -52,7 +60,7 @@ def imports_of(name: str) -> set[str]:
             found.update(a.name for a in node.names if a.name.split(".")[0] == "berg")
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 source = ".".join(base + ([node.module] if node.module else []))
             else:
                 source = node.module or ""
@@ -134,15 +142,21 @@ def test_the_layer_check_sees_a_wrong_import(tmp_path):
     global GRAPH
     saved = GRAPH
     try:
-        GRAPH = dict(saved, **{"berg.stimulus.timeline": saved["berg.stimulus.timeline"]
-                               | {"berg.features.pipeline"},
-                               "berg.features.pipeline": saved["berg.features.pipeline"]
-                               | {"berg.stimulus.timeline"}})
+        GRAPH = dict(
+            saved,
+            **{
+                "berg.stimulus.timeline": saved["berg.stimulus.timeline"]
+                | {"berg.features.pipeline"},
+                "berg.features.pipeline": saved["berg.features.pipeline"]
+                | {"berg.stimulus.timeline"},
+            },
+        )
         try:
             test_imports_point_down()
         except AssertionError as error:
-            assert "berg.stimulus.timeline (berg.stimulus) imports berg.features.pipeline" \
-                in str(error)
+            assert "berg.stimulus.timeline (berg.stimulus) imports berg.features.pipeline" in str(
+                error
+            )
         else:
             raise AssertionError("an upward import went unnoticed")
         try:
@@ -161,16 +175,20 @@ def test_citations_of_the_contract_resolve():
     import re
 
     repo = ROOT.parent
-    headings = set(re.findall(r"^## (\d+)\. ", (repo / "docs" / "inference.md").read_text(),
-                              re.M))
+    headings = set(re.findall(r"^## (\d+)\. ", (repo / "docs" / "inference.md").read_text(), re.M))
     cited, stale = set(), []
-    for path in [*ROOT.rglob("*.py"), *(repo / "tests").glob("*.py"),
-                 *(repo / "benchmarks").glob("*.py")]:
+    for path in [
+        *ROOT.rglob("*.py"),
+        *(repo / "tests").glob("*.py"),
+        *(repo / "benchmarks").glob("*.py"),
+    ]:
         text = path.read_text(encoding="utf-8")
         for match in re.finditer(r"docs/inference\.md, sections? (\d+)(?: and (\d+))?", text):
             cited.update(n for n in match.groups() if n)
-        if re.search(r"reference doc, section|tribe_v2_inference", text) \
-                and path.name != "test_architecture.py":
+        if (
+            re.search(r"reference doc, section|tribe_v2_inference", text)
+            and path.name != "test_architecture.py"
+        ):
             stale.append(path.name)
     assert cited and cited <= headings, sorted(cited - headings)
     assert not stale, stale

@@ -32,10 +32,16 @@ PAD_VALUE = 1.0  # w2v-bert-2.0's preprocessor_config.json
 def _tiny_config(**overrides):
     from transformers import Wav2Vec2BertConfig
 
-    settings = dict(hidden_size=HIDDEN, num_hidden_layers=3, num_attention_heads=8,
-                    intermediate_size=64, feature_projection_input_dim=160,
-                    conv_depthwise_kernel_size=5, left_max_position_embeddings=8,
-                    right_max_position_embeddings=4)
+    settings = dict(
+        hidden_size=HIDDEN,
+        num_hidden_layers=3,
+        num_attention_heads=8,
+        intermediate_size=64,
+        feature_projection_input_dim=160,
+        conv_depthwise_kernel_size=5,
+        left_max_position_embeddings=8,
+        right_max_position_embeddings=4,
+    )
     settings.update(overrides)
     return Wav2Vec2BertConfig(**settings)
 
@@ -112,7 +118,7 @@ def _read_wav(path) -> tuple[np.ndarray, int]:
 def _span(samples, rate, start, duration):
     """What the reference reads: round(duration * rate) samples from round(start * rate)."""
     first = round(start * rate)
-    return samples[:, first:first + round(duration * rate)]
+    return samples[:, first : first + round(duration * rate)]
 
 
 def _by_hand(model_dir, samples, rate, duration, pad_value=PAD_VALUE, model=None):
@@ -133,7 +139,8 @@ def _by_hand(model_dir, samples, rate, duration, pad_value=PAD_VALUE, model=None
     x = (x - x.mean()) / (1e-8 + x.std())
 
     fbank = SeamlessM4TFeatureExtractor.from_pretrained(model_dir)._extract_fbank_features(
-        x.numpy())
+        x.numpy()
+    )
     n_fbank = fbank.shape[0]
     assert n_fbank == 1 + (n - 400) // 160
     fbank = (fbank - fbank.mean(0)) / np.sqrt(fbank.var(0, ddof=1) + 1e-7)
@@ -160,8 +167,9 @@ def _by_hand(model_dir, samples, rate, duration, pad_value=PAD_VALUE, model=None
 
 def test_one_feature_per_chunk_with_the_chunk_times_and_2hz_bins(extractor, stereo_wav):
     seen = []
-    features = extractor.extract(stereo_wav, [Chunk(0.0, 3.0), Chunk(3.0, 2.26)],
-                                 progress=seen.append)
+    features = extractor.extract(
+        stereo_wav, [Chunk(0.0, 3.0), Chunk(3.0, 2.26)], progress=seen.append
+    )
     assert [f.data.shape for f in features] == [(2, HIDDEN, 6), (2, HIDDEN, 5)]  # round(4.52)
     assert [(f.start, f.duration) for f in features] == [(0.0, 3.0), (3.0, 2.26)]
     assert all(f.data.dtype == np.float32 and np.isfinite(f.data).all() for f in features)
@@ -190,8 +198,9 @@ def test_equals_the_reference_steps_done_by_hand(extractor, model_dir, stereo_wa
 
 
 @pytest.mark.parametrize("duration, odd", [(2.01, True), (2.0, False)])
-def test_odd_fbank_frame_counts_gain_one_padding_frame(extractor, model_dir, mono_flac,
-                                                       duration, odd):
+def test_odd_fbank_frame_counts_gain_one_padding_frame(
+    extractor, model_dir, mono_flac, duration, odd
+):
     whole = read_audio(mono_flac, None, mono=False)  # FLAC is lossless: the file's samples
     start = 1.0
     (feature,) = extractor.extract(mono_flac, [Chunk(start, duration)])
@@ -253,8 +262,9 @@ def test_a_video_is_read_as_the_reference_wav(extractor, model_dir, media_dir):
     # 16-bit stereo, silence after the track, as long as the video.
     wav = moviepy_wav(video, 6 * 44100).astype(np.float32)
     for feature, chunk in zip(features, chunks):
-        expected, _ = _by_hand(model_dir, _span(wav, 44100, chunk.start, chunk.duration),
-                               44100, chunk.duration)
+        expected, _ = _by_hand(
+            model_dir, _span(wav, 44100, chunk.start, chunk.duration), 44100, chunk.duration
+        )
         np.testing.assert_allclose(feature.data, expected, atol=1e-5, rtol=0)
     # Reading the track at its own rate (48 kHz) is another computation.
     native = AudioFeatureExtractor(model_dir, video_audio_rate=None).extract(video, chunks[:1])
@@ -278,18 +288,22 @@ def test_dtype_is_the_one_asked_for_not_the_saved_one(tmp_path, stereo_wav):
     assert 0 < np.abs(a - b).max() < 0.1 * np.abs(a).max()
 
 
-def test_layer_groups_follow_the_selection_and_ignore_cache_n_layers(model_dir, stereo_wav,
-                                                                     extractor):
+def test_layer_groups_follow_the_selection_and_ignore_cache_n_layers(
+    model_dir, stereo_wav, extractor
+):
     chunk = [Chunk(0.0, 2.0)]
     (default,) = extractor.extract(stereo_wav, chunk)
-    (mean,) = AudioFeatureExtractor(model_dir, layers=LayerSelection(
-        aggregation="mean")).extract(stereo_wav, chunk)
+    (mean,) = AudioFeatureExtractor(model_dir, layers=LayerSelection(aggregation="mean")).extract(
+        stereo_wav, chunk
+    )
     assert mean.data.shape == (1, HIDDEN, 4)
     # mean of h1, h2, h3 = (1 * group0 + 2 * group1) / 3
-    np.testing.assert_allclose(mean.data[0], (default.data[0] + 2 * default.data[1]) / 3,
-                               atol=1e-5, rtol=0)
-    (sub,) = AudioFeatureExtractor(model_dir, layers=LayerSelection(
-        cache_n_layers=2)).extract(stereo_wav, chunk)
+    np.testing.assert_allclose(
+        mean.data[0], (default.data[0] + 2 * default.data[1]) / 3, atol=1e-5, rtol=0
+    )
+    (sub,) = AudioFeatureExtractor(model_dir, layers=LayerSelection(cache_n_layers=2)).extract(
+        stereo_wav, chunk
+    )
     np.testing.assert_array_equal(sub.data, default.data)
 
 
@@ -297,9 +311,11 @@ def test_pieces_longer_than_the_chunk_change_nothing(model_dir, stereo_wav, extr
     chunk = [Chunk(0.5, 3.0)]
     (whole,) = extractor.extract(stereo_wav, chunk)
     (same,) = AudioFeatureExtractor(model_dir, max_seconds_per_forward=5.0).extract(
-        stereo_wav, chunk)
+        stereo_wav, chunk
+    )
     (cut,) = AudioFeatureExtractor(model_dir, max_seconds_per_forward=1.0).extract(
-        stereo_wav, chunk)
+        stereo_wav, chunk
+    )
     np.testing.assert_array_equal(same.data, whole.data)
     assert cut.data.shape == whole.data.shape
     assert np.abs(cut.data - whole.data).max() > 1e-4
@@ -312,20 +328,26 @@ def test_fingerprint_names_what_changes_the_numbers_without_loading(model_dir):
     assert json.loads(json.dumps(fingerprint)) == fingerprint
     assert extractor.fingerprint() == fingerprint
     assert fingerprint["model_type"] == "wav2vec2-bert" and fingerprint["dtype"] == "float32"
-    others = [AudioFeatureExtractor(model_dir, dtype=torch.bfloat16),
-              AudioFeatureExtractor(model_dir, layers=LayerSelection((0.0, 1.0))),
-              AudioFeatureExtractor(model_dir, max_seconds_per_forward=30.0),
-              AudioFeatureExtractor(model_dir, video_audio_rate=None)]
+    others = [
+        AudioFeatureExtractor(model_dir, dtype=torch.bfloat16),
+        AudioFeatureExtractor(model_dir, layers=LayerSelection((0.0, 1.0))),
+        AudioFeatureExtractor(model_dir, max_seconds_per_forward=30.0),
+        AudioFeatureExtractor(model_dir, video_audio_rate=None),
+    ]
     assert all(other.fingerprint() != fingerprint for other in others)
     # cache_n_layers does not change the audio numbers, so not the fingerprint either
-    assert AudioFeatureExtractor(model_dir, layers=LayerSelection(
-        cache_n_layers=2)).fingerprint() == fingerprint
+    assert (
+        AudioFeatureExtractor(model_dir, layers=LayerSelection(cache_n_layers=2)).fingerprint()
+        == fingerprint
+    )
 
 
 def test_fingerprint_follows_the_weights(tmp_path, model_dir):
     other = _save_model(tmp_path / "other", seed=1)
-    assert (AudioFeatureExtractor(other).fingerprint()["model_files"]
-            != AudioFeatureExtractor(model_dir).fingerprint()["model_files"])
+    assert (
+        AudioFeatureExtractor(other).fingerprint()["model_files"]
+        != AudioFeatureExtractor(model_dir).fingerprint()["model_files"]
+    )
 
 
 # --------------------------------------------------------------------------- errors
@@ -366,14 +388,19 @@ def test_chunks_past_the_end(extractor, model_dir, mono_flac):
     (feature,) = extractor.extract(mono_flac, [Chunk(4.0, 2.0)])
     assert feature.data.shape == (2, HIDDEN, 4)
     whole = read_audio(mono_flac, None, mono=False)
-    expected, _ = _by_hand(model_dir, whole[:, 4 * 16000:], 16000, 2.0)
+    expected, _ = _by_hand(model_dir, whole[:, 4 * 16000 :], 16000, 2.0)
     np.testing.assert_allclose(feature.data, expected, atol=1e-5, rtol=0)
 
 
 def test_bad_arguments(model_dir, extractor, mono_flac):
-    for kwargs in ({"dtype": torch.int32}, {"layers": (0.5, 1.0)},
-                   {"max_seconds_per_forward": 0}, {"max_seconds_per_forward": math.inf},
-                   {"video_audio_rate": 0}, {"device": "tpu"}):
+    for kwargs in (
+        {"dtype": torch.int32},
+        {"layers": (0.5, 1.0)},
+        {"max_seconds_per_forward": 0},
+        {"max_seconds_per_forward": math.inf},
+        {"video_audio_rate": 0},
+        {"device": "tpu"},
+    ):
         with pytest.raises(InvalidParameterError):
             AudioFeatureExtractor(model_dir, **kwargs)
     with pytest.raises(InvalidParameterError):

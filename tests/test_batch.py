@@ -35,21 +35,26 @@ from berg.stimulus import media
 
 MODEL = "fmri-dascoli_2026-tribe_v2"
 SR = 16000
-SENTENCES = ["The dog runs to the river.", "A small bird sings in the morning light.",
-             "We walked home through the quiet town."]
+SENTENCES = [
+    "The dog runs to the river.",
+    "A small bird sings in the morning light.",
+    "We walked home through the quiet town.",
+]
 
 
 # --------------------------------------------------------------------------- sources
 
 
 def test_a_folder_gives_every_stimulus_below_it(tmp_path):
-    for name in ("b.mp4", "a.WAV", "sub/deep/c.txt", ".hidden.mp4", ".cache/d.mp4",
-                 "notes.json"):
+    for name in ("b.mp4", "a.WAV", "sub/deep/c.txt", ".hidden.mp4", ".cache/d.mp4", "notes.json"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
     items = collect_stimuli(tmp_path)
-    assert [(i.id, i.path.name) for i in items] == [("a", "a.WAV"), ("b", "b.mp4"),
-                                                    ("sub/deep/c", "c.txt")]
+    assert [(i.id, i.path.name) for i in items] == [
+        ("a", "a.WAV"),
+        ("b", "b.mp4"),
+        ("sub/deep/c", "c.txt"),
+    ]
     assert all(i.path.is_absolute() for i in items)
 
 
@@ -72,7 +77,9 @@ def test_a_manifest(tmp_path):
     manifest.write_text("path,id\nclips/c.mp4,subject-1/run-1\n/elsewhere/d.wav,\n")
     items = collect_stimuli(manifest)
     assert [(i.id, str(i.path)) for i in items] == [
-        ("subject-1/run-1", str(tmp_path / "clips" / "c.mp4")), ("d", "/elsewhere/d.wav")]
+        ("subject-1/run-1", str(tmp_path / "clips" / "c.mp4")),
+        ("d", "/elsewhere/d.wav"),
+    ]
     (tmp_path / "bad.csv").write_text("file\nc.mp4\n")
     with pytest.raises(InvalidParameterError, match="needs a 'path' column"):
         collect_stimuli(tmp_path / "bad.csv")
@@ -110,19 +117,30 @@ def setup(tmp_path_factory):
         track = 0.2 * tone(220 + 40 * i, seconds, SR)
         words = speech[i % 3][: len(track)]
         track[: len(words)] += words
-        make_video(stimuli / "films" / f"clip{i}.mp4", seconds, fps=25, size=(96, 80),
-                   audio=track, audio_rate=SR)
+        make_video(
+            stimuli / "films" / f"clip{i}.mp4",
+            seconds,
+            fps=25,
+            size=(96, 80),
+            audio=track,
+            audio_rate=SR,
+        )
     make_audio(stimuli / "talk.flac", speech[0], SR)
     make_audio(stimuli / "tone.wav", 0.3 * tone(500, 3.0, SR), SR)
     (stimuli / "story.txt").write_text(SENTENCES[2] + "\n", encoding="utf-8")
     (stimuli / "films" / "broken.mp4").write_bytes(os.urandom(20000))  # not media at all
     models = write_tiny_extractors(root / "models")
-    options = {"checkpoint_dir": write_tiny_checkpoint(root / "tribe",
-                                                       feature_dims=TINY_FEATURE_DIMS),
-               "text_model_dir": models["text"], "audio_model_dir": models["audio"],
-               "video_model_dir": models["video"], "asr_model": str(asr),
-               "cache_dir": root / "cache", "selection": {"roi": ["V1", "A1"]},
-               "device": "cpu", "show_progress": False}
+    options = {
+        "checkpoint_dir": write_tiny_checkpoint(root / "tribe", feature_dims=TINY_FEATURE_DIMS),
+        "text_model_dir": models["text"],
+        "audio_model_dir": models["audio"],
+        "video_model_dir": models["video"],
+        "asr_model": str(asr),
+        "cache_dir": root / "cache",
+        "selection": {"roi": ["V1", "A1"]},
+        "device": "cpu",
+        "show_progress": False,
+    }
     return {"root": root, "stimuli": stimuli, "options": options}
 
 
@@ -139,20 +157,33 @@ def _responses(folder: Path, item_id: str) -> np.ndarray:
 
 
 def _snapshot(folder: Path) -> dict[str, int]:
-    return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()
-            and ".berg-batch" not in p.parts}
+    return {
+        str(p): p.stat().st_mtime_ns
+        for p in folder.rglob("*")
+        if p.is_file() and ".berg-batch" not in p.parts
+    }
 
 
 @pytest.fixture(scope="module")
 def sequential(setup):
     out = setup["root"] / "sequential"
-    report = BERG(setup["root"] / "berg").encode_many(MODEL, setup["stimuli"], out,
-                                                       **setup["options"])
+    report = BERG(setup["root"] / "berg").encode_many(
+        MODEL, setup["stimuli"], out, **setup["options"]
+    )
     return out, report
 
 
-GOOD = ["films/clip0", "films/clip1", "films/clip2", "films/clip3", "films/clip4",
-        "films/clip5", "story", "talk", "tone"]
+GOOD = [
+    "films/clip0",
+    "films/clip1",
+    "films/clip2",
+    "films/clip3",
+    "films/clip4",
+    "films/clip5",
+    "story",
+    "talk",
+    "tone",
+]
 
 
 def test_every_good_stimulus_has_its_result_and_the_bad_one_is_recorded(setup, sequential):
@@ -185,8 +216,9 @@ def test_results_are_those_of_encode(setup, sequential):
     out, _ = sequential
     options = dict(setup["options"])
     berg = BERG(setup["root"] / "berg")
-    with berg.get_encoding_model(MODEL, selection=options.pop("selection"),
-                                 device=options.pop("device"), **options) as model:
+    with berg.get_encoding_model(
+        MODEL, selection=options.pop("selection"), device=options.pop("device"), **options
+    ) as model:
         for item_id in ("films/clip3", "talk", "story"):
             path = next(setup["stimuli"].rglob(f"{Path(item_id).name}.*"))
             expected = berg.encode(model, path)
@@ -202,8 +234,9 @@ def test_a_rerun_does_no_work(setup, sequential, monkeypatch):
         raise AssertionError("a rerun must not load a model")
 
     monkeypatch.setattr(worker.BatchWorker, "__init__", no_model)
-    report = BERG(setup["root"] / "berg").encode_many(MODEL, setup["stimuli"], out,
-                                                       **setup["options"])
+    report = BERG(setup["root"] / "berg").encode_many(
+        MODEL, setup["stimuli"], out, **setup["options"]
+    )
     assert (report.encoded, report.failed, report.skipped, report.workers) == (0, 0, 10, 0)
     assert _snapshot(out) == before
     assert report.records["films/broken"].status == "failed"
@@ -222,8 +255,9 @@ def test_changed_settings_or_content_are_done_again(setup, sequential, tmp_path)
     (stimuli / "clip1.mp4").write_bytes((source / "clip4.mp4").read_bytes())  # new content
     again = berg.encode_many(MODEL, stimuli, out, **setup["options"])
     assert (again.encoded, again.skipped) == (1, 1)
-    np.testing.assert_array_equal(_responses(out, "clip1"),
-                                  _responses(sequential[0], "films/clip4"))
+    np.testing.assert_array_equal(
+        _responses(out, "clip1"), _responses(sequential[0], "films/clip4")
+    )
     other = dict(setup["options"], selection={"roi": ["V1"]})  # other settings: all again
     assert berg.encode_many(MODEL, stimuli, out, **other).encoded == 2
 
@@ -238,13 +272,15 @@ def test_a_second_batch_reuses_the_shared_feature_cache(setup, sequential, tmp_p
     stimuli.mkdir()
     for name in ("films/clip2.mp4", "talk.flac", "story.txt"):
         shutil.copy(setup["stimuli"] / name, stimuli / Path(name).name)
-    report = BERG(setup["root"] / "berg").encode_many(MODEL, stimuli, tmp_path / "out",
-                                                       **setup["options"])
+    report = BERG(setup["root"] / "berg").encode_many(
+        MODEL, stimuli, tmp_path / "out", **setup["options"]
+    )
     assert report.encoded == 3
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.feat")} == entries  # none new
     for item_id, original in (("clip2", "films/clip2"), ("talk", "talk"), ("story", "story")):
-        np.testing.assert_array_equal(_responses(tmp_path / "out", item_id),
-                                      _responses(sequential[0], original))
+        np.testing.assert_array_equal(
+            _responses(tmp_path / "out", item_id), _responses(sequential[0], original)
+        )
 
 
 def test_failed_ones_are_retried_only_when_asked(setup, sequential, tmp_path):
@@ -260,8 +296,9 @@ def test_failed_ones_are_retried_only_when_asked(setup, sequential, tmp_path):
     assert retried.records["broken"].error.startswith("StimulusError:")
 
 
-def test_a_failure_of_the_machine_is_tried_again_by_the_next_run(setup, sequential, tmp_path,
-                                                                  monkeypatch):
+def test_a_failure_of_the_machine_is_tried_again_by_the_next_run(
+    setup, sequential, tmp_path, monkeypatch
+):
     import berg.io
 
     stimuli = tmp_path / "stimuli"
@@ -285,8 +322,9 @@ def test_a_failure_of_the_machine_is_tried_again_by_the_next_run(setup, sequenti
     monkeypatch.setattr(berg.io, "write_outputs", real_write)  # space again
     again = berg_api.encode_many(MODEL, stimuli, tmp_path / "out", **setup["options"])
     assert (again.encoded, again.failed, again.skipped) == (1, 0, 1)
-    np.testing.assert_array_equal(_responses(tmp_path / "out", "clip1"),
-                                  _responses(sequential[0], "films/clip1"))
+    np.testing.assert_array_equal(
+        _responses(tmp_path / "out", "clip1"), _responses(sequential[0], "films/clip1")
+    )
 
 
 def test_an_interrupted_batch_resumes(setup, sequential, tmp_path):
@@ -300,15 +338,15 @@ def test_an_interrupted_batch_resumes(setup, sequential, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        berg.encode_many(MODEL, setup["stimuli"], out, progress=stop_after_three,
-                         **setup["options"])
+        berg.encode_many(
+            MODEL, setup["stimuli"], out, progress=stop_after_three, **setup["options"]
+        )
     index = _index(out)
     assert sum(row["status"] != "pending" for row in index.values()) == 3
     rest = berg.encode_many(MODEL, setup["stimuli"], out, **setup["options"])
     assert rest.skipped == 3 and rest.encoded + rest.failed == 7
     for item_id in GOOD:
-        np.testing.assert_array_equal(_responses(out, item_id),
-                                      _responses(sequential[0], item_id))
+        np.testing.assert_array_equal(_responses(out, item_id), _responses(sequential[0], item_id))
 
 
 def test_one_batch_per_output_folder(tmp_path):
@@ -320,14 +358,16 @@ def test_one_batch_per_output_folder(tmp_path):
 
 def test_bad_batch_options(setup, tmp_path):
     berg = BERG(setup["root"] / "berg")
-    cases = [({"engine": "spark"}, "unknown engine 'spark'"),
-             ({"workers": 0}, "workers must be"),
-             ({"formats": ["npy"]}, "unknown output format 'npy'; did you mean 'npz'"),
-             ({"keep_models_loaded": False}, "keep_models_loaded is set by the batch"),
-             ({"ray_address": "auto"}, "ray_address is for engine='ray'"),
-             ({"workers": 2}, r"workers is for engine='ray' \(--ray"),
-             ({"engine": "ray", "memory_per_worker_gb": -1}, "memory_per_worker_gb must be"),
-             ({"selection": {"roi": ["V7a"]}}, "did you mean 'V7'")]
+    cases = [
+        ({"engine": "spark"}, "unknown engine 'spark'"),
+        ({"workers": 0}, "workers must be"),
+        ({"formats": ["npy"]}, "unknown output format 'npy'; did you mean 'npz'"),
+        ({"keep_models_loaded": False}, "keep_models_loaded is set by the batch"),
+        ({"ray_address": "auto"}, "ray_address is for engine='ray'"),
+        ({"workers": 2}, r"workers is for engine='ray' \(--ray"),
+        ({"engine": "ray", "memory_per_worker_gb": -1}, "memory_per_worker_gb must be"),
+        ({"selection": {"roi": ["V7a"]}}, "did you mean 'V7'"),
+    ]
     for extra, match in cases:
         options = dict(setup["options"], **extra)
         with pytest.raises(InvalidParameterError, match=match):
@@ -347,8 +387,9 @@ def test_without_ray_the_ray_engine_says_how_to_install_it(setup, tmp_path, monk
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(MissingDependencyError, match=r"pip install 'berg-tribe\[ray\]'"):
-        BERG(setup["root"] / "berg").encode_many(MODEL, setup["stimuli"], tmp_path / "out",
-                                                 engine="ray", **setup["options"])
+        BERG(setup["root"] / "berg").encode_many(
+            MODEL, setup["stimuli"], tmp_path / "out", engine="ray", **setup["options"]
+        )
 
 
 # --------------------------------------------------------------------------- Ray
@@ -374,13 +415,20 @@ def _sequential_in_a_process(setup, out: Path, cache: Path, threads: int) -> Non
     differently (1e-5 here), and the comparison is meant to be exact."""
     options = {k: str(v) if isinstance(v, Path) else v for k, v in setup["options"].items()}
     options["cache_dir"] = str(cache)
-    script = ("import json, sys; from berg import BERG; "
-              "o = json.loads(sys.argv[1]); "
-              f"BERG({str(setup['root'] / 'berg')!r}).encode_many({MODEL!r}, "
-              f"{str(setup['stimuli'])!r}, {str(out)!r}, **o)")
+    script = (
+        "import json, sys; from berg import BERG; "
+        "o = json.loads(sys.argv[1]); "
+        f"BERG({str(setup['root'] / 'berg')!r}).encode_many({MODEL!r}, "
+        f"{str(setup['stimuli'])!r}, {str(out)!r}, **o)"
+    )
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    subprocess.run([sys.executable, "-c", script, json.dumps(options)], env=env, check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-c", script, json.dumps(options)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -410,8 +458,16 @@ def test_ray_two_workers_one_killed(setup, sequential, tmp_path):
     options = dict(setup["options"], cache_dir=caches["ray"])
     berg = BERG(setup["root"] / "berg")
     started = time.perf_counter()
-    report = berg.encode_many(MODEL, setup["stimuli"], out, engine="ray", workers=2,
-                              cpus_per_worker=1, progress=kill_a_worker, **options)
+    report = berg.encode_many(
+        MODEL,
+        setup["stimuli"],
+        out,
+        engine="ray",
+        workers=2,
+        cpus_per_worker=1,
+        progress=kill_a_worker,
+        **options,
+    )
     assert killed and time.perf_counter() - started < 300
     assert (report.encoded, report.failed, report.workers) == (9, 1, 2)
     # Each reserved 1 CPU and the memory measured on the first: its peak with the tiny
@@ -424,12 +480,12 @@ def test_ray_two_workers_one_killed(setup, sequential, tmp_path):
     for item_id in GOOD:
         np.testing.assert_array_equal(_responses(out, item_id), _responses(reference, item_id))
         # and to float rounding, those of the sequential run in this process (other threads)
-        np.testing.assert_allclose(_responses(out, item_id),
-                                   _responses(sequential[0], item_id), rtol=0, atol=1e-3)
+        np.testing.assert_allclose(
+            _responses(out, item_id), _responses(sequential[0], item_id), rtol=0, atol=1e-3
+        )
     # A rerun does no work: no cluster is even started.
     before = _snapshot(out)
-    again = berg.encode_many(MODEL, setup["stimuli"], out, engine="ray", workers=2,
-                             **options)
+    again = berg.encode_many(MODEL, setup["stimuli"], out, engine="ray", workers=2, **options)
     assert (again.encoded, again.failed, again.skipped, again.workers) == (0, 0, 10, 0)
     assert _snapshot(out) == before
 
@@ -438,9 +494,14 @@ def test_no_ray_cluster_at_the_address(setup, tmp_path, monkeypatch):
     pytest.importorskip("ray")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     with pytest.raises(BERGError, match=r"cannot join the Ray cluster at 'auto': .*ray start"):
-        BERG(setup["root"] / "berg").encode_many(MODEL, setup["stimuli"], tmp_path / "out",
-                                                 engine="ray", ray_address="auto",
-                                                 **setup["options"])
+        BERG(setup["root"] / "berg").encode_many(
+            MODEL,
+            setup["stimuli"],
+            tmp_path / "out",
+            engine="ray",
+            ray_address="auto",
+            **setup["options"],
+        )
     assert {row["status"] for row in _index(tmp_path / "out").values()} == {"pending"}
 
 
@@ -449,11 +510,11 @@ def test_ray_workers_that_cannot_load_their_models(setup, tmp_path):
     pytest.importorskip("ray")
     options = dict(setup["options"], text_model_dir=tmp_path / "no-such-model")
     with pytest.raises(BERGError, match="Ray workers could not start: .*no-such-model"):
-        BERG(setup["root"] / "berg").encode_many(MODEL, setup["stimuli"], tmp_path / "out",
-                                                 engine="ray", workers=1, **options)
+        BERG(setup["root"] / "berg").encode_many(
+            MODEL, setup["stimuli"], tmp_path / "out", engine="ray", workers=1, **options
+        )
     assert {row["status"] for row in _index(tmp_path / "out").values()} == {"pending"}
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".berg-batch",
-                                                                    "index.csv"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".berg-batch", "index.csv"]
 
 
 def test_the_command_line(setup, tmp_path, monkeypatch, capsys):
@@ -463,19 +524,38 @@ def test_the_command_line(setup, tmp_path, monkeypatch, capsys):
     berg_dir = tmp_path / "berg"
     shutil.copytree(setup["options"]["checkpoint_dir"], berg_dir / layout)
     for modality in ("text", "audio", "video"):
-        monkeypatch.setenv(f"BERG_{modality.upper()}_MODEL",
-                           str(setup["options"][f"{modality}_model_dir"]))
+        monkeypatch.setenv(
+            f"BERG_{modality.upper()}_MODEL", str(setup["options"][f"{modality}_model_dir"])
+        )
     stimuli = tmp_path / "stimuli"
     stimuli.mkdir()
     for name in ("films/clip0.mp4", "talk.flac"):
         (stimuli / Path(name).name).write_bytes((setup["stimuli"] / name).read_bytes())
-    command = ["--berg-dir", str(berg_dir), "encode-batch", str(stimuli), "-o",
-               str(tmp_path / "out"), "--device", "cpu", "--roi", "V1", "--format", "npz",
-               "--asr-model", setup["options"]["asr_model"], "-q"]
+    command = [
+        "--berg-dir",
+        str(berg_dir),
+        "encode-batch",
+        str(stimuli),
+        "-o",
+        str(tmp_path / "out"),
+        "--device",
+        "cpu",
+        "--roi",
+        "V1",
+        "--format",
+        "npz",
+        "--asr-model",
+        setup["options"]["asr_model"],
+        "-q",
+    ]
     assert main(command) == 0
     assert "2 encoded, 0 failed, 0 already done (sequential, 1 worker" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        ".berg-batch", "clip0.npz", "index.csv", "talk.npz"]
+        ".berg-batch",
+        "clip0.npz",
+        "index.csv",
+        "talk.npz",
+    ]
     (stimuli / "broken.mp4").write_bytes(b"\0" * 5000)
     with pytest.raises(SystemExit) as exited:  # something failed: the exit status says so
         main(command)

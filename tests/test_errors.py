@@ -6,13 +6,16 @@ import berg
 from berg.errors import did_you_mean, format_choices
 
 
-@pytest.mark.parametrize("cls, builtin", [
-    (berg.ModelNotFoundError, LookupError),
-    (berg.InvalidParameterError, ValueError),
-    (berg.DeviceNotAvailableError, berg.InvalidParameterError),
-    (berg.StimulusError, ValueError),
-    (berg.ModelLoadError, RuntimeError),
-])
+@pytest.mark.parametrize(
+    "cls, builtin",
+    [
+        (berg.ModelNotFoundError, LookupError),
+        (berg.InvalidParameterError, ValueError),
+        (berg.DeviceNotAvailableError, berg.InvalidParameterError),
+        (berg.StimulusError, ValueError),
+        (berg.ModelLoadError, RuntimeError),
+    ],
+)
 def test_every_error_is_a_berg_error_and_its_builtin(cls, builtin):
     assert issubclass(cls, berg.BERGError)
     assert issubclass(cls, builtin)

@@ -9,8 +9,11 @@ from berg.features.audio import AudioFeatureExtractor
 from berg.features.text import TextFeatureExtractor
 from berg.features.video import VideoFeatureExtractor
 
-CLASSES = {"text": TextFeatureExtractor, "audio": AudioFeatureExtractor,
-           "video": VideoFeatureExtractor}
+CLASSES = {
+    "text": TextFeatureExtractor,
+    "audio": AudioFeatureExtractor,
+    "video": VideoFeatureExtractor,
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +45,7 @@ def test_options_are_the_constructor_keywords(modality):
     import inspect
 
     cls = CLASSES[modality]
-    keywords = set(inspect.signature(cls).parameters) - {"model_dir", "device", "dtype",
-                                                        "layers"}
+    keywords = set(inspect.signature(cls).parameters) - {"model_dir", "device", "dtype", "layers"}
     assert keywords == set(cls.option_checks)
     assert cls.modality == modality
 
@@ -77,16 +79,24 @@ def test_timeline_parts(folders, modality, tmp_path):
     # Which part of a timeline each extractor reads, and the events its cache key follows.
     from berg.stimulus.timeline import Chunk, Timeline, TimelineWord
 
-    timeline = Timeline(path=tmp_path / "v.mp4", kind="video", duration=2.0,
-                        audio_source=tmp_path / "a.wav", audio_chunks=(Chunk(0.0, 2.0),),
-                        video_chunks=(Chunk(0.0, 1.5),),
-                        words=(TimelineWord("hi", 0.5, 0.25, "hi"),), language="en")
+    timeline = Timeline(
+        path=tmp_path / "v.mp4",
+        kind="video",
+        duration=2.0,
+        audio_source=tmp_path / "a.wav",
+        audio_chunks=(Chunk(0.0, 2.0),),
+        video_chunks=(Chunk(0.0, 1.5),),
+        words=(TimelineWord("hi", 0.5, 0.25, "hi"),),
+        language="en",
+    )
     cls = CLASSES[modality]
     source = cls.timeline_source(timeline)
     events = cls.timeline_events(timeline)
-    expected = {"text": (None, [("hi", 0.5, 0.25, "hi")]),
-                "audio": (tmp_path / "a.wav", [(0.0, 2.0)]),
-                "video": (tmp_path / "v.mp4", [(0.0, 1.5)])}[modality]
+    expected = {
+        "text": (None, [("hi", 0.5, 0.25, "hi")]),
+        "audio": (tmp_path / "a.wav", [(0.0, 2.0)]),
+        "video": (tmp_path / "v.mp4", [(0.0, 1.5)]),
+    }[modality]
     assert (source, events) == expected
 
 

@@ -26,7 +26,7 @@ def features(seed=0):
     return [
         TimedFeature(0.1 + 0.2, 0.27, rng.standard_normal((2, 5)).astype(np.float32)),  # a word
         TimedFeature(1.0 / 3.0, 0.0, rng.standard_normal((2, 5)).astype(np.float32)),
-        TimedFeature(0.0, 60.0, rng.standard_normal((2, 4, 120)).astype(np.float32)),   # a chunk
+        TimedFeature(0.0, 60.0, rng.standard_normal((2, 4, 120)).astype(np.float32)),  # a chunk
         TimedFeature(60.0, 0.3, rng.standard_normal((2, 4, 1)).astype(np.float32)),
     ]
 
@@ -34,7 +34,7 @@ def features(seed=0):
 def same(a, b):
     assert len(a) == len(b)
     for x, y in zip(a, b):
-        assert x.start == y.start and x.duration == y.duration   # exact, not approximate
+        assert x.start == y.start and x.duration == y.duration  # exact, not approximate
         assert x.data.dtype == np.float32
         assert x.data.shape == y.data.shape
         assert np.array_equal(x.data, y.data)
@@ -51,6 +51,7 @@ def key(cache):
 
 
 # -- round trips --------------------------------------------------------------------------------
+
 
 def test_round_trip_static_and_dynamic(cache, key):
     assert cache.get(key) is None
@@ -91,6 +92,7 @@ def test_put_refuses_what_it_cannot_store(cache, key):
 
 # -- keys ---------------------------------------------------------------------------------------
 
+
 def test_the_key_depends_on_every_part():
     base = FeatureCache.key("ab" * 32, "text", {"model": "m", "layers": [0.5, 0.75, 1.0]})
     assert len(base) == 64 and int(base, 16) >= 0
@@ -100,8 +102,9 @@ def test_the_key_depends_on_every_part():
         FeatureCache.key("ab" * 32, "audio", {"model": "m", "layers": [0.5, 0.75, 1.0]}),
         FeatureCache.key("ab" * 32, "text", {"model": "n", "layers": [0.5, 0.75, 1.0]}),
         FeatureCache.key("ab" * 32, "text", {"model": "m", "layers": [0.5, 1.0]}),
-        FeatureCache.key("ab" * 32, "text", {"model": "m", "layers": [0.5, 0.75, 1.0],
-                                             "cache_n_layers": 20}),
+        FeatureCache.key(
+            "ab" * 32, "text", {"model": "m", "layers": [0.5, 0.75, 1.0], "cache_n_layers": 20}
+        ),
         FeatureCache.key("ab" * 32, "text", {"model": "m"}),
     ]
     assert len({base, *others}) == len(others) + 1
@@ -142,6 +145,7 @@ def test_file_sha256_addresses_content_not_paths(tmp_path):
 
 # -- get_or_compute -----------------------------------------------------------------------------
 
+
 def test_get_or_compute_computes_once(cache, key):
     calls = []
 
@@ -165,6 +169,7 @@ def test_a_failed_compute_stores_nothing(cache, key):
 
 
 # -- corruption ---------------------------------------------------------------------------------
+
 
 def _truncate(path):
     path.write_bytes(path.read_bytes()[:-100])
@@ -194,8 +199,9 @@ def _a_pickle(path):
     path.write_bytes(pickle.dumps(features()))
 
 
-@pytest.mark.parametrize("damage", [_truncate, _flip_payload_byte, _flip_header_byte, _garbage,
-                                    _empty, _a_pickle])
+@pytest.mark.parametrize(
+    "damage", [_truncate, _flip_payload_byte, _flip_header_byte, _garbage, _empty, _a_pickle]
+)
 def test_a_damaged_entry_is_detected_deleted_and_recomputed(cache, key, damage, caplog):
     cache.put(key, features())
     path = cache.path_for(key)
@@ -236,6 +242,7 @@ def test_reading_never_unpickles(cache, key, monkeypatch):
 
 
 # -- housekeeping -------------------------------------------------------------------------------
+
 
 def test_nothing_is_written_before_the_first_put(tmp_path):
     cache = FeatureCache(tmp_path / "not" / "yet")
@@ -291,11 +298,20 @@ _WORKER = textwrap.dedent("""
 
 def _race(tmp_path, cache, key, mode, n=2, watch=None):
     go, log = tmp_path / "go", tmp_path / "log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(cache.root), key, str(log),
-                                 str(go), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env) for _ in range(n)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(cache.root), key, str(log), str(go), mode],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(n)
+    ]
     time.sleep(0.3)
     go.touch()
     if watch is not None:
@@ -320,7 +336,8 @@ def test_concurrent_get_or_compute_computes_once(tmp_path, cache, key):
 
 @pytest.mark.slow
 def test_concurrent_writers_leave_one_valid_entry_and_readers_never_see_a_partial_one(
-        tmp_path, cache, key, caplog):
+    tmp_path, cache, key, caplog
+):
     seen = []
 
     def watch():

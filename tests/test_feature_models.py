@@ -6,8 +6,9 @@ from berg import InvalidParameterError, ModelLoadError
 from berg.features.models import resolve_pretrained
 from berg.registry import PretrainedSpec
 
-SPEC = PretrainedSpec(modality="audio", hub_id="facebook/w2v-bert-2.0", revision="main",
-                      env_var="BERG_AUDIO_MODEL")
+SPEC = PretrainedSpec(
+    modality="audio", hub_id="facebook/w2v-bert-2.0", revision="main", env_var="BERG_AUDIO_MODEL"
+)
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -60,8 +61,7 @@ def test_not_cached_and_offline_lists_the_ways(tmp_path, monkeypatch):
 
 
 def test_gated_models_say_so(tmp_path, monkeypatch):
-    spec = PretrainedSpec("text", "meta-llama/Llama-3.2-3B", "main", "BERG_TEXT_MODEL",
-                          gated=True)
+    spec = PretrainedSpec("text", "meta-llama/Llama-3.2-3B", "main", "BERG_TEXT_MODEL", gated=True)
     monkeypatch.delenv("BERG_TEXT_MODEL", raising=False)
     with pytest.raises(ModelLoadError, match="gated"):
         resolve_pretrained(spec, cache_dir=tmp_path / "hf", local_files_only=True)

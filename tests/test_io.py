@@ -57,11 +57,12 @@ def test_gifti_marks_unselected_vertices_nan(tmp_path):
 
 
 def test_roi_means_by_hand(tmp_path):
-    assignments = BERG(tmp_path).get_model_metadata(
-        "fmri-dascoli_2026-tribe_v2")["roi"]["roi_assignments"]
-    v1 = np.flatnonzero(assignments == 0)[:3]          # three V1 vertices
-    ffc = np.flatnonzero(assignments == 17)[:2]         # two FFC vertices
-    medial = np.flatnonzero(assignments == -1)[:1]      # belongs to no area
+    assignments = BERG(tmp_path).get_model_metadata("fmri-dascoli_2026-tribe_v2")["roi"][
+        "roi_assignments"
+    ]
+    v1 = np.flatnonzero(assignments == 0)[:3]  # three V1 vertices
+    ffc = np.flatnonzero(assignments == 17)[:2]  # two FFC vertices
+    medial = np.flatnonzero(assignments == -1)[:1]  # belongs to no area
     vertices = np.sort(np.concatenate([v1, ffc, medial]))
     meta = metadata_for(vertices, 1, tmp_path)
     responses = np.zeros((1, len(vertices)), np.float32)
@@ -69,11 +70,14 @@ def test_roi_means_by_hand(tmp_path):
     responses[0] = [value[v] for v in vertices]
     names, values = roi_timecourses(responses, meta)
     assert names == ["V1", "FFC"]
-    np.testing.assert_allclose(values, [[2.0, 1.0]])   # (1+1+4)/3 and (-1+3)/2
+    np.testing.assert_allclose(values, [[2.0, 1.0]])  # (1+1+4)/3 and (-1+3)/2
     path = write_outputs(tmp_path, "s", responses, meta, formats=["csv"])["csv"]
     rows = list(csv.reader(path.open()))
-    assert rows == [["time_start_s", "time_end_s", "roi", "response"],
-                    ["0", "1", "V1", "2"], ["0", "1", "FFC", "1"]]
+    assert rows == [
+        ["time_start_s", "time_end_s", "roi", "response"],
+        ["0", "1", "V1", "2"],
+        ["0", "1", "FFC", "1"],
+    ]
 
 
 def test_a_failed_write_leaves_nothing(tmp_path, example, monkeypatch):
@@ -90,8 +94,9 @@ def test_a_failed_write_leaves_nothing(tmp_path, example, monkeypatch):
 
 def test_bad_arguments(tmp_path, example):
     responses, meta = example
-    with pytest.raises(InvalidParameterError, match="unknown output format 'nifti'; did you "
-                                                    "mean 'gifti'"):
+    with pytest.raises(
+        InvalidParameterError, match="unknown output format 'nifti'; did you mean 'gifti'"
+    ):
         write_outputs(tmp_path, "x", responses, meta, formats=["npz", "nifti"])
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(InvalidParameterError, match="do not match"):
@@ -106,8 +111,7 @@ def test_parquet_holds_the_same_table_as_the_csv(tmp_path, example):
     rows = list(csv.DictReader(written["csv"].open()))
     assert len(table["roi"]) == len(rows) == 3 * 180
     assert table["roi"][:3] == ["V1", "MST", "V6"] and rows[0]["roi"] == "V1"
-    np.testing.assert_allclose(table["response"], [float(r["response"]) for r in rows],
-                               rtol=1e-6)
+    np.testing.assert_allclose(table["response"], [float(r["response"]) for r in rows], rtol=1e-6)
     assert table["time_start_s"][180] == 1.0 and table["time_end_s"][180] == 2.0
 
 
@@ -123,6 +127,7 @@ def test_parquet_without_pyarrow_writes_nothing(tmp_path, example, monkeypatch):
 
 def test_default_formats_include_parquet_only_with_pyarrow(tmp_path, example):
     import importlib.util
+
     responses, meta = example
     written = write_outputs(tmp_path, "clip", responses, meta)
     assert ("parquet" in written) == (importlib.util.find_spec("pyarrow") is not None)

@@ -27,11 +27,14 @@ def span(a, b):
     return list(range(a, b + 1))
 
 
-@pytest.mark.parametrize("model, n, first, second", [
-    ("Llama-3.2-3B", 29, span(14, 20), span(21, 28)),      # int(14.0) = 14, int(21.0) = 21, 28
-    ("w2v-bert-2.0", 25, span(12, 17), span(18, 24)),      # 12, 18, 24
-    ("V-JEPA2 ViT-g", 41, span(20, 29), span(30, 40)),     # 20, 30, 40
-])
+@pytest.mark.parametrize(
+    "model, n, first, second",
+    [
+        ("Llama-3.2-3B", 29, span(14, 20), span(21, 28)),  # int(14.0) = 14, int(21.0) = 21, 28
+        ("w2v-bert-2.0", 25, span(12, 17), span(18, 24)),  # 12, 18, 24
+        ("V-JEPA2 ViT-g", 41, span(20, 29), span(30, 40)),  # 20, 30, 40
+    ],
+)
 def test_release_groups(model, n, first, second):
     assert group_indices(n, LayerSelection()) == [first, second]
     assert LayerSelection().n_groups(n) == 2
@@ -48,8 +51,9 @@ def test_cache_n_layers_20_on_llama():
 
 @pytest.mark.parametrize("k", [29, 30, 100])
 def test_cache_n_layers_not_below_n_keeps_everything(k):
-    assert (group_indices(29, LayerSelection(cache_n_layers=k))
-            == group_indices(29, LayerSelection()))
+    assert group_indices(29, LayerSelection(cache_n_layers=k)) == group_indices(
+        29, LayerSelection()
+    )
 
 
 def test_n_layers_to_use():
@@ -76,11 +80,15 @@ REFERENCE_DEFAULTS = {
     "data": {
         "layers_to_use": [0.5, 0.75, 1.0],
         "layer_aggregation": "group_mean",
-        "text_feature": {"model_name": "meta-llama/Llama-3.2-3B", "cache_n_layers": 20,
-                         "layers": [0.0, 1.0]},
+        "text_feature": {
+            "model_name": "meta-llama/Llama-3.2-3B",
+            "cache_n_layers": 20,
+            "layers": [0.0, 1.0],
+        },
         "audio_feature": {"model_name": "facebook/w2v-bert-2.0", "cache_n_layers": 20},
-        "video_feature": {"image": {"model_name": "facebook/vjepa2-vitg-fpc64-256",
-                                    "cache_n_layers": 20}},
+        "video_feature": {
+            "image": {"model_name": "facebook/vjepa2-vitg-fpc64-256", "cache_n_layers": 20}
+        },
     }
 }
 
@@ -91,7 +99,7 @@ def test_config_with_cache_n_layers():
     video = layer_selection_from_config(REFERENCE_DEFAULTS, "video")
     assert text == LayerSelection((0.5, 0.75, 1.0), "group_mean", 20)
     assert audio == LayerSelection((0.5, 0.75, 1.0), "group_mean", None)  # audio ignores it
-    assert video == LayerSelection((0.5, 0.75, 1.0), "group_mean", 20)    # read from image
+    assert video == LayerSelection((0.5, 0.75, 1.0), "group_mean", 20)  # read from image
     assert group_indices(29, text) == [[13, 15, 16, 18, 19], [21, 22, 24, 25, 27, 28]]
     assert group_indices(25, audio) == [span(12, 17), span(18, 24)]
     # V-JEPA2, n = 41 -> 20 kept: round(40 i / 19); positions 9-13 and 14-19
@@ -101,11 +109,20 @@ def test_config_with_cache_n_layers():
 
 
 def test_config_without_sub_selection():
-    config = {"data": {"layers_to_use": [0.5, 0.75, 1.0], "layer_aggregation": "group_mean",
-                       "text_feature": {}, "audio_feature": {}, "video_feature": {"image": {}}}}
-    for modality, n, groups in [("text", 29, [span(14, 20), span(21, 28)]),
-                                ("audio", 25, [span(12, 17), span(18, 24)]),
-                                ("video", 41, [span(20, 29), span(30, 40)])]:
+    config = {
+        "data": {
+            "layers_to_use": [0.5, 0.75, 1.0],
+            "layer_aggregation": "group_mean",
+            "text_feature": {},
+            "audio_feature": {},
+            "video_feature": {"image": {}},
+        }
+    }
+    for modality, n, groups in [
+        ("text", 29, [span(14, 20), span(21, 28)]),
+        ("audio", 25, [span(12, 17), span(18, 24)]),
+        ("video", 41, [span(20, 29), span(30, 40)]),
+    ]:
         selection = layer_selection_from_config(config, modality)
         assert selection.cache_n_layers is None
         assert group_indices(n, selection) == groups
@@ -114,9 +131,14 @@ def test_config_without_sub_selection():
 def test_config_fallbacks():
     assert layer_selection_from_config({}, "text") == LayerSelection(DEFAULT_FRACTIONS)
     # both data-level keys null: the extractor's own layers
-    config = {"data": {"layers_to_use": None, "n_layers_to_use": None,
-                       "text_feature": {"layers": [0.25, 1.0]},
-                       "video_feature": {"image": {"layers": [0.0, 0.5, 1.0]}}}}
+    config = {
+        "data": {
+            "layers_to_use": None,
+            "n_layers_to_use": None,
+            "text_feature": {"layers": [0.25, 1.0]},
+            "video_feature": {"image": {"layers": [0.0, 0.5, 1.0]}},
+        }
+    }
     assert layer_selection_from_config(config, "text").fractions == (0.25, 1.0)
     assert layer_selection_from_config(config, "video").fractions == (0.0, 0.5, 1.0)
     assert layer_selection_from_config(config, "audio").fractions == DEFAULT_FRACTIONS
@@ -127,13 +149,16 @@ def test_config_fallbacks():
     assert aggregated.aggregation is None
 
 
-@pytest.mark.parametrize("data", [
-    {"layers_to_use": [0.5, 1.5]},
-    {"layers_to_use": ["half"]},
-    {"layer_aggregation": "max"},
-    {"text_feature": {"cache_n_layers": 0}},
-    {"text_feature": {"cache_n_layers": 2.5}},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"layers_to_use": [0.5, 1.5]},
+        {"layers_to_use": ["half"]},
+        {"layer_aggregation": "max"},
+        {"text_feature": {"cache_n_layers": 0}},
+        {"text_feature": {"cache_n_layers": 2.5}},
+    ],
+)
 def test_invalid_config_is_a_load_error(data):
     with pytest.raises(ModelLoadError, match="text layer settings"):
         layer_selection_from_config({"data": data}, "text")
@@ -141,16 +166,20 @@ def test_invalid_config_is_a_load_error(data):
 
 # -- invalid selections -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs", [
-    {"fractions": ()},
-    {"fractions": (0.5, -0.1)},
-    {"fractions": (0.5, 1.01)},
-    {"fractions": (True, 1.0)},
-    {"aggregation": "median"},
-    {"cache_n_layers": 0},
-    {"cache_n_layers": True},
-    {"cache_n_layers": 3.0},
-])
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"fractions": ()},
+        {"fractions": (0.5, -0.1)},
+        {"fractions": (0.5, 1.01)},
+        {"fractions": (True, 1.0)},
+        {"aggregation": "median"},
+        {"cache_n_layers": 0},
+        {"cache_n_layers": True},
+        {"cache_n_layers": 3.0},
+    ],
+)
 def test_invalid_selections_raise(kwargs):
     with pytest.raises(InvalidParameterError):
         LayerSelection(**kwargs)
@@ -166,6 +195,7 @@ def test_group_mean_needs_two_positions():
 
 
 # -- averaging ----------------------------------------------------------------------------------
+
 
 def test_select_hidden_states_averages_by_hand():
     generator = torch.Generator().manual_seed(0)

@@ -1,5 +1,5 @@
-"""The tree is lint-clean by the rules in pyproject.toml ([tool.ruff]): pycodestyle,
-pyflakes, import order, bugbear, pyupgrade."""
+"""The tree is lint-clean and formatted by the rules in pyproject.toml ([tool.ruff]):
+pycodestyle, pyflakes, import order, bugbear, pyupgrade; ruff format."""
 
 import shutil
 import subprocess
@@ -21,6 +21,24 @@ def _ruff() -> list[str]:
 
 
 def test_ruff_finds_nothing():
-    result = subprocess.run([*_ruff(), "check", "--no-cache", "."], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [*_ruff(), "check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_leaves_the_tree_as_it_is():
+    result = subprocess.run(
+        [*_ruff(), "format", "--check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, "run `ruff format .`:\n" + result.stdout + result.stderr

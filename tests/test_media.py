@@ -29,8 +29,9 @@ def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("media")
     made = {}
     for ext in VIDEO_EXTENSIONS:
-        made[ext] = make_video(root / f"clip{ext}", SECONDS, fps=FPS,
-                               audio=tone(440, SECONDS, 16000), audio_rate=16000)
+        made[ext] = make_video(
+            root / f"clip{ext}", SECONDS, fps=FPS, audio=tone(440, SECONDS, 16000), audio_rate=16000
+        )
     for ext in AUDIO_EXTENSIONS:
         made[ext] = make_audio(root / f"sound{ext}", tone(440, SECONDS, 44100), 44100)
     made["silent.mp4"] = make_video(root / "silent.mp4", SECONDS, fps=FPS)
@@ -94,17 +95,19 @@ def test_audio_file_has_no_video_track(files):
     assert "sound.wav" in str(excinfo.value)
 
 
-@pytest.mark.skipif(not hasattr(av.video.stream.VideoStream, "set_display_rotation"),
-                    reason="this PyAV cannot write a display rotation")
+@pytest.mark.skipif(
+    not hasattr(av.video.stream.VideoStream, "set_display_rotation"),
+    reason="this PyAV cannot write a display rotation",
+)
 def test_probe_rotated_video_reports_displayed_size_and_frames_turn(tmp_path):
     path = make_video(tmp_path / "phone.mp4", 0.4, fps=FPS, rotation=90)
     info = media.probe(path)
     assert (info.width, info.height) == (120, 160)
-    (_, frame), = media.read_frames(path, [0.2])
+    ((_, frame),) = media.read_frames(path, [0.2])
     assert frame.shape == (160, 120, 3)
     # Turned back upright it is frame 5.
     assert frame_code(np.rot90(frame, k=-1)) == 5
-    (_, small), = media.read_frames(path, [0.2], size=(60, 80))
+    ((_, small),) = media.read_frames(path, [0.2], size=(60, 80))
     assert small.shape == (80, 60, 3) and frame_code(np.rot90(small, k=-1)) == 5
 
 
@@ -160,11 +163,11 @@ def test_span_equals_slice_of_whole(tmp_path, ext):
     for start, duration in [(0.3, 1.5), (2.71, 0.9), (4.0, 1.0)]:
         span = media.read_audio(path, start=start, duration=duration)
         assert len(span) == round(duration * 16000)
-        expected = whole[round(start * 16000):][:round(duration * 16000)]
+        expected = whole[round(start * 16000) :][: round(duration * 16000)]
         np.testing.assert_allclose(span, expected, atol=1e-5)
     # Running past the end comes back short; starting past it, empty.
     tail = media.read_audio(path, start=5.5)
-    np.testing.assert_allclose(tail, whole[round(5.5 * 16000):], atol=1e-5)
+    np.testing.assert_allclose(tail, whole[round(5.5 * 16000) :], atol=1e-5)
     assert len(media.read_audio(path, start=5.5, duration=10)) == len(tail)
     assert media.read_audio(path, start=60.0).shape == (0,)
 
@@ -172,15 +175,16 @@ def test_span_equals_slice_of_whole(tmp_path, ext):
 def test_iter_audio_blocks_concatenate_to_the_whole(files):
     whole = media.read_audio(files[".mp4"])
     blocks = list(media.iter_audio_blocks(files[".mp4"], 16000, block_seconds=0.75))
-    assert [start for start, _ in blocks] == pytest.approx([0.0, 0.75, 1.5, 2.25][:len(blocks)])
+    assert [start for start, _ in blocks] == pytest.approx([0.0, 0.75, 1.5, 2.25][: len(blocks)])
     assert all(len(b) == 12000 for _, b in blocks[:-1])
     np.testing.assert_array_equal(np.concatenate([b for _, b in blocks]), whole)
     stereo = list(media.iter_audio_blocks(files[".ogg"], None, 1.0, mono=False))
     assert stereo[0][1].shape == (2, 44100)
 
 
-@pytest.mark.parametrize("kwargs", [{"start": -1.0}, {"duration": -0.5},
-                                    {"start": float("nan")}, {"sample_rate": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"start": -1.0}, {"duration": -0.5}, {"start": float("nan")}, {"sample_rate": 0}]
+)
 def test_bad_audio_arguments(files, kwargs):
     with pytest.raises(InvalidParameterError):
         media.read_audio(files[".wav"], **kwargs)
@@ -191,12 +195,22 @@ def test_bad_audio_arguments(files, kwargs):
 
 @pytest.mark.parametrize("ext", VIDEO_EXTENSIONS)
 def test_frames_shown_at_times(files, ext):
-    times = np.array([
-        1.0, 0.0, 0.02, 3 * 0.04, 0.11999, 12 / 25,    # on frames, just before, between
-        -0.5,                                          # before the first frame
-        1.999, 5.0,                                    # in the last frame, past the end
-        0.5, 0.5, 0.3,                                 # repeats, out of order
-    ])
+    times = np.array(
+        [
+            1.0,
+            0.0,
+            0.02,
+            3 * 0.04,
+            0.11999,
+            12 / 25,  # on frames, just before, between
+            -0.5,  # before the first frame
+            1.999,
+            5.0,  # in the last frame, past the end
+            0.5,
+            0.5,
+            0.3,  # repeats, out of order
+        ]
+    )
     got = list(media.read_frames(files[ext], times))
     # Every index once, in time order, repeats in input order.
     assert [i for i, _ in got] == list(np.argsort(times, kind="stable"))
@@ -216,7 +230,7 @@ def test_frames_are_shared_and_read_only(files):
 
 
 def test_frames_resized_by_ffmpeg(files):
-    (_, frame), = media.read_frames(files[".mkv"], [1.0], size=(80, 60))
+    ((_, frame),) = media.read_frames(files[".mkv"], [1.0], size=(80, 60))
     assert frame.shape == (60, 80, 3) and frame_code(frame) == 25
 
 
@@ -259,8 +273,9 @@ def test_decoding_stops_after_the_last_time(files, monkeypatch):
     assert counts["decoded"] < N_FRAMES // 2
 
 
-@pytest.mark.parametrize("ext, gop", [(".mp4", 10), (".mkv", 10), (".webm", 10), (".avi", 10),
-                                      (".mp4", 1000)])
+@pytest.mark.parametrize(
+    "ext, gop", [(".mp4", 10), (".mkv", 10), (".webm", 10), (".avi", 10), (".mp4", 1000)]
+)
 def test_late_times_seek_to_the_keyframe_before(tmp_path, monkeypatch, ext, gop):
     path = make_video(tmp_path / f"long{ext}", 10.0, fps=FPS, gop=gop)
     counts = count_calls(monkeypatch)
@@ -269,7 +284,7 @@ def test_late_times_seek_to_the_keyframe_before(tmp_path, monkeypatch, ext, gop)
     assert codes == [200, 207, 225, 249]
     if gop == 10:  # keyframe at 8.0 s: decodes from there, not from the start
         assert counts["decoded"] <= 50 + 2 * gop
-    else:          # the only keyframe is the first frame: the seek lands there, still right
+    else:  # the only keyframe is the first frame: the seek lands there, still right
         assert counts["decoded"] == 250
 
 
@@ -344,8 +359,7 @@ def test_mp4_cut_before_its_index_refuses(files, tmp_path):
 
 @pytest.mark.parametrize("ext, options", [(".mp4", {"movflags": "faststart"}), (".mkv", None)])
 def test_truncated_file_warns_and_reads_what_is_there(tmp_path, ext, options):
-    full = make_video(tmp_path / f"full{ext}", 6.0, fps=FPS, audio=tone(440, 6.0),
-                      options=options)
+    full = make_video(tmp_path / f"full{ext}", 6.0, fps=FPS, audio=tone(440, 6.0), options=options)
     data = full.read_bytes()
     cut = tmp_path / f"cut{ext}"
     cut.write_bytes(data[: len(data) // 2])  # header intact, data stops about half way
@@ -354,7 +368,7 @@ def test_truncated_file_warns_and_reads_what_is_there(tmp_path, ext, options):
     assert "cut" + ext in str(record[0].message)
     assert 1.5 < info.duration < 4.5
     assert info.video_duration == pytest.approx(info.duration, abs=0.25)
-    (_, last), = media.read_frames(cut, [60.0])  # past the end: the last frame there is
+    ((_, last),) = media.read_frames(cut, [60.0])  # past the end: the last frame there is
     assert frame_code(last) == pytest.approx(info.video_duration * FPS - 1, abs=2)
     audio = media.read_audio(cut)
     assert len(audio) / 16000 == pytest.approx(info.audio_duration, abs=0.15)

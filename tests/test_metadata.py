@@ -7,8 +7,14 @@ import pytest
 
 from berg import BERG, ModelNotFoundError
 
-FMRI_KEYS = {"subject_id", "n_vertices", "n_vertices_lh", "n_vertices_rh", "surface_mesh",
-             "output_frequency_hz"}
+FMRI_KEYS = {
+    "subject_id",
+    "n_vertices",
+    "n_vertices_lh",
+    "n_vertices_rh",
+    "surface_mesh",
+    "output_frequency_hz",
+}
 ROI_KEYS = {"parcellation", "roi_labels", "roi_assignments", "roi_index"}
 
 
@@ -16,9 +22,14 @@ ROI_KEYS = {"parcellation", "roi_labels", "roi_assignments", "roi_index"}
 def test_metadata_has_the_card_keys_and_values(tmp_path, model_id):
     meta = BERG(berg_dir=tmp_path / "never-created").get_model_metadata(model_id)
     assert set(meta["fmri"]) == FMRI_KEYS
-    assert meta["fmri"] == {"subject_id": "average", "n_vertices": 20484,
-                            "n_vertices_lh": 10242, "n_vertices_rh": 10242,
-                            "surface_mesh": "fsaverage5", "output_frequency_hz": 1.0}
+    assert meta["fmri"] == {
+        "subject_id": "average",
+        "n_vertices": 20484,
+        "n_vertices_lh": 10242,
+        "n_vertices_rh": 10242,
+        "surface_mesh": "fsaverage5",
+        "output_frequency_hz": 1.0,
+    }
     assert isinstance(meta["fmri"]["output_frequency_hz"], float)
     roi = meta["roi"]
     assert set(roi) == ROI_KEYS
@@ -40,12 +51,16 @@ def test_metadata_has_the_card_keys_and_values(tmp_path, model_id):
 def test_metadata_loads_no_weights_and_no_torch(tmp_path):
     # In a fresh interpreter: metadata must not even import torch or huggingface_hub.
     import subprocess
-    code = ("import sys; from berg import BERG; "
-            f"m = BERG({str(tmp_path)!r}).get_model_metadata('fmri-multi_study-tribe_v2'); "
-            "assert m['fmri']['n_vertices'] == 20484; "
-            "print(sorted(k for k in ('torch', 'huggingface_hub') if k in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+
+    code = (
+        "import sys; from berg import BERG; "
+        f"m = BERG({str(tmp_path)!r}).get_model_metadata('fmri-multi_study-tribe_v2'); "
+        "assert m['fmri']['n_vertices'] == 20484; "
+        "print(sorted(k for k in ('torch', 'huggingface_hub') if k in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"
 
 
@@ -68,6 +83,7 @@ def test_unknown_model_metadata(tmp_path):
 
 def test_berg_dir_must_be_a_folder_path(tmp_path):
     from berg import InvalidParameterError
+
     (tmp_path / "file").write_text("x")
     with pytest.raises(InvalidParameterError, match="not a folder"):
         BERG(tmp_path / "file")

@@ -29,18 +29,22 @@ def _track(rate: int, seconds: float, channels: int, seed: int, peak: float = 0.
 
 
 def _pcm(path, rate=44100, channels=2, block_seconds=60.0) -> np.ndarray:
-    return np.concatenate([b for _, b in iter_pcm16_blocks(path, rate, channels,
-                                                            block_seconds=block_seconds)],
-                          axis=1)
+    return np.concatenate(
+        [b for _, b in iter_pcm16_blocks(path, rate, channels, block_seconds=block_seconds)], axis=1
+    )
 
 
 # (file, audio codec, source rate, source channels): AAC video at 44.1 and 48 kHz, stereo
 # and mono (the reference's case), and the other containers and codecs berg reads.
 SOURCES = [
-    ("aac44.mp4", None, 44100, 2), ("aac48.mp4", None, 48000, 2),
-    ("aac48mono.mp4", None, 48000, 1), ("aac32.mov", None, 32000, 2),
-    ("aac48.mkv", None, 48000, 2), ("opus.webm", None, 48000, 2),
-    ("mp3.avi", None, 44100, 2), ("pcm.mov", "pcm_s16le", 22050, 2),
+    ("aac44.mp4", None, 44100, 2),
+    ("aac48.mp4", None, 48000, 2),
+    ("aac48mono.mp4", None, 48000, 1),
+    ("aac32.mov", None, 32000, 2),
+    ("aac48.mkv", None, 48000, 2),
+    ("opus.webm", None, 48000, 2),
+    ("mp3.avi", None, 44100, 2),
+    ("pcm.mov", "pcm_s16le", 22050, 2),
     ("pcm.mkv", "pcm_s16le", 48000, 1),
 ]
 
@@ -48,10 +52,18 @@ SOURCES = [
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     root = tmp_path_factory.mktemp("pcm")
-    return {name: make_video(root / name, 6.0, fps=25, size=(32, 32),
-                             audio=_track(rate, 6.2, channels, seed=i), audio_rate=rate,
-                             audio_codec=codec)
-            for i, (name, codec, rate, channels) in enumerate(SOURCES)}
+    return {
+        name: make_video(
+            root / name,
+            6.0,
+            fps=25,
+            size=(32, 32),
+            audio=_track(rate, 6.2, channels, seed=i),
+            audio_rate=rate,
+            audio_codec=codec,
+        )
+        for i, (name, codec, rate, channels) in enumerate(SOURCES)
+    }
 
 
 @pytest.mark.parametrize("name", [s[0] for s in SOURCES])
@@ -59,8 +71,7 @@ def test_equals_the_ffmpeg_command_line(sources, name):
     expected = ffmpeg_pcm16(sources[name], 44100, 2)
     ours = _pcm(sources[name])
     assert ours.dtype == np.int16 and ours.shape == expected.shape
-    assert np.array_equal(ours, expected), (
-        f"{int((ours != expected).sum())} samples differ")
+    assert np.array_equal(ours, expected), f"{int((ours != expected).sum())} samples differ"
 
 
 @pytest.mark.parametrize("name", ["aac48.mp4", "aac48mono.mp4"])
@@ -81,8 +92,9 @@ def test_the_reference_wav_clips_at_099_of_full_scale(tmp_path):
     # A track louder than 0.99 of full scale: moviepy's writer clips it to +-32440.
     rate = 48000
     loud = np.clip(1.3 * _track(rate, 3.2, 2, seed=9, peak=1.0), -1, 1)
-    path = make_video(tmp_path / "loud.mp4", 3.0, fps=25, size=(32, 32), audio=loud,
-                      audio_rate=rate)
+    path = make_video(
+        tmp_path / "loud.mp4", 3.0, fps=25, size=(32, 32), audio=loud, audio_rate=rate
+    )
     raw = ffmpeg_pcm16(path)
     assert np.abs(raw.astype(int)).max() > 32440  # the command line's samples do exceed it
     ours = np.concatenate([b for _, b in reference_wav_blocks(path, 44100)], axis=1)
@@ -106,8 +118,9 @@ def test_a_late_track_starts_after_silence(tmp_path):
             packet.dts += rate // 2
         packets = []
         for k in range(75):
-            frame = av.VideoFrame.from_ndarray(media_factory.frame_image(k, (32, 32)),
-                                               format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                media_factory.frame_image(k, (32, 32)), format="rgb24"
+            )
             frame.pts, frame.time_base = k, Fraction(1, 25)
             packets += video.encode(frame)
         packets += video.encode(None)
@@ -118,7 +131,7 @@ def test_a_late_track_starts_after_silence(tmp_path):
     assert 0.4 < begins <= 0.5
     ours = _pcm(path)
     start = round(begins * 44100)
-    assert not ours[:, :start - 30].any() and np.abs(ours[:, start + 2000:]).max() > 1000
+    assert not ours[:, : start - 30].any() and np.abs(ours[:, start + 2000 :]).max() > 1000
     # It lasts to the track's end on the timeline, as the header gives it.
     from berg.stimulus import media
 
@@ -134,7 +147,11 @@ def test_bad_input(tmp_path, sources):
         iter_pcm16_blocks(silent)
     wav = make_audio(tmp_path / "tone.wav", _track(16000, 1.0, 1, 4))
     assert _pcm(wav, 16000, 1).shape == (1, 16000)
-    for kwargs in ({"sample_rate": 0}, {"sample_rate": 44100.0}, {"channels": 6},
-                   {"block_seconds": 0}):
+    for kwargs in (
+        {"sample_rate": 0},
+        {"sample_rate": 44100.0},
+        {"channels": 6},
+        {"block_seconds": 0},
+    ):
         with pytest.raises(InvalidParameterError):
             iter_pcm16_blocks(sources["aac48.mp4"], **kwargs)

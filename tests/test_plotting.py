@@ -26,8 +26,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def metadata_for(vertices, tmp_path, n_rows=N_ROWS):
     meta = BERG(tmp_path).get_model_metadata("fmri-dascoli_2026-tribe_v2")
     meta["selection"] = {"vertices": np.asarray(vertices), "n_vertices": len(vertices)}
-    meta["timing"]["row_times_s"] = np.stack([np.arange(n_rows), np.arange(n_rows) + 1],
-                                             1).astype(float)
+    meta["timing"]["row_times_s"] = np.stack([np.arange(n_rows), np.arange(n_rows) + 1], 1).astype(
+        float
+    )
     return meta
 
 
@@ -186,12 +187,14 @@ def test_save_figure_checks_format_and_type(tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"vmax": 0}, "vmax must be > 0"),
-     ({"vmax": float("nan")}, "vmax must be a finite number"),
-     ({"threshold": -1}, "threshold must be >= 0"),
-     ({"threshold": 5}, "must be below vmax"),
-     ({"cmap": "cold_hott"}, "did you mean 'cold_hot'"),
-     ({"cmap": 3}, "cmap must be")],
+    [
+        ({"vmax": 0}, "vmax must be > 0"),
+        ({"vmax": float("nan")}, "vmax must be a finite number"),
+        ({"threshold": -1}, "threshold must be >= 0"),
+        ({"threshold": 5}, "must be below vmax"),
+        ({"cmap": "cold_hott"}, "did you mean 'cold_hot'"),
+        ({"cmap": 3}, "cmap must be"),
+    ],
 )
 def test_scale_arguments_are_checked(full, kwargs, message):
     with pytest.raises(InvalidParameterError, match=message):
@@ -228,9 +231,11 @@ def test_roi_lines_are_the_requested_means(tmp_path, full, parcellation):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["FFC", "V1"]
     for line in lines:
         np.testing.assert_array_equal(line.get_xdata(), np.arange(N_ROWS))  # row starts
-        np.testing.assert_allclose(line.get_ydata(),
-                                   hand_means(responses, vertices, parcellation,
-                                              line.get_label()), rtol=1e-6)
+        np.testing.assert_allclose(
+            line.get_ydata(),
+            hand_means(responses, vertices, parcellation, line.get_label()),
+            rtol=1e-6,
+        )
     assert "(s)" in ax.get_xlabel() and "a.u." in ax.get_ylabel()
     save_figure(fig, tmp_path / "roi.png", dpi=60)
     assert (tmp_path / "roi.png").read_bytes().startswith(PNG_SIGNATURE)
@@ -240,8 +245,9 @@ def test_roi_default_is_every_area_of_a_small_selection(tmp_path, parcellation):
     vertices = parcellation.vertices_of(["MT", "V1", "A1"])
     responses = np.ones((N_ROWS, len(vertices)), np.float32)
     fig = plot_roi_timecourses(responses, metadata_for(vertices, tmp_path), title="ROIs")
-    labels = [line.get_label() for line in fig.axes[0].get_lines()
-              if not line.get_label().startswith("_")]
+    labels = [
+        line.get_label() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")
+    ]
     glasser_order = [n for n in parcellation.labels if n in {"MT", "V1", "A1"}]
     assert labels == glasser_order and fig.axes[0].get_title() == "ROIs"
 
@@ -263,8 +269,9 @@ def test_roi_names_are_checked(tmp_path, full, parcellation):
 @pytest.mark.parametrize("missing", ["nilearn", "matplotlib"])
 def test_missing_packages_say_how_to_install_them(monkeypatch, full, missing):
     monkeypatch.setitem(sys.modules, missing, None)  # makes `import missing` fail
-    with pytest.raises(MissingDependencyError,
-                       match=rf"{missing} is not installed.*berg-tribe\[plot\]"):
+    with pytest.raises(
+        MissingDependencyError, match=rf"{missing} is not installed.*berg-tribe\[plot\]"
+    ):
         plot_cortical_map(*full)
 
 
@@ -275,8 +282,11 @@ def test_no_pyplot_figures_and_no_imports_at_import(tmp_path, full, parcellation
     plot_cortical_map(*full)
     plot_roi_timecourses(v1_pattern(vertices), metadata_for(vertices, tmp_path))
     assert plt.get_fignums() == []  # nothing kept alive in pyplot's registry
-    code = ("import sys, berg.plotting; "
-            "print(sorted(m for m in ('matplotlib', 'nilearn') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, berg.plotting; "
+        "print(sorted(m for m in ('matplotlib', 'nilearn') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

@@ -18,12 +18,12 @@ def brain(tmp_path_factory):
 def test_rows_come_from_independent_windows(brain):
     rng = np.random.default_rng(0)
     L, D = brain.feature_dims["audio"]
-    duration = 150.0                                   # 2 windows; 150 rows
+    duration = 150.0  # 2 windows; 150 rows
     audio = rng.standard_normal((L, D, 300)).astype(np.float32)
     chunks = [TimedFeature(0.0, 60.0, audio[..., :120]), TimedFeature(60.0, 90.0, audio[..., 120:])]
     Lt, Dt = brain.feature_dims["text"]
     word = rng.standard_normal((Lt, Dt)).astype(np.float32)
-    words = [TimedFeature(10.2, 0.3, word)]            # bin round(20.4) = 20, one bin
+    words = [TimedFeature(10.2, 0.3, word)]  # bin round(20.4) = 20, one bin
 
     out = predict_responses(brain, {"audio": chunks, "text": words}, duration, batch_size=1)
     assert out.shape == (150, 20484) and out.dtype == np.float32
@@ -44,8 +44,9 @@ def test_rows_come_from_independent_windows(brain):
 def test_columns_and_batching_do_not_change_the_numbers(brain):
     rng = np.random.default_rng(1)
     L, D = brain.feature_dims["video"]
-    feats = {"video": [TimedFeature(0.0, 250.4,
-                                    rng.standard_normal((L, D, 501)).astype(np.float32))]}
+    feats = {
+        "video": [TimedFeature(0.0, 250.4, rng.standard_normal((L, D, 501)).astype(np.float32))]
+    }
     full = predict_responses(brain, feats, 250.4, batch_size=3)
     assert full.shape == (251, 20484)  # ceil(250.4)
     columns = np.array([0, 5, 10241, 10242, 20483])

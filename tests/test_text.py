@@ -41,12 +41,14 @@ def whole(text):
 
 # ------------------------------------------------------------------------- hand-worked examples
 
+
 def test_reference_example():
     words = ["Hello", "there.", "How", "are", "you", "doing", "here?", "Who", "knows."]
     # sentences: "Hello there." | "How are you doing here?" | "Who knows."
     # -> "Hello there" + ". " + "How are you doing here?" + ". " + "Who knows"
-    assert recased_text(words, splitter=at_marks) == \
-        "Hello there. How are you doing here?. Who knows"
+    assert (
+        recased_text(words, splitter=at_marks) == "Hello there. How are you doing here?. Who knows"
+    )
     assert word_contexts(words, splitter=at_marks) == [
         "Hello",
         "Hello there.",  # len("there.") reaches the joint's "."
@@ -65,9 +67,15 @@ def test_capitalize_lowercases_the_rest_of_each_sentence():
     # "i think NASA is GREAT." -> "I think nasa is great" ; "yes I do." -> "Yes i do"
     assert recased_text(words, splitter=at_marks) == "I think nasa is great. Yes i do"
     assert word_contexts(words, splitter=at_marks) == [
-        "I", "I think", "I think nasa", "I think nasa is", "I think nasa is great.",
-        "I think nasa is great. Yes", "I think nasa is great. Yes i",
-        "I think nasa is great. Yes i do"]
+        "I",
+        "I think",
+        "I think nasa",
+        "I think nasa is",
+        "I think nasa is great.",
+        "I think nasa is great. Yes",
+        "I think nasa is great. Yes i",
+        "I think nasa is great. Yes i do",
+    ]
 
 
 def test_every_trailing_dot_is_stripped():
@@ -76,7 +84,10 @@ def test_every_trailing_dot_is_stripped():
     assert recased_text(words, splitter=at_marks) == "Wait. What happened"
     # "Wait..." is 7 long: its context runs to the end of its sentence "Wait. " (space included)
     assert word_contexts(words, splitter=at_marks) == [
-        "Wait. ", "Wait. What", "Wait. What happened"]
+        "Wait. ",
+        "Wait. What",
+        "Wait. What happened",
+    ]
 
 
 def test_dots_only_word_sits_on_the_joint_or_disappears():
@@ -91,8 +102,7 @@ def test_dots_only_word_sits_on_the_joint_or_disappears():
 def test_punctuation_only_words_inside_a_sentence():
     words = ["Well", "-", "I", "mean..."]
     # one sentence: "Well - I mean..." -> "Well - i mean"
-    assert word_contexts(words, splitter=whole) == [
-        "Well", "Well -", "Well - i", "Well - i mean"]
+    assert word_contexts(words, splitter=whole) == ["Well", "Well -", "Well - i", "Well - i mean"]
 
 
 def test_leading_punctuation_shifts_the_end_like_the_reference():
@@ -102,9 +112,15 @@ def test_leading_punctuation_shifts_the_end_like_the_reference():
     words = ["(hello)", "it", "costs", "$5", "'cause", "-x", "said", "so"]
     assert recased_text(words, splitter=whole) == "(hello) it costs $5 'cause -x said so"
     assert word_contexts(words, splitter=whole) == [
-        "(hello) ", "(hello) it", "(hello) it costs", "(hello) it costs $5 ",
-        "(hello) it costs $5 'cause", "(hello) it costs $5 'cause -x",
-        "(hello) it costs $5 'cause -x said", "(hello) it costs $5 'cause -x said so"]
+        "(hello) ",
+        "(hello) it",
+        "(hello) it costs",
+        "(hello) it costs $5 ",
+        "(hello) it costs $5 'cause",
+        "(hello) it costs $5 'cause -x",
+        "(hello) it costs $5 'cause -x said",
+        "(hello) it costs $5 'cause -x said so",
+    ]
 
 
 def test_unicode_words():
@@ -112,8 +128,13 @@ def test_unicode_words():
     # "ÉCOLE française." -> "École française" ; "Ça va?" ; "ПРИВЕТ мир." -> "Привет мир"
     assert recased_text(words, splitter=at_marks) == "École française. Ça va?. Привет мир"
     assert word_contexts(words, splitter=at_marks) == [
-        "École", "École française.", "École française. Ça", "École française. Ça va?",
-        "École française. Ça va?. Привет", "École française. Ça va?. Привет мир"]
+        "École",
+        "École française.",
+        "École française. Ça",
+        "École française. Ça va?",
+        "École française. Ça va?. Привет",
+        "École française. Ça va?. Привет мир",
+    ]
 
 
 def test_a_longer_first_letter_does_not_shift_later_words():
@@ -124,17 +145,27 @@ def test_a_longer_first_letter_does_not_shift_later_words():
 
 # ---------------------------------------------------------------------------------- the window
 
+
 def test_window_holds_the_word_and_max_words_before_it():
     words = ["one", "two", "three", "four", "five", "six", "seven"]
     assert word_contexts(words, splitter=whole, max_words=2) == [
-        "One", "One two", "One two three", "two three four", "three four five",
-        "four five six", "five six seven"]
+        "One",
+        "One two",
+        "One two three",
+        "two three four",
+        "three four five",
+        "four five six",
+        "five six seven",
+    ]
 
 
 def test_window_across_sentences():
     # "a. b. c." -> "A. B. C"; sentences of that text with their spaces: "A. ", "B. ", "C"
     assert word_contexts(["a.", "b.", "c."], splitter=at_marks, max_words=1) == [
-        "A.", "A. B.", "B. C"]
+        "A.",
+        "A. B.",
+        "B. C",
+    ]
 
 
 def test_default_window_is_1024_words_before_the_word():
@@ -156,13 +187,13 @@ def test_bad_max_words(bad):
 
 # ------------------------------------------------------------------------------- edge inputs
 
+
 def test_empty_and_blank_words():
     assert word_contexts([], splitter="rules") == []
     assert word_contexts(["", "  "], splitter="rules") == ["", ""]
     # blank words are not joined in (no double space) and get no context; surrounding
     # whitespace, as faster-whisper leaves it, is ignored
-    assert word_contexts(["Hello", "", " world"], splitter=whole) == [
-        "Hello", "", "Hello world"]
+    assert word_contexts(["Hello", "", " world"], splitter=whole) == ["Hello", "", "Hello world"]
 
 
 @pytest.mark.parametrize("bad", ["Hello there", [1, 2], None, [b"bytes"]])
@@ -173,8 +204,26 @@ def test_bad_words(bad):
 
 def test_contexts_are_slices_of_the_text():
     rng = random.Random(7)
-    vocab = ["the", "cat", "sat.", "Did", "it?", "Yes!", "Mr.", "Smith", "paid", "$3.5",
-             "for", "NASA's", "U.S.", "well...", "(so)", "don't", "Ünïcode", "ok,"]
+    vocab = [
+        "the",
+        "cat",
+        "sat.",
+        "Did",
+        "it?",
+        "Yes!",
+        "Mr.",
+        "Smith",
+        "paid",
+        "$3.5",
+        "for",
+        "NASA's",
+        "U.S.",
+        "well...",
+        "(so)",
+        "don't",
+        "Ünïcode",
+        "ok,",
+    ]
     for _ in range(50):
         words = [rng.choice(vocab) for _ in range(rng.randint(1, 60))] + ["end"]
         text = recased_text(words, splitter="rules")
@@ -182,7 +231,7 @@ def test_contexts_are_slices_of_the_text():
         assert all(contexts)
         for context in contexts:
             assert context in text
-        assert contexts[-1] == text[len(text) - len(contexts[-1]):]  # the last ends the text
+        assert contexts[-1] == text[len(text) - len(contexts[-1]) :]  # the last ends the text
 
 
 def test_long_transcript_runs():
@@ -197,9 +246,14 @@ def test_long_transcript_runs():
 
 # ------------------------------------------------------------------------------ attach_contexts
 
+
 def test_attach_contexts_drops_words_without_context():
-    words = [TimedWord("So", 0.0, 0.3), TimedWord("  ", 0.3, 0.4), TimedWord("yes.", 0.5, 0.8),
-             TimedWord("...", 0.9, 1.0)]
+    words = [
+        TimedWord("So", 0.0, 0.3),
+        TimedWord("  ", 0.3, 0.4),
+        TimedWord("yes.", 0.5, 0.8),
+        TimedWord("...", 0.9, 1.0),
+    ]
     pairs = attach_contexts(words, splitter=whole)
     # "So yes. ..." -> "So yes. " (rstrip stops at the space): "..." is gone, "yes." is kept
     assert pairs == [(words[0], "So"), (words[2], "So yes.")]
@@ -215,26 +269,33 @@ def test_attach_contexts_checks_order_and_types():
 
 # --------------------------------------------------------------------------- the rule splitter
 
-@pytest.mark.parametrize("text, sentences", [
-    ("Hello there. How are you? Fine!", ["Hello there.", "How are you?", "Fine!"]),
-    ("Mr. Smith met Dr. Jones.", ["Mr. Smith met Dr. Jones."]),
-    ("He lives in the U.S. He likes e.g. Pizza.", ["He lives in the U.S. He likes e.g. Pizza."]),
-    ("J. R. R. Tolkien wrote it.", ["J. R. R. Tolkien wrote it."]),
-    ("It costs 3.5 dollars. Cheap.", ["It costs 3.5 dollars.", "Cheap."]),
-    ('He said "stop." Then he left.', ['He said "stop."', "Then he left."]),
-    ("(Really?) Yes.", ["(Really?)", "Yes."]),
-    ("Wait... What? No...", ["Wait...", "What?", "No..."]),
-    ("Wait… what? no.", ["Wait… what? no."]),  # lower case after: not a sentence start
-    ("In 1999. 2000 came.", ["In 1999.", "2000 came."]),  # a digit starts a sentence
-    ("Hm?! 'Yes,' she said.", ["Hm?!", "'Yes,' she said."]),
-    ("¿Qué pasa? ¡Nada! Bien.", ["¿Qué pasa?", "¡Nada!", "Bien."]),
-    ("Привет. Как дела? хорошо.", ["Привет.", "Как дела? хорошо."]),
-    ("你好。世界！再见", ["你好。", "世界！", "再见"]),
-    ("  padded.   Text.  ", ["padded.", "Text."]),
-    ("no punctuation at all", ["no punctuation at all"]),
-    ("", []),
-    ("   ", []),
-])
+
+@pytest.mark.parametrize(
+    "text, sentences",
+    [
+        ("Hello there. How are you? Fine!", ["Hello there.", "How are you?", "Fine!"]),
+        ("Mr. Smith met Dr. Jones.", ["Mr. Smith met Dr. Jones."]),
+        (
+            "He lives in the U.S. He likes e.g. Pizza.",
+            ["He lives in the U.S. He likes e.g. Pizza."],
+        ),
+        ("J. R. R. Tolkien wrote it.", ["J. R. R. Tolkien wrote it."]),
+        ("It costs 3.5 dollars. Cheap.", ["It costs 3.5 dollars.", "Cheap."]),
+        ('He said "stop." Then he left.', ['He said "stop."', "Then he left."]),
+        ("(Really?) Yes.", ["(Really?)", "Yes."]),
+        ("Wait... What? No...", ["Wait...", "What?", "No..."]),
+        ("Wait… what? no.", ["Wait… what? no."]),  # lower case after: not a sentence start
+        ("In 1999. 2000 came.", ["In 1999.", "2000 came."]),  # a digit starts a sentence
+        ("Hm?! 'Yes,' she said.", ["Hm?!", "'Yes,' she said."]),
+        ("¿Qué pasa? ¡Nada! Bien.", ["¿Qué pasa?", "¡Nada!", "Bien."]),
+        ("Привет. Как дела? хорошо.", ["Привет.", "Как дела? хорошо."]),
+        ("你好。世界！再见", ["你好。", "世界！", "再见"]),
+        ("  padded.   Text.  ", ["padded.", "Text."]),
+        ("no punctuation at all", ["no punctuation at all"]),
+        ("", []),
+        ("   ", []),
+    ],
+)
 def test_rule_splitter(text, sentences):
     assert split_sentences(text, splitter="rules") == sentences
 
@@ -242,10 +303,14 @@ def test_rule_splitter(text, sentences):
 def test_rule_splitter_on_the_recased_text():
     # the second pass sees lower case inside sentences and "?." joints
     assert split_sentences("Hello there. How are you?. Who knows", splitter="rules") == [
-        "Hello there.", "How are you?.", "Who knows"]
+        "Hello there.",
+        "How are you?.",
+        "Who knows",
+    ]
 
 
 # ------------------------------------------------------------------------- choosing a splitter
+
 
 def test_resolve_names():
     assert resolve_splitter("rules").name == "rules"
@@ -280,8 +345,9 @@ def test_without_spacy_auto_falls_back_to_rules(monkeypatch, caplog):
         with pytest.raises(MissingDependencyError) as info:
             resolve_splitter("spacy")
         assert "pip install spacy && python -m spacy download en_core_web_lg" in str(info.value)
-        with pytest.raises(MissingDependencyError,
-                           match="python -m spacy download fr_core_news_lg"):
+        with pytest.raises(
+            MissingDependencyError, match="python -m spacy download fr_core_news_lg"
+        ):
             resolve_splitter("spacy:fr_core_news_lg")
         # non-English text never fails
         assert resolve_splitter("auto", language="ru").name == "rules"
@@ -302,7 +368,11 @@ def test_spacy_pipeline_object():
     assert word_contexts(words, splitter=nlp) == word_contexts(words, splitter=at_marks)
     # its tokens decide where a word with leading punctuation starts, as in the reference
     assert word_contexts(["(hello)", "'cause", "$5", "x"], splitter=nlp) == [
-        "(hello) ", "(hello) 'cause", "(hello) 'cause $5 ", "(hello) 'cause $5 x"]
+        "(hello) ",
+        "(hello) 'cause",
+        "(hello) 'cause $5 ",
+        "(hello) 'cause $5 x",
+    ]
 
 
 @pytest.mark.skipif(not HAS_SPACY, reason="spaCy is not installed (optional: pip install spacy)")

@@ -36,8 +36,11 @@ def make_words(n_words: int) -> list[str]:
 
 def timeline_words(words: list[str], max_words: int | None = 1024) -> list[TimelineWord]:
     contexts = word_contexts(words, max_words=max_words, splitter="rules")
-    return [TimelineWord(text=w, start=0.35 * i, duration=0.3, context=c)
-            for i, (w, c) in enumerate(zip(words, contexts)) if c]
+    return [
+        TimelineWord(text=w, start=0.35 * i, duration=0.3, context=c)
+        for i, (w, c) in enumerate(zip(words, contexts))
+        if c
+    ]
 
 
 def build_tokenizer():
@@ -50,14 +53,22 @@ def build_tokenizer():
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=330, special_tokens=[BOS, EOS], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=330,
+            special_tokens=[BOS, EOS],
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
     # Like Llama's: a BOS when special tokens are added (the extractor must not add them).
     tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", special_tokens=[(BOS, tokenizer.token_to_id(BOS))])
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS,
-                                   model_max_length=4096)
+        single=f"{BOS} $A", special_tokens=[(BOS, tokenizer.token_to_id(BOS))]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, model_max_length=4096
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +78,17 @@ def model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_llama")
     tokenizer = build_tokenizer()
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=4096,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     model = LlamaModel(config)
     # Saved in bfloat16, as the real checkpoint: loading must still give float32.
     model.to(torch.bfloat16).save_pretrained(folder)
@@ -90,14 +108,13 @@ def by_hand(model_dir, word: TimelineWord, hidden_groups):
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModel.from_pretrained(model_dir, dtype=torch.float32).eval()
     ids = tokenizer(word.context, add_special_tokens=False)["input_ids"]
-    prefix = word.context[:-len(word.text)].rstrip()
+    prefix = word.context[: -len(word.text)].rstrip()
     n_prefix = len(tokenizer(prefix, add_special_tokens=False)["input_ids"]) if prefix else 0
     k = max(1, len(ids) - n_prefix)
     with torch.no_grad():
         states = model(torch.tensor([ids]), output_hidden_states=True).hidden_states
     token_means = [s[0, -k:].mean(0) for s in states]
-    feature = torch.stack([torch.stack([token_means[i] for i in g]).mean(0)
-                           for g in hidden_groups])
+    feature = torch.stack([torch.stack([token_means[i] for i in g]).mean(0) for g in hidden_groups])
     return feature.numpy(), k
 
 
@@ -128,8 +145,9 @@ def test_matches_the_reference_computed_by_hand(model_dir, extractor):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
     # Word tokens are a real span: a different k would give different numbers.
     with torch.no_grad():
-        other, _ = by_hand(model_dir, TimelineWord("Because", 0, 1, words[index].context + " x"),
-                           [[2], [3, 4]])
+        other, _ = by_hand(
+            model_dir, TimelineWord("Because", 0, 1, words[index].context + " x"), [[2], [3, 4]]
+        )
     assert not np.allclose(other, expected, atol=1e-4)
 
 
@@ -137,24 +155,31 @@ def test_context_tokenization_is_not_always_prefix_stable(extractor):
     """The transcript must exercise the case the fast path has to detect."""
     words = timeline_words(make_words(120), max_words=None)
     tokenize = extractor.tokenizer
-    unstable = [b.text for a, b in zip(words, words[1:])
-                if b.context.startswith(a.context)
-                and tokenize(b.context, add_special_tokens=False)["input_ids"][
-                    :len(prev := tokenize(a.context, add_special_tokens=False)["input_ids"])]
-                != prev]
+    unstable = [
+        b.text
+        for a, b in zip(words, words[1:])
+        if b.context.startswith(a.context)
+        and tokenize(b.context, add_special_tokens=False)["input_ids"][
+            : len(prev := tokenize(a.context, add_special_tokens=False)["input_ids"])
+        ]
+        != prev
+    ]
     assert len(unstable) >= 3
     extractor.extract(words)
     assert extractor.last_stats["sequences"] > 1
 
 
-@pytest.mark.parametrize("max_words, max_tokens, batch_tokens", [
-    (None, None, 8192),   # one transcript, contexts growing: few shared runs
-    (1024, None, 1),      # each run alone in its forward pass
-    (8, None, 8192),      # the word window slides: contexts lose words at the front
-    (8, None, 64),        # ... with several batches
-    (None, 12, 8192),     # the token limit truncates on the left
-    (6, 20, 100),         # both
-])
+@pytest.mark.parametrize(
+    "max_words, max_tokens, batch_tokens",
+    [
+        (None, None, 8192),  # one transcript, contexts growing: few shared runs
+        (1024, None, 1),  # each run alone in its forward pass
+        (8, None, 8192),  # the word window slides: contexts lose words at the front
+        (8, None, 64),  # ... with several batches
+        (None, 12, 8192),  # the token limit truncates on the left
+        (6, 20, 100),  # both
+    ],
+)
 def test_shared_equals_per_word(model_dir, max_words, max_tokens, batch_tokens):
     words = timeline_words(make_words(140), max_words=max_words)
     extractor = TextFeatureExtractor(model_dir, max_tokens=max_tokens, batch_tokens=batch_tokens)
@@ -172,8 +197,9 @@ def test_truncated_context_uses_its_last_token(model_dir):
     """The reference counts the prefix untruncated, so a cut context keeps one token."""
     extractor = TextFeatureExtractor(model_dir, max_tokens=12)
     word = timeline_words(make_words(40))[-1]
-    full = TextFeatureExtractor(model_dir).tokenizer(word.context,
-                                                     add_special_tokens=False)["input_ids"]
+    full = TextFeatureExtractor(model_dir).tokenizer(word.context, add_special_tokens=False)[
+        "input_ids"
+    ]
     assert len(full) > 12
     from transformers import AutoModel
 
@@ -204,10 +230,12 @@ def test_forward_passes_are_shared(model_dir):
 
 def test_layer_selections(model_dir):
     words = timeline_words(make_words(25))
-    for selection, n_groups in [(LayerSelection(), 2),
-                                (LayerSelection((0.0, 0.5, 1.0), None), 3),
-                                (LayerSelection((0.5, 1.0), "mean"), 1),
-                                (LayerSelection(cache_n_layers=3), 1)]:
+    for selection, n_groups in [
+        (LayerSelection(), 2),
+        (LayerSelection((0.0, 0.5, 1.0), None), 3),
+        (LayerSelection((0.5, 1.0), "mean"), 1),
+        (LayerSelection(cache_n_layers=3), 1),
+    ]:
         extractor = TextFeatureExtractor(model_dir, layers=selection)
         fast = extractor.extract(words)
         assert fast[0].data.shape == (n_groups, 32)
@@ -273,12 +301,14 @@ def test_missing_or_incomplete_model_folder(tmp_path, model_dir):
 
 def test_fingerprint(model_dir, extractor):
     base = extractor.fingerprint()
-    assert base == TextFeatureExtractor(model_dir, method="per_word",
-                                        batch_tokens=10).fingerprint()
+    assert base == TextFeatureExtractor(model_dir, method="per_word", batch_tokens=10).fingerprint()
     assert base["max_tokens"] == 4096  # the tokenizer's model_max_length
     assert base["dtype"] == "float32"
-    for changed in (dict(dtype=torch.bfloat16), dict(max_tokens=100),
-                    dict(layers=LayerSelection(cache_n_layers=3))):
+    for changed in (
+        dict(dtype=torch.bfloat16),
+        dict(max_tokens=100),
+        dict(layers=LayerSelection(cache_n_layers=3)),
+    ):
         assert TextFeatureExtractor(model_dir, **changed).fingerprint() != base
 
 
@@ -292,11 +322,21 @@ def test_close_releases_and_reloads(model_dir):
 
 
 def testprefix_runs():
-    items = [([1], 1), ([1, 2], 1), ([1, 2, 3], 1), ([1, 2, 4], 2), ([1, 2], 1), ([5], 1),
-             ([5, 6], 1)]
+    items = [
+        ([1], 1),
+        ([1, 2], 1),
+        ([1, 2, 3], 1),
+        ([1, 2, 4], 2),
+        ([1, 2], 1),
+        ([5], 1),
+        ([5, 6], 1),
+    ]
     runs = prefix_runs(items)
     assert [(r.tokens, [m[0] for m in r.members]) for r in runs] == [
-        ([1, 2, 3], [0, 1, 2]), ([1, 2, 4], [3, 4]), ([5, 6], [5, 6])]
+        ([1, 2, 3], [0, 1, 2]),
+        ([1, 2, 4], [3, 4]),
+        ([5, 6], [5, 6]),
+    ]
     assert runs[1].members == [(3, 3, 2), (4, 2, 1)]  # (index, n tokens, own tokens)
     # Continued over blocks: the open run goes on, indices count on.
     first = prefix_runs(items[:4])

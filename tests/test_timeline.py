@@ -51,7 +51,7 @@ def speak(piper, text, workdir):
     piper.synthesize(text, wav, language="en")
     samples = media.read_audio(wav, SR)
     loud = np.flatnonzero(np.abs(samples) > 0.01)
-    return samples[loud[0]:loud[-1] + 1]
+    return samples[loud[0] : loud[-1] + 1]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def speech_track(piper, tmp_path_factory):
         clip = speak(piper, text, workdir)
         assert len(clip) < 3.9 * SR, "the sentences must not overlap"
         at = int(start * SR)
-        track[at:at + len(clip)] = clip
+        track[at : at + len(clip)] = clip
     return track
 
 
@@ -96,7 +96,8 @@ def test_video_with_speech(tmp_path, asr, speech_track, name):
     assert timeline.modalities == ("text", "audio", "video")
     assert abs(timeline.duration - 9.0) <= 1 / 25 + 0.05  # audio padding may add a few ms
     assert [(c.start, c.duration) for c in timeline.video_chunks] == [
-        (0.0, pytest.approx(9.0, abs=0.05))]
+        (0.0, pytest.approx(9.0, abs=0.05))
+    ]
     assert timeline.audio_source == path
     check_words(timeline)
     assert timeline.language == "en"
@@ -138,8 +139,10 @@ def test_words_are_recognised_once_per_sound_and_recogniser(tmp_path, asr, speec
 
     # Other decoding settings are another transcript.
     greedy = FasterWhisperTranscriber(model, device="cpu", beam_size=1)
-    assert build_timeline(path, cache_dir=cache,
-                          transcriber=greedy).provenance["asr"]["from_cache"] is False
+    assert (
+        build_timeline(path, cache_dir=cache, transcriber=greedy).provenance["asr"]["from_cache"]
+        is False
+    )
     assert len(list((cache / "transcripts").rglob("*.json"))) == 2
 
     # A damaged entry is recognised again and rewritten.
@@ -147,8 +150,10 @@ def test_words_are_recognised_once_per_sound_and_recogniser(tmp_path, asr, speec
     mended = build_timeline(path, cache_dir=cache, transcriber=asr)
     assert mended.provenance["asr"]["from_cache"] is False
     assert mended.words == first.words
-    assert build_timeline(path, cache_dir=cache,
-                          transcriber=asr).provenance["asr"]["from_cache"] is True
+    assert (
+        build_timeline(path, cache_dir=cache, transcriber=asr).provenance["asr"]["from_cache"]
+        is True
+    )
 
 
 def test_a_recogniser_without_a_fingerprint_is_always_run(tmp_path, asr, speech_track):
@@ -198,8 +203,11 @@ def test_video_without_audio_track(tmp_path, asr):
 
 @pytest.mark.parametrize("signal", ["silence", "music"])
 def test_no_speech_means_no_text_modality(tmp_path, asr, signal):
-    samples = (np.zeros(4 * SR, np.float32) if signal == "silence"
-               else 0.3 * (tone(440, 4.0, SR) + tone(660, 4.0, SR)))
+    samples = (
+        np.zeros(4 * SR, np.float32)
+        if signal == "silence"
+        else 0.3 * (tone(440, 4.0, SR) + tone(660, 4.0, SR))
+    )
     path = make_audio(tmp_path / f"{signal}.flac", samples.astype(np.float32), SR)
     timeline = build_timeline(path, cache_dir=tmp_path / "cache", transcriber=asr)
     assert timeline.modalities == ("audio",)
@@ -215,7 +223,7 @@ def test_three_minutes_are_transcribed_once_without_duplicates(tmp_path, asr, sp
     offsets = [0.0, 55.0, 118.0, 175.0]
     for offset in offsets:
         at = int(offset * SR)
-        samples[at:at + len(speech_track)] += speech_track
+        samples[at : at + len(speech_track)] += speech_track
     path = make_audio(tmp_path / "long.flac", samples, SR)
 
     calls = []
@@ -227,8 +235,7 @@ def test_three_minutes_are_transcribed_once_without_duplicates(tmp_path, asr, sp
 
     timeline = build_timeline(path, cache_dir=tmp_path / "cache", transcriber=Counting())
     assert calls == [pytest.approx(190.0, abs=0.01)]  # once, for the whole stimulus
-    assert [(c.start, c.end) for c in timeline.audio_chunks] == [(0, 60), (60, 120),
-                                                                 (120, 190)]
+    assert [(c.start, c.end) for c in timeline.audio_chunks] == [(0, 60), (60, 120), (120, 190)]
     # Every word belongs to one of the four placements (the speech track is 9 s long), and
     # each placement yields about as many words as were spoken: nothing is duplicated.
     expected = len(words_of(SENTENCE_1) + words_of(SENTENCE_2))
@@ -262,8 +269,10 @@ BAD_INPUTS = {
     "empty text": (lambda d: _write(d / "blank.txt", b""), "empty"),
     "whitespace text": (lambda d: _write(d / "spaces.txt", b"  \n\t \n"), "no text"),
     "binary text": (lambda d: _write(d / "bin.txt", bytes(range(256)) * 4), "bin.txt"),
-    "latin-1 text": (lambda d: _write(d / "latin.txt", "caf\xe9 cr\xe8me".encode("latin-1")),
-                     "UTF-8"),
+    "latin-1 text": (
+        lambda d: _write(d / "latin.txt", "caf\xe9 cr\xe8me".encode("latin-1")),
+        "UTF-8",
+    ),
 }
 
 

@@ -27,8 +27,11 @@ def test_stages_add_up_and_nested_time_is_not_counted_twice(now):
         now[0] += 0.5
     with clock.stage("decode"):  # a stage met again adds up
         now[0] += 0.25
-    assert clock.as_dict() == {"decode": {"seconds": 2.25}, "load_text": {"seconds": 5.0},
-                               "text": {"seconds": 1.5}}
+    assert clock.as_dict() == {
+        "decode": {"seconds": 2.25},
+        "load_text": {"seconds": 5.0},
+        "text": {"seconds": 1.5},
+    }
 
 
 def test_a_failing_stage_is_still_timed(now):

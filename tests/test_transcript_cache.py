@@ -11,12 +11,24 @@ from berg.stimulus.events import TimedWord, Transcript
 from berg.stimulus.transcript_cache import TranscriptCache
 
 AUDIO = "ab" * 32
-RECOGNISER = {"backend": "faster-whisper", "model": "large-v3", "beam_size": 5,
-              "compute_type": "int8", "device": "cpu"}
+RECOGNISER = {
+    "backend": "faster-whisper",
+    "model": "large-v3",
+    "beam_size": 5,
+    "compute_type": "int8",
+    "device": "cpu",
+}
 TRANSCRIPT = Transcript(
-    words=(TimedWord("Naïve", 0.1 + 0.2, 0.7), TimedWord("日本語?", 1.0, 1.0),
-           TimedWord('"quoted"', 2.25, 3.125)),
-    language="en", language_probability=0.9871, backend="faster-whisper", model="large-v3")
+    words=(
+        TimedWord("Naïve", 0.1 + 0.2, 0.7),
+        TimedWord("日本語?", 1.0, 1.0),
+        TimedWord('"quoted"', 2.25, 3.125),
+    ),
+    language="en",
+    language_probability=0.9871,
+    backend="faster-whisper",
+    model="large-v3",
+)
 
 
 def test_a_transcript_comes_back_exactly(tmp_path):
@@ -38,10 +50,12 @@ def test_the_key_changes_with_the_sound_the_recogniser_and_the_language():
     key = TranscriptCache.key(AUDIO, RECOGNISER, None)
     assert len(key) == 64 and int(key, 16) >= 0
     assert TranscriptCache.key(AUDIO, dict(reversed(RECOGNISER.items())), None) == key
-    others = [TranscriptCache.key("cd" * 32, RECOGNISER, None),
-              TranscriptCache.key(AUDIO, dict(RECOGNISER, beam_size=1), None),
-              TranscriptCache.key(AUDIO, dict(RECOGNISER, compute_type="float16"), None),
-              TranscriptCache.key(AUDIO, RECOGNISER, "en")]
+    others = [
+        TranscriptCache.key("cd" * 32, RECOGNISER, None),
+        TranscriptCache.key(AUDIO, dict(RECOGNISER, beam_size=1), None),
+        TranscriptCache.key(AUDIO, dict(RECOGNISER, compute_type="float16"), None),
+        TranscriptCache.key(AUDIO, RECOGNISER, "en"),
+    ]
     assert len({key, *others}) == 5
 
 
@@ -53,10 +67,12 @@ def test_a_damaged_entry_is_a_miss_and_is_removed(tmp_path, caplog, damage):
     path = cache.path_for(key)
     text = path.read_text(encoding="utf-8")
     data = json.loads(text)
-    damaged = {"truncated": text[: len(text) // 2],
-               "other key": json.dumps(dict(data, key="0" * 64)),
-               "not words": json.dumps(dict(data, words=[["a", 1.0]])),
-               "not json": "\0\1\2"}[damage]
+    damaged = {
+        "truncated": text[: len(text) // 2],
+        "other key": json.dumps(dict(data, key="0" * 64)),
+        "not words": json.dumps(dict(data, words=[["a", 1.0]])),
+        "not json": "\0\1\2",
+    }[damage]
     path.write_text(damaged, encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="berg.stimulus.transcript_cache"):
         assert cache.get(key) is None

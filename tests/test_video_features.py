@@ -42,21 +42,41 @@ def tiny_config():
     from transformers import VJEPA2Config
 
     return VJEPA2Config(
-        crop_size=CROP, patch_size=16, tubelet_size=2, frames_per_clip=64,
-        hidden_size=HIDDEN, num_hidden_layers=N_LAYERS, num_attention_heads=2, mlp_ratio=2.0,
-        pred_hidden_size=16, pred_num_attention_heads=2, pred_num_hidden_layers=1,
-        num_pooler_layers=1)
+        crop_size=CROP,
+        patch_size=16,
+        tubelet_size=2,
+        frames_per_clip=64,
+        hidden_size=HIDDEN,
+        num_hidden_layers=N_LAYERS,
+        num_attention_heads=2,
+        mlp_ratio=2.0,
+        pred_hidden_size=16,
+        pred_num_attention_heads=2,
+        pred_num_hidden_layers=1,
+        num_pooler_layers=1,
+    )
 
 
 def save_model(model, folder, dtype=torch.float32):
     model.to(dtype).save_pretrained(folder)
     # What the Hub folder holds; "size" is ignored by the processor (derived from the crop).
-    (folder / "video_preprocessor_config.json").write_text(json.dumps({
-        "crop_size": CROP, "do_center_crop": True, "do_normalize": True, "do_rescale": True,
-        "do_resize": True, "image_mean": [0.485, 0.456, 0.406],
-        "image_std": [0.229, 0.224, 0.225], "resample": 2,
-        "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 999},
-        "video_processor_type": "VJEPA2VideoProcessor"}))
+    (folder / "video_preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "crop_size": CROP,
+                "do_center_crop": True,
+                "do_normalize": True,
+                "do_rescale": True,
+                "do_resize": True,
+                "image_mean": [0.485, 0.456, 0.406],
+                "image_std": [0.229, 0.224, 0.225],
+                "resample": 2,
+                "rescale_factor": 0.00392156862745098,
+                "size": {"shortest_edge": 999},
+                "video_processor_type": "VJEPA2VideoProcessor",
+            }
+        )
+    )
     return folder
 
 
@@ -140,8 +160,12 @@ def exact_indices(chunk: Chunk, fps, n_frames=None) -> np.ndarray:
     rows = []
     for k in range(n):
         end = duration * (k + 1) / n
-        rows.append([math.floor(fps * (start + max(Fraction(0), end - Fraction(j, 16))))
-                     for j in range(63, -1, -1)])
+        rows.append(
+            [
+                math.floor(fps * (start + max(Fraction(0), end - Fraction(j, 16))))
+                for j in range(63, -1, -1)
+            ]
+        )
     if n_frames is not None:
         rows = np.reshape(moviepy_reads(np.ravel(rows), n_frames), (n, 64)).tolist()
     return np.array(rows)
@@ -153,8 +177,7 @@ def test_clip_frame_indices_by_hand():
     # Bin 0 ends at 0.5 s: the 56 frames before 0 s are clamped to the chunk start.
     assert got[0].tolist() == [0] * 56 + [1, 3, 4, 6, 7, 9, 10, 12]
     # Bin 1 ends at 1 s: 16 frames per second, 1.5625 frames of video apart.
-    assert got[1].tolist() == [0] * 48 + [1, 3, 4, 6, 7, 9, 10, 12, 14, 15, 17, 18, 20, 21,
-                                          23, 25]
+    assert got[1].tolist() == [0] * 48 + [1, 3, 4, 6, 7, 9, 10, 12, 14, 15, 17, 18, 20, 21, 23, 25]
 
 
 # The last six frames of the last clip of a video of n whole frames: times n / fps - j / 16
@@ -162,13 +185,13 @@ def test_clip_frame_indices_by_hand():
 # and moviepy returns the frame before it in the clip (worked by hand; the same lists came
 # out of moviepy 2.2.1 itself on such videos).
 LAST_CLIP_TAILS = [
-    (16, 80, [75, 76, 77, 78, 79, 79]),                 # 1 frame per request: n - 1
-    (24, 144, [136, 138, 139, 141, 142, 142]),           # 1.5 frames apart: n - 2
-    (25, 150, [142, 143, 145, 146, 148, 148]),           # 1.5625: n - 2
-    (FPS_NTSC, 300, [290, 292, 294, 296, 298, 298]),     # 1.873: n - 2
-    (30, 150, [140, 142, 144, 146, 148, 148]),           # 1.875: n - 2
-    (50, 300, [284, 287, 290, 293, 296, 296]),           # 3.125: n - 4
-    (60, 300, [281, 285, 288, 292, 296, 296]),           # 3.75: n - 4
+    (16, 80, [75, 76, 77, 78, 79, 79]),  # 1 frame per request: n - 1
+    (24, 144, [136, 138, 139, 141, 142, 142]),  # 1.5 frames apart: n - 2
+    (25, 150, [142, 143, 145, 146, 148, 148]),  # 1.5625: n - 2
+    (FPS_NTSC, 300, [290, 292, 294, 296, 298, 298]),  # 1.873: n - 2
+    (30, 150, [140, 142, 144, 146, 148, 148]),  # 1.875: n - 2
+    (50, 300, [284, 287, 290, 293, 296, 296]),  # 3.125: n - 4
+    (60, 300, [281, 285, 288, 292, 296, 296]),  # 3.75: n - 4
 ]
 
 
@@ -198,11 +221,17 @@ def test_reads_past_the_end_keep_the_latest_frame_inside():
     assert got[:, -1].tolist() == [12, 25, 38, 38, 39, 39, 38]
 
 
-@pytest.mark.parametrize("chunk, fps", [
-    (Chunk(0.0, 3.28), 25), (Chunk(0.0, 60.0), 25), (Chunk(60.0, 40.0), 25),
-    (Chunk(0.0, 3.3033), FPS_NTSC), (Chunk(60.0, 37.5), Fraction(24000, 1001)),
-    (Chunk(12.25, 7.75), 30),
-])
+@pytest.mark.parametrize(
+    "chunk, fps",
+    [
+        (Chunk(0.0, 3.28), 25),
+        (Chunk(0.0, 60.0), 25),
+        (Chunk(60.0, 40.0), 25),
+        (Chunk(0.0, 3.3033), FPS_NTSC),
+        (Chunk(60.0, 37.5), Fraction(24000, 1001)),
+        (Chunk(12.25, 7.75), 30),
+    ],
+)
 def test_clip_frame_indices_match_exact_arithmetic(chunk, fps):
     assert clip_frame_indices(chunk, float(fps)).tolist() == exact_indices(chunk, fps).tolist()
 
@@ -246,8 +275,8 @@ def test_clip_frame_indices_rejects_bad_input():
 
 
 def test_resized_shape_by_hand():
-    assert resized_shape(80, 96, 64) == (73, 87)       # int(73 * 96 / 80) = int(87.6)
-    assert resized_shape(96, 80, 64) == (87, 73)       # portrait
+    assert resized_shape(80, 96, 64) == (73, 87)  # int(73 * 96 / 80) = int(87.6)
+    assert resized_shape(96, 80, 64) == (87, 73)  # portrait
     assert resized_shape(1080, 1920, 256) == (292, 519)
     assert resized_shape(300, 300, 256) == (292, 292)
 
@@ -261,15 +290,15 @@ def test_resize_exact_halving_by_hand():
     image = np.broadcast_to(columns[None, :, None], (16, 16, 3)).astype(np.uint8)
     expected = []
     for i in range(8):
-        taps = [(j, w) for j, w in zip(range(2 * i - 1, 2 * i + 3), (1, 3, 3, 1))
-                if 0 <= j < 16]
+        taps = [(j, w) for j, w in zip(range(2 * i - 1, 2 * i + 3), (1, 3, 3, 1)) if 0 <= j < 16]
         expected.append(sum(w * columns[j] for j, w in taps) / sum(w for _, w in taps))
     expected = np.round(np.array(expected))[:7]
     for kernel in ("float", "uint8"):
         out = resize_and_crop(image[None], 7, kernel=kernel)
         assert out.shape == (1, 3, 7, 7) and out.dtype == torch.uint8
         assert np.abs(out[0, 0, 3].numpy().astype(int) - expected).max() <= (
-            0 if kernel == "float" else 1)
+            0 if kernel == "float" else 1
+        )
 
 
 def test_resize_and_crop_agree_with_pil():
@@ -277,8 +306,13 @@ def test_resize_and_crop_agree_with_pil():
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
-    image = np.clip(128 + 90 * np.sin(xx / 5.0)[..., None] * np.cos(yy / 4.0)[..., None]
-                    + rng.normal(0, 20, (HEIGHT, WIDTH, 3)), 0, 255).astype(np.uint8)
+    image = np.clip(
+        128
+        + 90 * np.sin(xx / 5.0)[..., None] * np.cos(yy / 4.0)[..., None]
+        + rng.normal(0, 20, (HEIGHT, WIDTH, 3)),
+        0,
+        255,
+    ).astype(np.uint8)
     pil = np.asarray(Image.fromarray(image).resize((87, 73), Image.BILINEAR))
     pil = torch.from_numpy(pil[4:68, 11:75].copy()).permute(2, 0, 1)  # crop offsets by hand
     for kernel, min_equal in (("uint8", 0.97), ("float", 0.6)):
@@ -333,7 +367,7 @@ def crop_code(image: np.ndarray) -> int:
         x0, x1 = c * WIDTH // 4 * scale_x - 11, (c + 1) * WIDTH // 4 * scale_x - 11
         y0, y1, x0, x1 = max(y0, 0), min(y1, CROP), max(x0, 0), min(x1, CROP)
         dy, dx = (y1 - y0) / 4, (x1 - x0) / 4
-        block = image[round(y0 + dy):round(y1 - dy), round(x0 + dx):round(x1 - dx)]
+        block = image[round(y0 + dy) : round(y1 - dy), round(x0 + dx) : round(x1 - dx)]
         if block.mean() > 128:
             code |= 1 << bit
     return code
@@ -356,8 +390,9 @@ def record_model_frames(extractor):
 
 
 @pytest.mark.parametrize("decode", ["once", "per-clip"])
-@pytest.mark.parametrize("name, fps, n_frames", [("25", 25, 82), ("ntsc", FPS_NTSC, 99),
-                                                  ("24", 24, 72), ("50", 50, 150)])
+@pytest.mark.parametrize(
+    "name, fps, n_frames", [("25", 25, 82), ("ntsc", FPS_NTSC, 99), ("24", 24, 72), ("50", 50, 150)]
+)
 def test_model_sees_the_reference_frames(model_dir, videos, decode, name, fps, n_frames):
     path = videos[name]
     chunks = two_chunks(path)
@@ -424,12 +459,11 @@ def test_batch_size_from_the_memory_budget(model_dir):
     # Tiny model, crop 64: per clip 64 x 3 x 64^2 x (1 + 4 + 4) bytes of pixels (uint8,
     # normalised, model dtype) plus (6 + 2 x 2.0) x 512 tokens x 32 wide x 4 bytes of one
     # block's activations (32 tubelets of 4 x 4 patches).
-    per_clip = 64 * 3 * CROP ** 2 * 9 + 10 * (32 * (CROP // 16) ** 2) * HIDDEN * 4
+    per_clip = 64 * 3 * CROP**2 * 9 + 10 * (32 * (CROP // 16) ** 2) * HIDDEN * 4
     assert VideoFeatureExtractor(model_dir, memory_budget=3 * per_clip).clips_per_batch() == 3
     assert VideoFeatureExtractor(model_dir, memory_budget=1).clips_per_batch() == 1
     assert VideoFeatureExtractor(model_dir).clips_per_batch() == min(16, CPU_BUDGET // per_clip)
-    assert VideoFeatureExtractor(model_dir, batch_size=7,
-                                 memory_budget=1).clips_per_batch() == 7
+    assert VideoFeatureExtractor(model_dir, batch_size=7, memory_budget=1).clips_per_batch() == 7
     assert VideoFeatureExtractor(model_dir).decode_ahead == 0  # the CPU: no decoding thread
 
 
@@ -471,23 +505,29 @@ def model_groups(model, clips: torch.Tensor, fractions_groups) -> torch.Tensor:
     assert len(states) == N_LAYERS + 1
     # The last hidden state is the one before the final LayerNorm.
     assert not torch.allclose(out.hidden_states[-1], out.last_hidden_state)
-    return torch.stack([torch.stack([states[i] for i in g]).mean(0)
-                        for g in fractions_groups]).permute(1, 0, 2)
+    return torch.stack(
+        [torch.stack([states[i] for i in g]).mean(0) for g in fractions_groups]
+    ).permute(1, 0, 2)
 
 
-@pytest.mark.parametrize("layers, groups", [
-    (LayerSelection(), [[2], [3, 4]]),
-    (LayerSelection(cache_n_layers=3), [[2, 4]]),  # keeps h0 h2 h4; positions 1..2
-    (LayerSelection(fractions=(0.0, 0.25, 0.5, 0.75, 1.0), aggregation=None),
-     [[0], [1], [2], [3], [4]]),
-    (LayerSelection(fractions=(0.25, 1.0), aggregation="mean"), [[1, 4]]),
-])
+@pytest.mark.parametrize(
+    "layers, groups",
+    [
+        (LayerSelection(), [[2], [3, 4]]),
+        (LayerSelection(cache_n_layers=3), [[2, 4]]),  # keeps h0 h2 h4; positions 1..2
+        (
+            LayerSelection(fractions=(0.0, 0.25, 0.5, 0.75, 1.0), aggregation=None),
+            [[0], [1], [2], [3], [4]],
+        ),
+        (LayerSelection(fractions=(0.25, 1.0), aggregation="mean"), [[1, 4]]),
+    ],
+)
 def test_layer_groups_match_the_model_forward(model_dir, layers, groups):
     extractor = VideoFeatureExtractor(model_dir, layers=layers)
-    clips = torch.from_numpy(np.random.default_rng(2).integers(
-        0, 256, (2, 64, 3, CROP, CROP), dtype=np.uint8))
-    ours = extractor._clip_features(extractor._pixels(clips),
-                                    {"clips": 0, "forward_passes": 0})
+    clips = torch.from_numpy(
+        np.random.default_rng(2).integers(0, 256, (2, 64, 3, CROP, CROP), dtype=np.uint8)
+    )
+    ours = extractor._clip_features(extractor._pixels(clips), {"clips": 0, "forward_passes": 0})
     expected = model_groups(extractor.model, clips, groups)
     assert ours.shape == (2, len(groups), HIDDEN)
     torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
@@ -510,8 +550,9 @@ def test_explicit_dtype_upcasts_a_bf16_folder(model_dirs, videos):
 def test_progress_reports_seconds(model_dir, videos):
     steps = []
     chunks = two_chunks(videos["25"])
-    VideoFeatureExtractor(model_dir, batch_size=2).extract(videos["25"], chunks,
-                                                           progress=steps.append)
+    VideoFeatureExtractor(model_dir, batch_size=2).extract(
+        videos["25"], chunks, progress=steps.append
+    )
     assert len(steps) == sum(round(2 * c.duration) for c in chunks)
     assert sum(steps) == pytest.approx(sum(c.duration for c in chunks))
 
@@ -537,11 +578,12 @@ def test_fingerprint(model_dirs):
     assert base["preprocessing"]["crop_size"] == CROP
     same = VideoFeatureExtractor(model_dirs["fp32"], decode="per-clip", batch_size=1)
     assert same.fingerprint() == base
-    for other in (VideoFeatureExtractor(model_dirs["fp32"], dtype=torch.bfloat16),
-                  VideoFeatureExtractor(model_dirs["fp32"], resize_kernel="float"),
-                  VideoFeatureExtractor(model_dirs["fp32"],
-                                        layers=LayerSelection(cache_n_layers=3)),
-                  VideoFeatureExtractor(model_dirs["bf16"])):
+    for other in (
+        VideoFeatureExtractor(model_dirs["fp32"], dtype=torch.bfloat16),
+        VideoFeatureExtractor(model_dirs["fp32"], resize_kernel="float"),
+        VideoFeatureExtractor(model_dirs["fp32"], layers=LayerSelection(cache_n_layers=3)),
+        VideoFeatureExtractor(model_dirs["bf16"]),
+    ):
         assert other.fingerprint() != base
 
 

@@ -56,8 +56,13 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def film(tmp_path_factory):
-    path = make_video(tmp_path_factory.mktemp("film") / "film.mp4", SECONDS, fps=FPS,
-                      size=(WIDTH, HEIGHT), picture=textured)
+    path = make_video(
+        tmp_path_factory.mktemp("film") / "film.mp4",
+        SECONDS,
+        fps=FPS,
+        size=(WIDTH, HEIGHT),
+        picture=textured,
+    )
     return path, ffmpeg_rgb_frames(path, WIDTH, HEIGHT)
 
 
@@ -67,8 +72,10 @@ def reference_requests(chunk: Chunk) -> list[list[int]]:
     n_bins = round(2 * chunk.duration)
     span = (chunk.start + chunk.duration) - chunk.start
     back = [k / 64 * 4.0 for k in reversed(range(64))]
-    return [[int(FPS * (max(0.0, t - b) + chunk.start) + 0.00001) for b in back]
-            for t in np.linspace(0, span, n_bins + 1)[1:]]
+    return [
+        [int(FPS * (max(0.0, t - b) + chunk.start) + 0.00001) for b in back]
+        for t in np.linspace(0, span, n_bins + 1)[1:]
+    ]
 
 
 def reference_features(model, frames: np.ndarray, chunk: Chunk, reads=moviepy_reads):
@@ -81,15 +88,16 @@ def reference_features(model, frames: np.ndarray, chunk: Chunk, reads=moviepy_re
     with torch.no_grad():
         for row in shown:
             clip = torch.from_numpy(frames[row]).permute(0, 3, 1, 2).contiguous()
-            clip = F.interpolate(clip, size=(short, long), mode="bilinear",
-                                 align_corners=False, antialias=True)
-            clip = clip[:, :, top:top + CROP, left:left + CROP].float()
+            clip = F.interpolate(
+                clip, size=(short, long), mode="bilinear", align_corners=False, antialias=True
+            )
+            clip = clip[:, :, top : top + CROP, left : left + CROP].float()
             pixels = (clip - (MEAN * 255)[:, None, None]) / (STD * 255)[:, None, None]
-            out = model(pixel_values_videos=pixels[None], skip_predictor=True,
-                        output_hidden_states=True)
+            out = model(
+                pixel_values_videos=pixels[None], skip_predictor=True, output_hidden_states=True
+            )
             states = [h[0].mean(dim=0) for h in out.hidden_states]
-            bins.append(torch.stack([torch.stack([states[i] for i in g]).mean(0)
-                                     for g in GROUPS]))
+            bins.append(torch.stack([torch.stack([states[i] for i in g]).mean(0) for g in GROUPS]))
     return torch.stack(bins, dim=-1).numpy()  # (L, D, n)
 
 
@@ -134,7 +142,8 @@ def test_the_checks_see_the_last_frame_and_the_resize(film, model_dir, reference
     path, frames = film
     chunks, model, expected = reference
     floated = VideoFeatureExtractor(model_dir, batch_size=8, resize_kernel="float").extract(
-        path, chunks[1:])
+        path, chunks[1:]
+    )
     assert relative(floated[0].data, expected[1]) > 1e-5
 
     def clamped(requests, n_frames):

@@ -11,10 +11,13 @@ from berg.registry import WeightsSource, get_card
 from berg.tribe.weights import locate_weights
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
-SOURCE = WeightsSource(hub_repo="facebook/tribev2", revision=REVISION,
-                       files=("config.yaml", "best.ckpt"),
-                       berg_path=PurePosixPath("encoding_models/modality-fmri/x/model-y"),
-                       license="CC-BY-NC-4.0")
+SOURCE = WeightsSource(
+    hub_repo="facebook/tribev2",
+    revision=REVISION,
+    files=("config.yaml", "best.ckpt"),
+    berg_path=PurePosixPath("encoding_models/modality-fmri/x/model-y"),
+    license="CC-BY-NC-4.0",
+)
 FILES = {"config.yaml": b"brain_model_config: {}\n", "best.ckpt": bytes(range(256)) * 40}
 
 
@@ -83,8 +86,9 @@ def test_gated_repository(tmp_path):
 def test_unknown_revision(tmp_path):
     with FakeHub("facebook/tribev2", REVISION, FILES) as hub:
         with pytest.raises(ModelLoadError, match="revision 'v0-missing' does not exist"):
-            locate_weights(tmp_path, SOURCE, endpoint=hub.endpoint, revision="v0-missing",
-                           show_progress=False)
+            locate_weights(
+                tmp_path, SOURCE, endpoint=hub.endpoint, revision="v0-missing", show_progress=False
+            )
 
 
 def test_interrupted_download_leaves_no_checkpoint(tmp_path):

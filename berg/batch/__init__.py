@@ -14,5 +14,12 @@ from berg.batch.options import BatchOptions
 from berg.batch.runner import BatchReport, encode_many
 from berg.batch.sources import BatchItem, collect_stimuli
 
-__all__ = ["encode_many", "BatchOptions", "BatchReport", "Record", "BatchItem", "collect_stimuli",
-           "INDEX_COLUMNS"]
+__all__ = [
+    "encode_many",
+    "BatchOptions",
+    "BatchReport",
+    "Record",
+    "BatchItem",
+    "collect_stimuli",
+    "INDEX_COLUMNS",
+]

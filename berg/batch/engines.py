@@ -43,5 +43,6 @@ def import_ray():
         raise MissingDependencyError(
             f"the Ray engine needs Ray, which is not installed: {_RAY_INSTALL} (or pip "
             "install ray) on every node; or leave out --ray / engine='ray' to encode on this "
-            "machine") from error
+            "machine"
+        ) from error
     return ray

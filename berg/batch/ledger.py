@@ -140,7 +140,8 @@ class Ledger:
             self._lock_file.close()
             raise InvalidParameterError(
                 f"another batch is writing to {str(self.folder)!r}; wait for it to finish or "
-                "give this one another output folder")
+                "give this one another output folder"
+            )
         self._records_path = state / "records.jsonl"
         self.latest: dict[str, Record] = {}
         if self._records_path.exists():
@@ -181,9 +182,17 @@ class Ledger:
                 writer.writerow([item_id, paths[item_id], "", "pending", "", "", ""])
                 continue
             seconds = "" if record.seconds is None else f"{record.seconds:.3f}"
-            writer.writerow([record.id, record.path, record.sha256 or "", record.status,
-                             "" if record.rows is None else record.rows, seconds,
-                             record.error or ""])
+            writer.writerow(
+                [
+                    record.id,
+                    record.path,
+                    record.sha256 or "",
+                    record.status,
+                    "" if record.rows is None else record.rows,
+                    seconds,
+                    record.error or "",
+                ]
+            )
         data = buffer.getvalue().encode("utf-8")
         with contextlib.suppress(OSError):
             if self.index_path.read_bytes() == data:

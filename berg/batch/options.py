@@ -43,10 +43,15 @@ class BatchOptions:
 
         check_choice("engine", self.engine, ENGINES)
         check_int("workers", self.workers, none="one per GPU or CPU slot")
-        check_number("cpus_per_worker", self.cpus_per_worker, positive=True,
-                     none="chosen from the cluster")
-        check_number("memory_per_worker_gb", self.memory_per_worker_gb, positive=True,
-                     none="measured on one worker")
+        check_number(
+            "cpus_per_worker", self.cpus_per_worker, positive=True, none="chosen from the cluster"
+        )
+        check_number(
+            "memory_per_worker_gb",
+            self.memory_per_worker_gb,
+            positive=True,
+            none="measured on one worker",
+        )
         object.__setattr__(self, "formats", check_formats(self.formats))
         check_bool("retry_failed", self.retry_failed)
         if self.engine == "ray":
@@ -58,7 +63,8 @@ class BatchOptions:
                 if getattr(self, name) is not None:
                     raise InvalidParameterError(
                         f"{name} is for engine='ray' (--ray on the command line); the "
-                        "sequential engine is one worker in this process")
+                        "sequential engine is one worker in this process"
+                    )
 
     @property
     def memory_per_worker_bytes(self) -> int | None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 __all__ = ["WorkerPlan", "plan_workers", "worker_memory_bytes", "peak_rss_bytes"]
 
-GIB = 1024 ** 3
+GIB = 1024**3
 #: A worker's memory beyond its loaded models while it encodes: the feature batches (the
 #: CPU budget, 512 MiB), the decoded audio and the recogniser's features, the result.
 ENCODING_HEADROOM_BYTES = 1 * GIB
@@ -70,8 +70,10 @@ class WorkerPlan:
             parts.append(f"{self.gpus} GPU")
         if self.memory_bytes:
             parts.append(f"{self.memory_bytes / 1e9:.1f} GB")
-        return (f"{self.count} worker{'s' * (self.count != 1)} ({', '.join(parts)}"
-                f"{' each' if self.count != 1 else ''})")
+        return (
+            f"{self.count} worker{'s' * (self.count != 1)} ({', '.join(parts)}"
+            f"{' each' if self.count != 1 else ''})"
+        )
 
 
 def _fits(node: Mapping[str, float], cpus: float, gpus: int, memory: int | None) -> int:
@@ -84,9 +86,15 @@ def _fits(node: Mapping[str, float], cpus: float, gpus: int, memory: int | None)
     return max(0, min(counts))
 
 
-def plan_workers(nodes: Iterable[Mapping[str, float]], *, use_gpu: bool,
-                 workers: int | None = None, cpus_per_worker: float | None = None,
-                 memory_bytes: int | None = None, items: int | None = None) -> WorkerPlan:
+def plan_workers(
+    nodes: Iterable[Mapping[str, float]],
+    *,
+    use_gpu: bool,
+    workers: int | None = None,
+    cpus_per_worker: float | None = None,
+    memory_bytes: int | None = None,
+    items: int | None = None,
+) -> WorkerPlan:
     """The workers to start on a cluster of ``nodes``.
 
     Parameters
@@ -114,8 +122,9 @@ def plan_workers(nodes: Iterable[Mapping[str, float]], *, use_gpu: bool,
     wanted = [n for n in (workers, items) if n is not None]
     if use_gpu:
         gpu_nodes = [n for n in nodes if n.get("GPU", 0) >= 1]
-        cpus = cpus_per_worker or max(1, min(
-            (math.floor(n["CPU"] / math.floor(n["GPU"])) for n in gpu_nodes), default=1))
+        cpus = cpus_per_worker or max(
+            1, min((math.floor(n["CPU"] / math.floor(n["GPU"])) for n in gpu_nodes), default=1)
+        )
         capacity = sum(_fits(n, cpus, 1, None) for n in gpu_nodes)
         return WorkerPlan(min([capacity, *wanted]), cpus, 1, None)
     if memory_bytes and sum(_fits(n, 1, 0, memory_bytes) for n in nodes) == 0:

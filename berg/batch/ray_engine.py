@@ -42,16 +42,21 @@ def _alive_nodes(ray) -> list[dict[str, float]]:
 class _Pool:
     """The actors of one batch and the stimuli each holds."""
 
-    def __init__(self, ray, spec: WorkerSpec, pending: Sequence[BatchItem],
-                 on_workers: Callable[[int, int], None] | None):
+    def __init__(
+        self,
+        ray,
+        spec: WorkerSpec,
+        pending: Sequence[BatchItem],
+        on_workers: Callable[[int, int], None] | None,
+    ):
         from ray.exceptions import RayActorError, RayError
 
         self.ray, self.spec = ray, spec
         self.actor_died, self.ray_error = RayActorError, RayError
         self.remote = ray.remote(max_restarts=0, max_task_retries=0)(BatchWorker)
         self.queue = deque((item, 1) for item in pending)
-        self.starting: dict = {}   # ready() reference -> actor whose models are loading
-        self.active: list = []     # actors with their models loaded
+        self.starting: dict = {}  # ready() reference -> actor whose models are loading
+        self.active: list = []  # actors with their models loaded
         self.in_flight: dict = {}  # encode() reference -> (actor, item, attempts)
         self.planned = 0
         self.replaced = 0
@@ -84,8 +89,9 @@ class _Pool:
             self.planned -= 1
             self._report()
             if not (self.active or self.starting):
-                raise BERGError(f"the batch's Ray workers could not start: "
-                                f"{self.start_errors[-1]}") from error
+                raise BERGError(
+                    f"the batch's Ray workers could not start: {self.start_errors[-1]}"
+                ) from error
             return None
         self.active.append(actor)
         if feed:
@@ -100,8 +106,7 @@ class _Pool:
             if not self.queue:
                 return
             item, attempts = self.queue.popleft()
-            self.in_flight[actor.encode.remote(item.id, str(item.path))] = (actor, item,
-                                                                             attempts)
+            self.in_flight[actor.encode.remote(item.id, str(item.path))] = (actor, item, attempts)
 
     def lost(self, actor) -> bool:
         """Forget a dead actor; True the first time (of its several stimuli) it is seen."""
@@ -123,11 +128,18 @@ class _Pool:
         self.active, self.starting = [], {}
 
 
-def run_ray(spec: WorkerSpec, pending: Sequence[BatchItem], on_result: OnResult, *,
-            address: str | None = None, workers: int | None = None,
-            cpus_per_worker: float | None = None, memory_per_worker_bytes: int | None = None,
-            max_attempts: int = 3,
-            on_workers: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def run_ray(
+    spec: WorkerSpec,
+    pending: Sequence[BatchItem],
+    on_result: OnResult,
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+    cpus_per_worker: float | None = None,
+    memory_per_worker_bytes: int | None = None,
+    max_attempts: int = 3,
+    on_workers: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Encode ``pending`` on a Ray cluster (a local one when ``address`` is None).
 
     Parameters
@@ -160,8 +172,7 @@ def run_ray(spec: WorkerSpec, pending: Sequence[BatchItem], on_result: OnResult,
     ray = import_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        options = {"include_dashboard": False, "log_to_driver": False,
-                   "logging_level": "ERROR"}
+        options = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
         if address:
             try:
                 ray.init(address=address, **options)
@@ -169,30 +180,43 @@ def run_ray(spec: WorkerSpec, pending: Sequence[BatchItem], on_result: OnResult,
                 raise BERGError(
                     f"cannot join the Ray cluster at {address!r}: {_first_lines(error, 1)} "
                     "(start one with `ray start --head`, or use --ray without an address for "
-                    "a local one)") from error
+                    "a local one)"
+                ) from error
         else:
-            local = (None if workers is None or cpus_per_worker is None
-                     else max(1, round(workers * cpus_per_worker)))
+            local = (
+                None
+                if workers is None or cpus_per_worker is None
+                else max(1, round(workers * cpus_per_worker))
+            )
             ray.init(num_cpus=local, **options)
     pool = None
     try:
         nodes = _alive_nodes(ray)
         device = str(spec.get("device", "auto"))
         use_gpu = device.startswith("cuda") or (
-            device == "auto" and any(n.get("GPU", 0) >= 1 for n in nodes))
+            device == "auto" and any(n.get("GPU", 0) >= 1 for n in nodes)
+        )
         worker_spec = dict(spec, device="cuda" if use_gpu else device.replace("auto", "cpu"))
         pool = _Pool(ray, worker_spec, pending, on_workers)
-        sizing = {"use_gpu": use_gpu, "workers": workers, "cpus_per_worker": cpus_per_worker,
-                  "items": len(pending)}
+        sizing = {
+            "use_gpu": use_gpu,
+            "workers": workers,
+            "cpus_per_worker": cpus_per_worker,
+            "items": len(pending),
+        }
         plan = plan_workers(nodes, memory_bytes=memory_per_worker_bytes, **sizing)
         if plan.count < 1 and use_gpu:
-            raise BERGError(f"device={device!r} asks for GPU workers but no node of the Ray "
-                            f"cluster has a GPU and {plan.cpus:g} CPUs for one; use "
-                            "device='cpu' (or fewer CPUs per worker)")
+            raise BERGError(
+                f"device={device!r} asks for GPU workers but no node of the Ray "
+                f"cluster has a GPU and {plan.cpus:g} CPUs for one; use "
+                "device='cpu' (or fewer CPUs per worker)"
+            )
         if plan.count < 1:
             largest = max((n.get("CPU", 0) for n in nodes), default=0)
-            raise BERGError(f"no node of the Ray cluster has {plan.cpus:g} CPUs for a worker "
-                            f"(the largest has {largest:g}); ask for fewer CPUs per worker")
+            raise BERGError(
+                f"no node of the Ray cluster has {plan.cpus:g} CPUs for a worker "
+                f"(the largest has {largest:g}); ask for fewer CPUs per worker"
+            )
         if not use_gpu and memory_per_worker_bytes is None and plan.count > 1:
             # How many CPU workers fit is a question of memory: measure one worker first.
             probe = WorkerPlan(1, cpus_per_worker or 1, 0, None)
@@ -226,10 +250,18 @@ def run_ray(spec: WorkerSpec, pending: Sequence[BatchItem], on_result: OnResult,
                 if attempts < max_attempts:
                     pool.queue.appendleft((item, attempts + 1))
                 else:
-                    on_result(item, {"id": item.id, "status": "failed", "seconds": None,
-                                     "error": f"WorkerDied: the worker encoding it died "
-                                              f"{attempts} times; last: "
-                                              f"{_first_lines(error, 1)}"}, attempts)
+                    on_result(
+                        item,
+                        {
+                            "id": item.id,
+                            "status": "failed",
+                            "seconds": None,
+                            "error": f"WorkerDied: the worker encoding it died "
+                            f"{attempts} times; last: "
+                            f"{_first_lines(error, 1)}",
+                        },
+                        attempts,
+                    )
                 if pool.lost(actor) and pool.queue:
                     pool.spawn(plan, 1)
                     pool.replaced += 1
@@ -237,8 +269,12 @@ def run_ray(spec: WorkerSpec, pending: Sequence[BatchItem], on_result: OnResult,
                     pool.feed(other)
                 continue
             except pool.ray_error as error:
-                result = {"id": item.id, "status": "failed", "seconds": None,
-                          "error": f"{type(error).__name__}: {_first_lines(error)}"}
+                result = {
+                    "id": item.id,
+                    "status": "failed",
+                    "seconds": None,
+                    "error": f"{type(error).__name__}: {_first_lines(error)}",
+                }
             on_result(item, result, attempts)
             if any(a is actor for a in pool.active):
                 pool.feed(actor)

@@ -80,8 +80,13 @@ class BatchReport:
         return self.stimulus_seconds / self.wall_seconds if self.wall_seconds else 0.0
 
 
-def settings_digest(model_id: str, vertices: np.ndarray | None, options: EncodingOptions,
-                    formats: Sequence[str], device: str = "auto") -> str:
+def settings_digest(
+    model_id: str,
+    vertices: np.ndarray | None,
+    options: EncodingOptions,
+    formats: Sequence[str],
+    device: str = "auto",
+) -> str:
     """A digest of everything that decides a batch's results besides the stimulus bytes.
 
     The options are those :meth:`EncodingOptions.result_settings` marks as changing results;
@@ -91,10 +96,13 @@ def settings_digest(model_id: str, vertices: np.ndarray | None, options: Encodin
     from berg.version import __version__
 
     settings = {
-        "berg": __version__, "model": model_id, "options": options.result_settings(),
+        "berg": __version__,
+        "model": model_id,
+        "options": options.result_settings(),
         "device": str(device),
-        "vertices": "all" if vertices is None else hashlib.sha256(
-            np.asarray(vertices, np.int64).tobytes()).hexdigest(),
+        "vertices": "all"
+        if vertices is None
+        else hashlib.sha256(np.asarray(vertices, np.int64).tobytes()).hexdigest(),
         "formats": sorted(formats),
         "environment": {v: os.environ[v] for v in _MODEL_VARIABLES if os.environ.get(v)},
     }
@@ -111,8 +119,9 @@ def _result_files(written: dict[str, Path], folder: Path) -> tuple[str, ...]:
     return tuple(files)
 
 
-def _content(item: BatchItem, previous: Record | None) -> tuple[str | None, int | None,
-                                                                 int | None, str | None]:
+def _content(
+    item: BatchItem, previous: Record | None
+) -> tuple[str | None, int | None, int | None, str | None]:
     """``(sha256, size, mtime_ns, error)`` of a stimulus file; the hash of an earlier record
     is reused when the file's size and time are unchanged."""
     from berg.files import file_sha256
@@ -121,14 +130,21 @@ def _content(item: BatchItem, previous: Record | None) -> tuple[str | None, int 
         stat = item.path.stat()
     except OSError as error:
         return None, None, None, f"StimulusError: cannot read {str(item.path)!r}: {error}"
-    if previous is not None and previous.sha256 and (previous.size, previous.mtime_ns) == (
-            stat.st_size, stat.st_mtime_ns):
+    if (
+        previous is not None
+        and previous.sha256
+        and (previous.size, previous.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    ):
         return previous.sha256, stat.st_size, stat.st_mtime_ns, None
     try:
         return file_sha256(item.path), stat.st_size, stat.st_mtime_ns, None
     except OSError as error:
-        return None, stat.st_size, stat.st_mtime_ns, (f"StimulusError: cannot read "
-                                                       f"{str(item.path)!r}: {error}")
+        return (
+            None,
+            stat.st_size,
+            stat.st_mtime_ns,
+            (f"StimulusError: cannot read {str(item.path)!r}: {error}"),
+        )
 
 
 def _modalities(pending: Sequence[BatchItem]) -> tuple[str, ...]:
@@ -165,8 +181,10 @@ def encode_many(
     card = get_card(model_id)  # cheap checks first: nothing is hashed or loaded before them
     for name in ("keep_models_loaded", "show_progress"):
         if name in options:
-            raise InvalidParameterError(f"{name} is set by the batch (models stay loaded in "
-                                        "each worker; progress is one bar for the batch)")
+            raise InvalidParameterError(
+                f"{name} is set by the batch (models stay loaded in "
+                "each worker; progress is one bar for the batch)"
+            )
     checked = check_options(options)  # every value, before any stimulus is hashed
     vertices = cortex.resolve_selection(selection)
     batch = BatchOptions() if batch is None else batch
@@ -176,8 +194,13 @@ def encode_many(
     items = collect_stimuli(stimuli)
     settings = settings_digest(card.model_id, vertices, checked, formats, device)
     folder = Path(output_dir).expanduser()
-    spec = {"berg_dir": str(Path(berg_dir).expanduser()), "model_id": card.model_id,
-            "selection": selection, "device": device, "options": options}
+    spec = {
+        "berg_dir": str(Path(berg_dir).expanduser()),
+        "model_id": card.model_id,
+        "selection": selection,
+        "device": device,
+        "options": options,
+    }
 
     with Ledger(folder) as ledger:
         ids = [item.id for item in items]
@@ -197,8 +220,20 @@ def encode_many(
             if current and not (batch.retry_failed and previous.status == "failed"):
                 report.skipped += 1
             elif error is not None:
-                ledger.add(Record(item.id, str(item.path), None, "failed", None, None, error,
-                                  settings, size, mtime_ns))
+                ledger.add(
+                    Record(
+                        item.id,
+                        str(item.path),
+                        None,
+                        "failed",
+                        None,
+                        None,
+                        error,
+                        settings,
+                        size,
+                        mtime_ns,
+                    )
+                )
                 report.failed += 1
             else:
                 pending.append(item)
@@ -231,9 +266,22 @@ def encode_many(
                 else:
                     files, rows = _result_files(written, folder), int(responses.shape[0])
                     report.stimulus_seconds += float(metadata["stimulus"]["duration_s"])
-            record = Record(item.id, str(item.path), sha256, status, rows, result["seconds"],
-                            error, settings, size, mtime_ns, attempts, files,
-                            result.get("worker"), final)
+            record = Record(
+                item.id,
+                str(item.path),
+                sha256,
+                status,
+                rows,
+                result["seconds"],
+                error,
+                settings,
+                size,
+                mtime_ns,
+                attempts,
+                files,
+                result.get("worker"),
+                final,
+            )
             ledger.add(record)
             if time.monotonic() - index_written >= INDEX_INTERVAL_S:
                 ledger.write_index(ids, paths)
@@ -256,10 +304,16 @@ def encode_many(
             elif pending:
                 from berg.batch.ray_engine import run_ray
 
-                ran = run_ray(spec, pending, on_result, address=batch.ray_address,
-                              workers=batch.workers, cpus_per_worker=batch.cpus_per_worker,
-                              memory_per_worker_bytes=batch.memory_per_worker_bytes,
-                              on_workers=on_workers)
+                ran = run_ray(
+                    spec,
+                    pending,
+                    on_result,
+                    address=batch.ray_address,
+                    workers=batch.workers,
+                    cpus_per_worker=batch.cpus_per_worker,
+                    memory_per_worker_bytes=batch.memory_per_worker_bytes,
+                    on_workers=on_workers,
+                )
                 report.workers, report.plan = ran["workers"], ran["plan"]
         finally:
             if bar is not None:

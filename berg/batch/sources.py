@@ -53,12 +53,17 @@ class BatchItem:
 def _check_id(item_id: str, where: str) -> str:
     item_id = item_id.strip()
     parts = item_id.split("/")
-    if (not item_id or item_id.startswith(("/", ".")) or "\\" in item_id
-            or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
-            or any(ord(c) < 32 for c in item_id)):
+    if (
+        not item_id
+        or item_id.startswith(("/", "."))
+        or "\\" in item_id
+        or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
+        or any(ord(c) < 32 for c in item_id)
+    ):
         raise InvalidParameterError(
             f"{where}: id {item_id!r} cannot name result files (ids are non-empty, may hold "
-            f"'/' between parts, and no part is empty or starts with '.')")
+            f"'/' between parts, and no part is empty or starts with '.')"
+        )
     return item_id
 
 
@@ -69,7 +74,8 @@ def _unique(items: list[BatchItem], where: str) -> list[BatchItem]:
             raise InvalidParameterError(
                 f"{where}: two stimuli would share the id {item.id!r} ({seen[item.id]} and "
                 f"{item.path}), so their results would overwrite each other; give them ids "
-                "in a manifest (a CSV with columns path,id)")
+                "in a manifest (a CSV with columns path,id)"
+            )
         seen[item.id] = item.path
     return items
 
@@ -86,8 +92,9 @@ def _from_folder(folder: Path) -> list[BatchItem]:
             path = Path(current) / name
             if name.startswith(".") or path.suffix.lower() not in STIMULUS_EXTENSIONS:
                 continue
-            items.append(BatchItem(_check_id(_relative_id(path, folder), str(folder)),
-                                   path.resolve()))
+            items.append(
+                BatchItem(_check_id(_relative_id(path, folder), str(folder)), path.resolve())
+            )
     return items
 
 
@@ -119,7 +126,8 @@ def _from_manifest(manifest: Path) -> list[BatchItem]:
     if "path" not in columns:
         raise InvalidParameterError(
             f"manifest {str(manifest)!r} needs a 'path' column (and may have an 'id' "
-            f"column); its columns are {columns or 'none'}")
+            f"column); its columns are {columns or 'none'}"
+        )
     items = []
     for line, row in enumerate(rows, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
@@ -128,8 +136,7 @@ def _from_manifest(manifest: Path) -> list[BatchItem]:
         path = Path(row["path"]).expanduser()
         path = path if path.is_absolute() else manifest.parent / path
         item_id = row.get("id") or path.stem
-        items.append(BatchItem(_check_id(item_id, f"{manifest}, line {line}"),
-                               path.resolve()))
+        items.append(BatchItem(_check_id(item_id, f"{manifest}, line {line}"), path.resolve()))
     return items
 
 
@@ -165,16 +172,20 @@ def collect_stimuli(source: str | os.PathLike | Sequence[str | os.PathLike]) -> 
         elif path.is_file():
             items, where = [BatchItem(_check_id(path.stem, text), path.resolve())], text
         else:
-            raise StimulusError(f"{text!r} is not a folder, a manifest (.csv), a glob pattern "
-                                "or a stimulus file")
+            raise StimulusError(
+                f"{text!r} is not a folder, a manifest (.csv), a glob pattern or a stimulus file"
+            )
     elif isinstance(source, Iterable):
         paths = [Path(os.fspath(p)).expanduser() for p in source]
         items = [BatchItem(_check_id(p.stem, str(p)), p.resolve()) for p in paths]
         where = "the list of stimuli"
     else:
-        raise InvalidParameterError(f"stimuli must be a folder, a glob pattern, a manifest "
-                                    f"(.csv) or a list of paths, got {type(source).__name__}")
+        raise InvalidParameterError(
+            f"stimuli must be a folder, a glob pattern, a manifest "
+            f"(.csv) or a list of paths, got {type(source).__name__}"
+        )
     if not items:
-        raise StimulusError(f"no stimulus found in {where} (stimuli are "
-                            f"{', '.join(STIMULUS_EXTENSIONS)} files)")
+        raise StimulusError(
+            f"no stimulus found in {where} (stimuli are {', '.join(STIMULUS_EXTENSIONS)} files)"
+        )
     return _unique(items, where)

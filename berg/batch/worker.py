@@ -45,8 +45,12 @@ class BatchWorker:
         options.setdefault("show_progress", False)
         options["keep_models_loaded"] = True  # one load for all the worker's stimuli
         self._model = load_encoding_model(
-            spec["model_id"], spec["berg_dir"], selection=spec.get("selection"),
-            device=spec.get("device", "auto"), **options)
+            spec["model_id"],
+            spec["berg_dir"],
+            selection=spec.get("selection"),
+            device=spec.get("device", "auto"),
+            **options,
+        )
         self._model.load_models(spec.get("modalities") or MODALITIES)
         self.where = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -79,9 +83,11 @@ class BatchWorker:
         try:
             responses, metadata = self._model.encode(path, return_metadata=True)
         except Exception as error:  # noqa: BLE001 - a bad stimulus must not stop the batch
-            out.update(status="failed", error=f"{type(error).__name__}: "
-                                              f"{' '.join(str(error).split())}",
-                       final=isinstance(error, (StimulusError, InvalidParameterError)))
+            out.update(
+                status="failed",
+                error=f"{type(error).__name__}: {' '.join(str(error).split())}",
+                final=isinstance(error, (StimulusError, InvalidParameterError)),
+            )
         else:
             out.update(status="done", responses=responses, metadata=metadata)
         out["seconds"] = time.perf_counter() - started

@@ -23,8 +23,14 @@ from collections.abc import Callable
 
 from berg.validation import check_number
 
-__all__ = ["device_budget", "items_within", "batch_beside_model", "check_budget",
-           "CPU_BUDGET", "GPU_BUDGET_CAP"]
+__all__ = [
+    "device_budget",
+    "items_within",
+    "batch_beside_model",
+    "check_budget",
+    "CPU_BUDGET",
+    "GPU_BUDGET_CAP",
+]
 
 GiB = 1 << 30
 #: Activation memory for a batch on the CPU when none is given (bytes).
@@ -91,5 +97,6 @@ def batch_beside_model(extractor, per_item: Callable[[int], float], *, most: int
 
     extractor.model  # noqa: B018 - loads it
     itemsize = torch.empty((), dtype=extractor.dtype).element_size()
-    return items_within(device_budget(extractor.device, extractor.memory_budget),
-                        int(per_item(itemsize)), most=most)
+    return items_within(
+        device_budget(extractor.device, extractor.memory_budget), int(per_item(itemsize)), most=most
+    )

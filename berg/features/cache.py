@@ -61,11 +61,19 @@ def _canonical_json(value) -> str:
         raise TypeError(f"{obj!r} ({type(obj).__name__}) has no canonical JSON form")
 
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                          allow_nan=False, default=default)
+        return json.dumps(
+            value,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=True,
+            allow_nan=False,
+            default=default,
+        )
     except (TypeError, ValueError) as error:
-        raise InvalidParameterError(f"a cache key part must be plain JSON data (str, numbers, "
-                                    f"bool, None, lists, dicts): {error}") from error
+        raise InvalidParameterError(
+            f"a cache key part must be plain JSON data (str, numbers, "
+            f"bool, None, lists, dicts): {error}"
+        ) from error
 
 
 class FeatureCache:
@@ -109,22 +117,31 @@ class FeatureCache:
             JSON-able settings that change the features (model id, revision, layers, dtype).
         """
         if not isinstance(stimulus_sha256, str) or not stimulus_sha256:
-            raise InvalidParameterError(f"stimulus_sha256 must be a non-empty string, got "
-                                        f"{stimulus_sha256!r}")
+            raise InvalidParameterError(
+                f"stimulus_sha256 must be a non-empty string, got {stimulus_sha256!r}"
+            )
         if not isinstance(extractor, str) or not extractor:
             raise InvalidParameterError(f"extractor must be a non-empty string, got {extractor!r}")
         if not isinstance(fingerprint, Mapping):
-            raise InvalidParameterError(f"fingerprint must be a mapping, got "
-                                        f"{type(fingerprint).__name__}")
-        text = _canonical_json({"format": CACHE_FORMAT_VERSION, "stimulus": stimulus_sha256,
-                                "extractor": extractor, "fingerprint": dict(fingerprint)})
+            raise InvalidParameterError(
+                f"fingerprint must be a mapping, got {type(fingerprint).__name__}"
+            )
+        text = _canonical_json(
+            {
+                "format": CACHE_FORMAT_VERSION,
+                "stimulus": stimulus_sha256,
+                "extractor": extractor,
+                "fingerprint": dict(fingerprint),
+            }
+        )
         return hashlib.sha256(text.encode("ascii")).hexdigest()
 
     def path_for(self, key: str) -> Path:
         """Where the entry of ``key`` lives (whether or not it exists)."""
         if not isinstance(key, str) or not _KEY.fullmatch(key):
-            raise InvalidParameterError(f"a cache key is 64 lowercase hex digits (from "
-                                        f"FeatureCache.key), got {key!r}")
+            raise InvalidParameterError(
+                f"a cache key is 64 lowercase hex digits (from FeatureCache.key), got {key!r}"
+            )
         return self.root / key[:2] / f"{key}{_SUFFIX}"
 
     # -- reading and writing ----------------------------------------------------------------
@@ -143,8 +160,14 @@ class FeatureCache:
             if read != len(buffer):
                 raise ValueError(f"read {read} of {len(buffer)} bytes")
             return _decode(buffer, key)
-        except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError,
-                struct.error) as error:
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            IndexError,
+            UnicodeDecodeError,
+            struct.error,
+        ) as error:
             logger.warning("feature cache entry %s is corrupt (%s); deleting it", path, error)
             self._discard(path, identity)
             return None
@@ -158,22 +181,31 @@ class FeatureCache:
         arrays, records = [], []
         for feature in features:
             if not isinstance(feature, TimedFeature):
-                raise InvalidParameterError(f"put takes TimedFeature objects, got "
-                                            f"{type(feature).__name__}")
+                raise InvalidParameterError(
+                    f"put takes TimedFeature objects, got {type(feature).__name__}"
+                )
             data = np.ascontiguousarray(feature.data, dtype=_DTYPE)
             if data.ndim not in (2, 3):
-                raise InvalidParameterError(f"feature data must be (L, D) or (L, D, n), got "
-                                            f"shape {data.shape}")
+                raise InvalidParameterError(
+                    f"feature data must be (L, D) or (L, D, n), got shape {data.shape}"
+                )
             start, duration = float(feature.start), float(feature.duration)
             if not (math.isfinite(start) and math.isfinite(duration)):
-                raise InvalidParameterError(f"feature start and duration must be finite, got "
-                                            f"{start}, {duration}")
+                raise InvalidParameterError(
+                    f"feature start and duration must be finite, got {start}, {duration}"
+                )
             arrays.append(data)
             records.append([start, duration, list(data.shape)])
-        header = json.dumps({"format": CACHE_FORMAT_VERSION, "key": key, "dtype": _DTYPE.str,
-                             "features": records,
-                             "payload_bytes": sum(a.nbytes for a in arrays)},
-                            separators=(",", ":")).encode("utf-8")
+        header = json.dumps(
+            {
+                "format": CACHE_FORMAT_VERSION,
+                "key": key,
+                "dtype": _DTYPE.str,
+                "features": records,
+                "payload_bytes": sum(a.nbytes for a in arrays),
+            },
+            separators=(",", ":"),
+        ).encode("utf-8")
 
         with atomic_open(path, "wb", durable=True) as file:
             digest = hashlib.sha256()
@@ -183,8 +215,9 @@ class FeatureCache:
                 file.write(view)
             file.write(digest.digest())
 
-    def get_or_compute(self, key: str,
-                       compute: Callable[[], Sequence[TimedFeature]]) -> list[TimedFeature]:
+    def get_or_compute(
+        self, key: str, compute: Callable[[], Sequence[TimedFeature]]
+    ) -> list[TimedFeature]:
         """The cached features, computing and storing them on a miss.
 
         While one process computes an entry, another asking for the same key waits for it
@@ -197,14 +230,19 @@ class FeatureCache:
 
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(path.with_suffix(".lock")),
-                        timeout=-1 if self.lock_timeout is None else self.lock_timeout)
+        lock = FileLock(
+            str(path.with_suffix(".lock")),
+            timeout=-1 if self.lock_timeout is None else self.lock_timeout,
+        )
         try:
             with lock:
                 return self._compute_and_put(key, compute)
         except Timeout:
-            logger.warning("waited %s s for another process to compute %s; computing it here",
-                           self.lock_timeout, path)
+            logger.warning(
+                "waited %s s for another process to compute %s; computing it here",
+                self.lock_timeout,
+                path,
+            )
             return self._compute_and_put(key, compute)
 
     def _compute_and_put(self, key, compute) -> list[TimedFeature]:
@@ -214,9 +252,12 @@ class FeatureCache:
         features = list(compute())
         self.put(key, features)
         # What a later get() returns: float32 data (put validated the rest).
-        return [f if f.data.dtype == np.float32
-                else TimedFeature(f.start, f.duration, f.data.astype(np.float32))
-                for f in features]
+        return [
+            f
+            if f.data.dtype == np.float32
+            else TimedFeature(f.start, f.duration, f.data.astype(np.float32))
+            for f in features
+        ]
 
     # -- housekeeping -----------------------------------------------------------------------
 
@@ -224,8 +265,11 @@ class FeatureCache:
         """Keys of the entries on disk, sorted."""
         if not self.root.is_dir():
             return []
-        return sorted(p.stem for p in self.root.glob(f"??/*{_SUFFIX}")
-                      if _KEY.fullmatch(p.stem) and p.parent.name == p.stem[:2])
+        return sorted(
+            p.stem
+            for p in self.root.glob(f"??/*{_SUFFIX}")
+            if _KEY.fullmatch(p.stem) and p.parent.name == p.stem[:2]
+        )
 
     def size_bytes(self) -> int:
         """Total size of the entries on disk."""
@@ -279,13 +323,13 @@ def _decode(buffer: bytearray, key: str) -> list[TimedFeature]:
     if len(buffer) < minimum:
         raise ValueError(f"{len(buffer)} bytes is too short")
     view = memoryview(buffer)
-    if bytes(view[:len(_MAGIC)]) != _MAGIC:
+    if bytes(view[: len(_MAGIC)]) != _MAGIC:
         raise ValueError("not a berg feature cache entry")
     if hashlib.sha256(view[:-_DIGEST_BYTES]).digest() != bytes(view[-_DIGEST_BYTES:]):
         raise ValueError("checksum mismatch")
     (header_size,) = struct.unpack_from("<Q", buffer, len(_MAGIC))
     offset = len(_MAGIC) + 8
-    header = json.loads(bytes(view[offset:offset + header_size]).decode("utf-8"))
+    header = json.loads(bytes(view[offset : offset + header_size]).decode("utf-8"))
     offset += header_size
     if header["format"] != CACHE_FORMAT_VERSION:
         raise ValueError(f"format {header['format']}, expected {CACHE_FORMAT_VERSION}")

@@ -56,8 +56,10 @@ def check_extractor_options(model_dir: object, dtype: object, layers: object):
         raise InvalidParameterError(f"model_dir must be a folder path, got {model_dir!r}")
     dtype = torch.float32 if dtype is None else dtype
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise InvalidParameterError(f"dtype must be a floating torch.dtype (torch.float32, "
-                                    f"torch.bfloat16, torch.float16), got {dtype!r}")
+        raise InvalidParameterError(
+            f"dtype must be a floating torch.dtype (torch.float32, "
+            f"torch.bfloat16, torch.float16), got {dtype!r}"
+        )
     if not isinstance(layers, LayerSelection):
         raise InvalidParameterError(f"layers must be a LayerSelection, got {layers!r}")
     return dtype
@@ -97,8 +99,15 @@ class FeatureExtractor(ModelHolder):
     #: The subclass's own options: name -> check returning the value to keep.
     option_checks: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
 
-    def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=None,
-                 layers: LayerSelection = LayerSelection(), **options):
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        *,
+        device="cpu",
+        dtype=None,
+        layers: LayerSelection = LayerSelection(),
+        **options,
+    ):
         from berg.devices import resolve_device
 
         dtype = check_extractor_options(model_dir, dtype, layers)
@@ -132,7 +141,8 @@ class FeatureExtractor(ModelHolder):
                 valid = list(cls.option_checks)
                 raise InvalidParameterError(
                     f"unknown {cls.modality} extractor option {name!r}"
-                    f"{did_you_mean(str(name), valid)} (valid: {', '.join(valid)})")
+                    f"{did_you_mean(str(name), valid)} (valid: {', '.join(valid)})"
+                )
             checked[name] = cls.option_checks[name](value)
         return checked
 
@@ -145,7 +155,8 @@ class FeatureExtractor(ModelHolder):
                 raise ModelLoadError(
                     f"{self.modality} model folder {str(self.model_dir)!r} has no {name} "
                     f"({what}): it must be a transformers folder of {self.expected} (a Hub "
-                    "snapshot or save_pretrained)")
+                    "snapshot or save_pretrained)"
+                )
 
     @property
     def config(self):
@@ -157,7 +168,8 @@ class FeatureExtractor(ModelHolder):
                 raise ModelLoadError(
                     f"the {self.modality} model in {str(self.model_dir)!r} is a "
                     f"{config.model_type!r} model; expected "
-                    f"{' or '.join(map(repr, self.model_types))}: {self.expected}")
+                    f"{' or '.join(map(repr, self.model_types))}: {self.expected}"
+                )
             self._config = config
         return self._config
 
@@ -209,13 +221,16 @@ class FeatureExtractor(ModelHolder):
 
             layers = self.layers
             self._fingerprint = {
-                "extractor": f"berg.features.{self.modality}", "version": self.version,
+                "extractor": f"berg.features.{self.modality}",
+                "version": self.version,
                 "model_type": self.config.model_type,
                 "model_files": folder_digest(self.model_dir),
                 "dtype": str(self.dtype).removeprefix("torch."),
-                "layers": {"fractions": list(layers.fractions),
-                           "aggregation": layers.aggregation,
-                           "cache_n_layers": layers.cache_n_layers},
+                "layers": {
+                    "fractions": list(layers.fractions),
+                    "aggregation": layers.aggregation,
+                    "cache_n_layers": layers.cache_n_layers,
+                },
                 **self._fingerprint_details(),
                 "transformers": transformers.__version__,
             }
@@ -237,8 +252,9 @@ class FeatureExtractor(ModelHolder):
         """The parts of the timeline the features depend on, as JSON-able values."""
         raise NotImplementedError
 
-    def extract_timeline(self, timeline, progress: Callable[[float], None] | None = None
-                         ) -> list[TimedFeature]:
+    def extract_timeline(
+        self, timeline, progress: Callable[[float], None] | None = None
+    ) -> list[TimedFeature]:
         """The features of a timeline's part for this modality.
 
         Parameters

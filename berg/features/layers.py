@@ -27,8 +27,13 @@ import numpy as np
 from berg.errors import InvalidParameterError, ModelLoadError
 from berg.validation import check_choice, check_int, is_number
 
-__all__ = ["LayerSelection", "group_indices", "select_hidden_states",
-           "layer_selection_from_config", "DEFAULT_FRACTIONS"]
+__all__ = [
+    "LayerSelection",
+    "group_indices",
+    "select_hidden_states",
+    "layer_selection_from_config",
+    "DEFAULT_FRACTIONS",
+]
 
 #: What the released TRIBE v2 uses when its config.yaml says nothing.
 DEFAULT_FRACTIONS = (0.5, 0.75, 1.0)
@@ -53,10 +58,10 @@ class LayerSelection:
     cache_n_layers: int | None = None
 
     def __post_init__(self):
-        if not self.fractions or not all(
-                is_number(f) and 0 <= f <= 1 for f in self.fractions):
+        if not self.fractions or not all(is_number(f) and 0 <= f <= 1 for f in self.fractions):
             raise InvalidParameterError(
-                f"layer fractions must be numbers in [0, 1], got {self.fractions!r}")
+                f"layer fractions must be numbers in [0, 1], got {self.fractions!r}"
+            )
         check_choice("layer aggregation", self.aggregation, _AGGREGATIONS)
         check_int("cache_n_layers", self.cache_n_layers, none="every hidden state")
 
@@ -90,8 +95,9 @@ def group_indices(n_hidden_states: int, selection: LayerSelection) -> list[list[
     [[14, 15, 16, 17, 18, 19, 20], [21, 22, 23, 24, 25, 26, 27, 28]]
     """
     if n_hidden_states < 1:
-        raise InvalidParameterError(f"a model returns at least one hidden state, "
-                                    f"got {n_hidden_states}")
+        raise InvalidParameterError(
+            f"a model returns at least one hidden state, got {n_hidden_states}"
+        )
     kept = _kept_states(n_hidden_states, selection.cache_n_layers)
     n = len(kept)
     indices = sorted({int(f * (n - 1)) for f in selection.fractions})
@@ -99,7 +105,8 @@ def group_indices(n_hidden_states: int, selection: LayerSelection) -> list[list[
         if len(indices) < 2:
             raise InvalidParameterError(
                 f"group_mean needs at least two distinct layer positions; fractions "
-                f"{selection.fractions} give {indices} of {n} hidden states")
+                f"{selection.fractions} give {indices} of {n} hidden states"
+            )
         bounds = indices[:-1] + [indices[-1] + 1]  # the last index is inclusive
         return [kept[a:b] for a, b in zip(bounds, bounds[1:])]
     if selection.aggregation == "mean":
@@ -124,9 +131,9 @@ def select_hidden_states(hidden_states, selection: LayerSelection):
 
     n = len(hidden_states)
     groups = group_indices(n, selection)
-    return torch.stack([
-        torch.stack([hidden_states[i].float() for i in group]).mean(dim=0) for group in groups
-    ])
+    return torch.stack(
+        [torch.stack([hidden_states[i].float() for i in group]).mean(dim=0) for group in groups]
+    )
 
 
 def layer_selection_from_config(config: Mapping, modality: str) -> LayerSelection:
@@ -168,5 +175,6 @@ def layer_selection_from_config(config: Mapping, modality: str) -> LayerSelectio
     try:
         return LayerSelection(tuple(float(f) for f in fractions), aggregation, cache_n_layers)
     except (InvalidParameterError, TypeError, ValueError) as error:
-        raise ModelLoadError(f"config.yaml: the {modality} layer settings are invalid: "
-                             f"{error}") from error
+        raise ModelLoadError(
+            f"config.yaml: the {modality} layer settings are invalid: {error}"
+        ) from error

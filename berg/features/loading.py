@@ -27,8 +27,10 @@ def check_model_folder(model_dir: Path, kind: str, expected: str) -> None:
     ModelLoadError
     """
     if not model_dir.is_dir():
-        raise ModelLoadError(f"{kind} model folder {str(model_dir)!r} does not exist "
-                             f"(expected a transformers folder of {expected})")
+        raise ModelLoadError(
+            f"{kind} model folder {str(model_dir)!r} does not exist "
+            f"(expected a transformers folder of {expected})"
+        )
 
 
 def load_config(model_dir: Path, kind: str):
@@ -44,12 +46,21 @@ def load_config(model_dir: Path, kind: str):
     try:
         return AutoConfig.from_pretrained(model_dir, local_files_only=True)
     except Exception as error:  # transformers raises many kinds
-        raise ModelLoadError(f"cannot read the {kind} model config in "
-                             f"{str(model_dir)!r}: {error}") from error
+        raise ModelLoadError(
+            f"cannot read the {kind} model config in {str(model_dir)!r}: {error}"
+        ) from error
 
 
-def load_pretrained(model_class, model_dir: Path, *, kind: str, dtype, device,
-                    quiet: bool = False, check_info: Callable[[dict], None] | None = None):
+def load_pretrained(
+    model_class,
+    model_dir: Path,
+    *,
+    kind: str,
+    dtype,
+    device,
+    quiet: bool = False,
+    check_info: Callable[[dict], None] | None = None,
+):
     """``model_class.from_pretrained`` on a local folder, in ``dtype``, in eval mode on ``device``.
 
     Parameters
@@ -87,12 +98,13 @@ def load_pretrained(model_class, model_dir: Path, *, kind: str, dtype, device,
         hf_logging.disable_progress_bar()
     extra = {} if check_info is None else {"output_loading_info": True}
     try:
-        loaded = model_class.from_pretrained(model_dir, dtype=dtype, local_files_only=True,
-                                             **extra)
+        loaded = model_class.from_pretrained(model_dir, dtype=dtype, local_files_only=True, **extra)
     except Exception as error:  # transformers raises many kinds
-        raise ModelLoadError(f"cannot load the {kind} model in {str(model_dir)!r} "
-                             f"(config.json and *.safetensors weights expected): "
-                             f"{error}") from error
+        raise ModelLoadError(
+            f"cannot load the {kind} model in {str(model_dir)!r} "
+            f"(config.json and *.safetensors weights expected): "
+            f"{error}"
+        ) from error
     finally:
         if bars:
             hf_logging.enable_progress_bar()

@@ -39,18 +39,21 @@ class ResolvedModel:
     path: Path
     hub_id: str
     revision: str | None  # the commit when known
-    source: str           # 'argument', 'environment' or 'hub'
+    source: str  # 'argument', 'environment' or 'hub'
 
 
 def _local(path: object, what: str, spec: PretrainedSpec, source: str) -> ResolvedModel:
     folder = Path(os.fspath(path)).expanduser()
     if not folder.is_dir():
-        raise ModelLoadError(f"{what} {str(folder)!r} for the {spec.modality} model "
-                             f"({spec.hub_id}) is not a folder")
+        raise ModelLoadError(
+            f"{what} {str(folder)!r} for the {spec.modality} model ({spec.hub_id}) is not a folder"
+        )
     if not (folder / "config.json").is_file():
-        raise ModelLoadError(f"{what} {str(folder)!r} has no config.json: it must be a "
-                             f"transformers model folder of {spec.hub_id} (save_pretrained "
-                             "or a Hub snapshot)")
+        raise ModelLoadError(
+            f"{what} {str(folder)!r} has no config.json: it must be a "
+            f"transformers model folder of {spec.hub_id} (save_pretrained "
+            "or a Hub snapshot)"
+        )
     commit = folder.name if _COMMIT.match(folder.name) else None
     return ResolvedModel(path=folder, hub_id=spec.hub_id, revision=commit, source=source)
 
@@ -85,8 +88,9 @@ def resolve_pretrained(
     """
     if model_dir is not None:
         if not isinstance(model_dir, (str, os.PathLike)):
-            raise InvalidParameterError(f"{spec.modality}_model_dir must be a folder path, "
-                                        f"got {model_dir!r}")
+            raise InvalidParameterError(
+                f"{spec.modality}_model_dir must be a folder path, got {model_dir!r}"
+            )
         return _local(model_dir, f"{spec.modality}_model_dir", spec, "argument")
     if os.environ.get(spec.env_var):
         return _local(os.environ[spec.env_var], f"${spec.env_var}", spec, "environment")
@@ -94,29 +98,38 @@ def resolve_pretrained(
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RevisionNotFoundError
 
-    ways = (f"Provide it one of three ways: (1) download it where the Hub is reachable "
-            f"(`berg download`, or `hf download {spec.hub_id}`) and reuse that Hugging Face "
-            f"cache (HF_HOME), (2) set {spec.env_var} to a folder holding the model, or (3) "
-            f"pass {spec.modality}_model_dir= to get_encoding_model.")
+    ways = (
+        f"Provide it one of three ways: (1) download it where the Hub is reachable "
+        f"(`berg download`, or `hf download {spec.hub_id}`) and reuse that Hugging Face "
+        f"cache (HF_HOME), (2) set {spec.env_var} to a folder holding the model, or (3) "
+        f"pass {spec.modality}_model_dir= to get_encoding_model."
+    )
     try:
         path = snapshot_download(
-            repo_id=spec.hub_id, revision=spec.revision, cache_dir=cache_dir,
-            allow_patterns=list(MODEL_FILE_PATTERNS), local_files_only=local_files_only,
-            **({} if show_progress else {"tqdm_class": silent_tqdm_class()}))
+            repo_id=spec.hub_id,
+            revision=spec.revision,
+            cache_dir=cache_dir,
+            allow_patterns=list(MODEL_FILE_PATTERNS),
+            local_files_only=local_files_only,
+            **({} if show_progress else {"tqdm_class": silent_tqdm_class()}),
+        )
     except GatedRepoError as error:
         raise ModelLoadError(
             f"{spec.hub_id} is gated: request access on https://huggingface.co/{spec.hub_id}, "
-            f"then log in with a token (`hf auth login` or HF_TOKEN). {ways}") from error
+            f"then log in with a token (`hf auth login` or HF_TOKEN). {ways}"
+        ) from error
     except RevisionNotFoundError as error:
-        raise ModelLoadError(f"revision {spec.revision!r} does not exist in "
-                             f"{spec.hub_id}") from error
+        raise ModelLoadError(
+            f"revision {spec.revision!r} does not exist in {spec.hub_id}"
+        ) from error
     except (HfHubHTTPError, OSError, ValueError) as error:
         # LocalEntryNotFoundError (offline, nothing cached) is an OSError/ValueError here.
         gated = " It is gated: it also needs an accepted licence and a token." if spec.gated else ""
-        raise ModelLoadError(f"the {spec.modality} model {spec.hub_id} (revision "
-                             f"{spec.revision}) is not cached and could not be downloaded "
-                             f"({type(error).__name__}).{gated} {ways}") from error
+        raise ModelLoadError(
+            f"the {spec.modality} model {spec.hub_id} (revision "
+            f"{spec.revision}) is not cached and could not be downloaded "
+            f"({type(error).__name__}).{gated} {ways}"
+        ) from error
     folder = Path(path)
     commit = folder.name if _COMMIT.match(folder.name) else None
     return ResolvedModel(path=folder, hub_id=spec.hub_id, revision=commit, source="hub")
-

@@ -40,8 +40,11 @@ def _extractor_class(modality: str):
     from berg.features.text import TextFeatureExtractor
     from berg.features.video import VideoFeatureExtractor
 
-    return {"text": TextFeatureExtractor, "audio": AudioFeatureExtractor,
-            "video": VideoFeatureExtractor}[modality]
+    return {
+        "text": TextFeatureExtractor,
+        "audio": AudioFeatureExtractor,
+        "video": VideoFeatureExtractor,
+    }[modality]
 
 
 def validate_extractor_options(options: Mapping[str, Mapping] | None) -> dict[str, dict]:
@@ -59,15 +62,20 @@ def validate_extractor_options(options: Mapping[str, Mapping] | None) -> dict[st
         (each extractor's ``check_options``): all before any model folder is needed.
     """
     options = {} if options is None else options
-    if not isinstance(options, Mapping) or not all(isinstance(v, Mapping)
-                                                   for v in options.values()):
-        raise InvalidParameterError(f"extractor options must map a modality ('text', 'audio', "
-                                    f"'video') to a dict of options, got {options!r}")
+    if not isinstance(options, Mapping) or not all(
+        isinstance(v, Mapping) for v in options.values()
+    ):
+        raise InvalidParameterError(
+            f"extractor options must map a modality ('text', 'audio', "
+            f"'video') to a dict of options, got {options!r}"
+        )
     for modality, given in options.items():
         if modality not in MODALITIES:
-            raise InvalidParameterError(f"extractor options for an unknown modality "
-                                        f"{modality!r}{did_you_mean(str(modality), MODALITIES)} "
-                                        f"(valid: {', '.join(MODALITIES)})")
+            raise InvalidParameterError(
+                f"extractor options for an unknown modality "
+                f"{modality!r}{did_you_mean(str(modality), MODALITIES)} "
+                f"(valid: {', '.join(MODALITIES)})"
+            )
         _extractor_class(modality).check_options(**given)
     return {m: dict(options.get(m, {})) for m in MODALITIES}
 
@@ -111,18 +119,22 @@ class FeatureOptions:
     extractor_options: Mapping[str, Mapping] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_choice("feature dtype", self.dtype, FEATURE_DTYPES,
-                     what="; float32 reproduces the reference")
+        check_choice(
+            "feature dtype", self.dtype, FEATURE_DTYPES, what="; float32 reproduces the reference"
+        )
         model_dirs = dict(self.model_dirs or {})
         unknown = set(model_dirs) - set(MODALITIES)
         if unknown:
-            raise InvalidParameterError(f"model_dirs has unknown modalities {sorted(unknown)}; "
-                                        f"valid: {', '.join(MODALITIES)}")
+            raise InvalidParameterError(
+                f"model_dirs has unknown modalities {sorted(unknown)}; "
+                f"valid: {', '.join(MODALITIES)}"
+            )
         object.__setattr__(self, "model_dirs", model_dirs)
         for name in ("local_files_only", "release_models", "show_progress"):
             check_bool(name, getattr(self, name))
-        object.__setattr__(self, "extractor_options",
-                           validate_extractor_options(self.extractor_options))
+        object.__setattr__(
+            self, "extractor_options", validate_extractor_options(self.extractor_options)
+        )
 
     @property
     def torch_dtype(self):
@@ -148,9 +160,15 @@ class FeaturePipeline:
         Feature cache folder; None disables caching.
     """
 
-    def __init__(self, card: ModelCard, tribe_config: Mapping,
-                 options: FeatureOptions | None = None, *, device,
-                 cache_dir: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        card: ModelCard,
+        tribe_config: Mapping,
+        options: FeatureOptions | None = None,
+        *,
+        device,
+        cache_dir: str | os.PathLike | None = None,
+    ):
         import torch
 
         options = FeatureOptions() if options is None else options
@@ -177,16 +195,20 @@ class FeaturePipeline:
                 self.card.extractor(modality),
                 model_dir=self.options.model_dirs.get(modality),
                 local_files_only=self.options.local_files_only,
-                show_progress=self.options.show_progress)
+                show_progress=self.options.show_progress,
+            )
         return self._resolved[modality]
 
     def extractor(self, modality: str):
         """The extractor of a modality (built on first use; its model loads lazily)."""
         if modality not in self._extractors:
             self._extractors[modality] = _extractor_class(modality)(
-                self.resolved_model(modality).path, device=self.device, dtype=self.dtype,
+                self.resolved_model(modality).path,
+                device=self.device,
+                dtype=self.dtype,
                 layers=layer_selection_from_config(self.tribe_config, modality),
-                **self.options.extractor_options[modality])
+                **self.options.extractor_options[modality],
+            )
             self._numerics[modality] = self._extractors[modality].numerics
         return self._extractors[modality]
 
@@ -201,8 +223,9 @@ class FeaturePipeline:
 
     # -- extraction --------------------------------------------------------------------------
 
-    def cache_key(self, timeline: Timeline, modality: str,
-                  digests: dict[Path, str] | None = None) -> str:
+    def cache_key(
+        self, timeline: Timeline, modality: str, digests: dict[Path, str] | None = None
+    ) -> str:
         """The content address of a modality's features for this timeline.
 
         ``digests`` memoises file hashes across modalities: a video's audio and video
@@ -227,9 +250,12 @@ class FeaturePipeline:
         }
         return self.cache.key(content, modality, fingerprint)
 
-    def extract(self, timeline: Timeline,
-                progress: Callable[[str, float], None] | None = None,
-                clock: StageClock | None = None) -> dict[str, list[TimedFeature]]:
+    def extract(
+        self,
+        timeline: Timeline,
+        progress: Callable[[str, float], None] | None = None,
+        clock: StageClock | None = None,
+    ) -> dict[str, list[TimedFeature]]:
         """The features of every modality the timeline carries.
 
         Parameters
@@ -271,11 +297,13 @@ class FeaturePipeline:
                     if self.cache is not None:
                         extractor.fingerprint()  # kept by the extractor
                 with clock.stage(modality):
-                    key = (None if self.cache is None
-                           else self.cache_key(timeline, modality, digests))
+                    key = (
+                        None if self.cache is None else self.cache_key(timeline, modality, digests)
+                    )
                     self.last_cache_keys[modality] = key
-                    features[modality] = (compute() if key is None
-                                          else self.cache.get_or_compute(key, compute))
+                    features[modality] = (
+                        compute() if key is None else self.cache.get_or_compute(key, compute)
+                    )
             finally:
                 if self.options.release_models:
                     self.release(modality)
@@ -285,6 +313,13 @@ class FeaturePipeline:
         """Which model folders and commits were used, per modality, and how the extractor
         reproduces the reference where there is a choice (``numerics``: the video's frame
         resize, how a video's sound is read)."""
-        return {m: {"hub_id": r.hub_id, "revision": r.revision, "source": r.source,
-                    "path": str(r.path), "numerics": self._numerics.get(m, {})}
-                for m, r in self._resolved.items()}
+        return {
+            m: {
+                "hub_id": r.hub_id,
+                "revision": r.revision,
+                "source": r.source,
+                "path": str(r.path),
+                "numerics": self._numerics.get(m, {}),
+            }
+            for m, r in self._resolved.items()
+        }

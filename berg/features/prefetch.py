@@ -57,8 +57,9 @@ class Prefetcher(Generic[T]):
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._finished = False
-        self._thread = threading.Thread(target=self._produce, args=(iterable,), name=name,
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._produce, args=(iterable,), name=name, daemon=True
+        )
         self._thread.start()
 
     def _put(self, item) -> bool:

@@ -33,8 +33,9 @@ __all__ = ["RelativeKeySelfAttention", "speed_up_relative_attention", "relative_
 _CHECK_TOLERANCE = 1e-4
 
 
-def relative_key_bias(query: torch.Tensor, table: torch.Tensor, left: int, right: int,
-                      scale: float) -> torch.Tensor:
+def relative_key_bias(
+    query: torch.Tensor, table: torch.Tensor, left: int, right: int, scale: float
+) -> torch.Tensor:
     """Shaw relative-key score bias, from the ``(P, d)`` table's distinct rows.
 
     Parameters
@@ -75,23 +76,35 @@ class RelativeKeySelfAttention(nn.Module):
         super().__init__()
         self.original = original
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                relative_position_embeddings: torch.Tensor | None = None, **kwargs):
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        relative_position_embeddings: torch.Tensor | None = None,
+        **kwargs,
+    ):
         """``(B, T, hidden)`` -> ``((B, T, hidden), None)``, as the original returns."""
         attn = self.original
         if attention_mask is not None or kwargs.get("output_attentions") or attn.training:
-            return attn(hidden_states, attention_mask=attention_mask,
-                        relative_position_embeddings=relative_position_embeddings, **kwargs)
+            return attn(
+                hidden_states,
+                attention_mask=attention_mask,
+                relative_position_embeddings=relative_position_embeddings,
+                **kwargs,
+            )
         batch, n = hidden_states.shape[:2]
         shape = (batch, n, attn.num_heads, attn.head_size)
         query = attn.linear_q(hidden_states).view(shape).transpose(1, 2)
         key = attn.linear_k(hidden_states).view(shape).transpose(1, 2)
         value = attn.linear_v(hidden_states).view(shape).transpose(1, 2)
-        bias = relative_key_bias(query, attn.distance_embedding.weight,
-                                 attn.left_max_position_embeddings,
-                                 attn.right_max_position_embeddings, attn.scaling)
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias,
-                                             scale=attn.scaling)
+        bias = relative_key_bias(
+            query,
+            attn.distance_embedding.weight,
+            attn.left_max_position_embeddings,
+            attn.right_max_position_embeddings,
+            attn.scaling,
+        )
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, scale=attn.scaling)
         out = out.transpose(1, 2).reshape(batch, n, -1)
         return attn.linear_out(out), None
 
@@ -101,9 +114,12 @@ def _attention_modules(model: nn.Module) -> list[tuple[nn.Module, str, nn.Module
     found = []
     for layer in getattr(getattr(model, "encoder", None), "layers", ()):
         attn = getattr(layer, "self_attn", None)
-        if (attn is not None and not isinstance(attn, RelativeKeySelfAttention)
-                and getattr(attn, "position_embeddings_type", None) == "relative_key"
-                and hasattr(attn, "distance_embedding")):
+        if (
+            attn is not None
+            and not isinstance(attn, RelativeKeySelfAttention)
+            and getattr(attn, "position_embeddings_type", None) == "relative_key"
+            and hasattr(attn, "distance_embedding")
+        ):
             found.append((layer, "self_attn", attn))
     return found
 

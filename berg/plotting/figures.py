@@ -55,7 +55,8 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: float = 150) -> Pa
         raise InvalidParameterError(
             f"cannot tell the image format of {str(path)!r} from its suffix "
             f"{path.suffix or '(none)'!r}{did_you_mean(kind, supported)}; use one of "
-            f"{format_choices('.' + k for k in sorted(supported))}")
+            f"{format_choices('.' + k for k in sorted(supported))}"
+        )
     check_number("dpi", dpi, positive=True)
     with atomic_open(path) as f:
         fig.savefig(f, format=kind, dpi=dpi)
@@ -82,9 +83,11 @@ def require(need_nilearn: bool = True) -> None:
         if _version_tuple(found) < _version_tuple(_MIN_VERSIONS[package]):
             problems.append(f"{package} {found} is older than {_MIN_VERSIONS[package]}")
     if problems:
-        raise MissingDependencyError(f"plotting needs nilearn and matplotlib, but "
-                                     f"{'; '.join(problems)}; install them with: "
-                                     f"{INSTALL_HINT}")
+        raise MissingDependencyError(
+            f"plotting needs nilearn and matplotlib, but "
+            f"{'; '.join(problems)}; install them with: "
+            f"{INSTALL_HINT}"
+        )
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -101,32 +104,38 @@ def check_inputs(responses: Any, metadata: Any) -> tuple[np.ndarray, np.ndarray]
     """Return the selected vertices and the (n_rows, 2) row times, or say what does not fit."""
     where = "pass the metadata from BERG.encode(..., return_metadata=True)"
     if not isinstance(metadata, dict):
-        raise InvalidParameterError(f"metadata must be a dict; got {type(metadata).__name__}; "
-                                    f"{where}")
+        raise InvalidParameterError(
+            f"metadata must be a dict; got {type(metadata).__name__}; {where}"
+        )
     try:
         vertices = np.asarray(metadata["selection"]["vertices"])
         row_times = np.asarray(metadata["timing"]["row_times_s"], dtype=np.float64)
     except (KeyError, TypeError) as exc:
         raise InvalidParameterError(
             f"metadata lacks {exc}: it needs ['selection']['vertices'] and "
-            f"['timing']['row_times_s']; {where}") from exc
+            f"['timing']['row_times_s']; {where}"
+        ) from exc
     if vertices.ndim != 1 or vertices.dtype.kind not in "iu":
         raise InvalidParameterError(
             f"metadata['selection']['vertices'] must be a 1-D array of vertex indices; got "
-            f"shape {vertices.shape}, dtype {vertices.dtype}")
+            f"shape {vertices.shape}, dtype {vertices.dtype}"
+        )
     if vertices.size and (vertices.min() < 0 or vertices.max() >= cortex.N_VERTICES):
-        raise InvalidParameterError(f"metadata['selection']['vertices'] must lie in "
-                                    f"0..{cortex.N_VERTICES - 1}")
+        raise InvalidParameterError(
+            f"metadata['selection']['vertices'] must lie in 0..{cortex.N_VERTICES - 1}"
+        )
     array = np.asarray(responses)
     if array.ndim != 2 or array.shape[1] != len(vertices) or array.dtype.kind not in "iuf":
         raise InvalidParameterError(
             f"responses must be a numeric (n_rows, {len(vertices)}) array matching the "
             f"metadata's {len(vertices)} selected vertices; got shape {array.shape}, dtype "
-            f"{array.dtype}")
+            f"{array.dtype}"
+        )
     if row_times.shape != (len(array), 2):
         raise InvalidParameterError(
             f"metadata['timing']['row_times_s'] has shape {row_times.shape}, but responses "
-            f"have {len(array)} rows; expected ({len(array)}, 2): [start, end) s per row")
+            f"have {len(array)} rows; expected ({len(array)}, 2): [start, end) s per row"
+        )
     return vertices.astype(np.int64), row_times
 
 

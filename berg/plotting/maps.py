@@ -78,13 +78,17 @@ def plot_cortical_map(
         raise InvalidParameterError("responses have no rows; there is nothing to draw")
     if time is None:
         values = responses.mean(axis=0, dtype=np.float64)
-        shown = (f"Mean over all {len(responses)} rows "
-                 f"(stimulus {sec(row_times[0, 0])}–{sec(row_times[-1, 1])} s)")
+        shown = (
+            f"Mean over all {len(responses)} rows "
+            f"(stimulus {sec(row_times[0, 0])}–{sec(row_times[-1, 1])} s)"
+        )
     else:
         row = _row_at(row_times, time)
         values = responses[row].astype(np.float64)
-        shown = (f"Stimulus time {sec(time)} s: row {row}, covering "
-                 f"[{sec(row_times[row, 0])}, {sec(row_times[row, 1])}) s")
+        shown = (
+            f"Stimulus time {sec(time)} s: row {row}, covering "
+            f"[{sec(row_times[row, 0])}, {sec(row_times[row, 1])}) s"
+        )
     surface = np.full(cortex.N_VERTICES, np.nan)
     surface[vertices] = values
     vmax, threshold = _check_scale(surface, vmax, threshold)
@@ -106,39 +110,75 @@ def plot_cortical_map(
         coords, faces, sulc = meshes[hemi]
         data = surface[:half] if hemi == "left" else surface[half:]
         plot_surf_stat_map(
-            (coords.copy(), faces), data, bg_map=sulc, hemi=hemi, view=view, axes=ax,
-            figure=fig, cmap=colormap, colorbar=False, vmax=vmax, symmetric_cbar=True,
-            threshold=threshold)
+            (coords.copy(), faces),
+            data,
+            bg_map=sulc,
+            hemi=hemi,
+            view=view,
+            axes=ax,
+            figure=fig,
+            cmap=colormap,
+            colorbar=False,
+            vmax=vmax,
+            symmetric_cbar=True,
+            threshold=threshold,
+        )
         # A 3-D axes draws in a square, but a hemisphere seen from the side is wide: zoom in
         # and let the mesh spill over the square's sides into the empty rest of the panel.
         ax.set_box_aspect(None, zoom=1.75)
         for artist in ax.collections:
             artist.set_clip_on(False)
-        fig.text(x, y - 0.15, f"{hemi} hemisphere, {view}", ha="center", va="top",
-                 fontsize=9, color="0.25")
+        fig.text(
+            x,
+            y - 0.15,
+            f"{hemi} hemisphere, {view}",
+            ha="center",
+            va="top",
+            fontsize=9,
+            color="0.25",
+        )
 
     cax = fig.add_axes((0.3, 0.085, 0.4, 0.022))
-    bar = fig.colorbar(_scalar_mappable(colormap, Normalize(-vmax, vmax), threshold), cax=cax,
-                       orientation="horizontal")
+    bar = fig.colorbar(
+        _scalar_mappable(colormap, Normalize(-vmax, vmax), threshold),
+        cax=cax,
+        orientation="horizontal",
+    )
     bar.set_label(UNITS)
 
     notes = []
     offset = metadata.get("timing", {}).get("hemodynamic_offset_s")
     if offset is not None:
-        notes.append(f"Each row predicts the BOLD signal ≈{sec(offset)} s after its stimulus "
-                     "second starts (haemodynamic offset).")
+        notes.append(
+            f"Each row predicts the BOLD signal ≈{sec(offset)} s after its stimulus "
+            "second starts (haemodynamic offset)."
+        )
     blank = []
     if len(vertices) < cortex.N_VERTICES:
         blank.append(f"{cortex.N_VERTICES - len(vertices):,} unselected vertices")
     if threshold:
         blank.append(f"|value| < {threshold:.3g}")
-    notes.append("Inflated fsaverage5, sulcal depth in grey"
-                 + (f"; not coloured: {', '.join(blank)}." if blank else "."))
-    fig.suptitle(title or f"Predicted BOLD response ({model_name(metadata)})",
-                 y=0.985, fontsize=13, fontweight="bold")
+    notes.append(
+        "Inflated fsaverage5, sulcal depth in grey"
+        + (f"; not coloured: {', '.join(blank)}." if blank else ".")
+    )
+    fig.suptitle(
+        title or f"Predicted BOLD response ({model_name(metadata)})",
+        y=0.985,
+        fontsize=13,
+        fontweight="bold",
+    )
     fig.text(0.5, 0.925, shown, ha="center", va="center", fontsize=10.5)
-    fig.text(0.5, 0.882, "\n".join(notes), ha="center", va="center", fontsize=8.5,
-             color="0.3", linespacing=1.4)
+    fig.text(
+        0.5,
+        0.882,
+        "\n".join(notes),
+        ha="center",
+        va="center",
+        fontsize=8.5,
+        color="0.3",
+        linespacing=1.4,
+    )
     return fig
 
 
@@ -155,8 +195,10 @@ def _fsaverage5() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         faces = np.asarray(mesh.faces, dtype=np.int64)
         sulc = np.asarray(surface.load_surf_data(files[f"sulc_{hemi}"]), dtype=np.float64)
         if len(coords) != cortex.N_VERTICES_PER_HEMISPHERE or sulc.shape != (len(coords),):
-            raise BERGError(f"nilearn's fsaverage5 {hemi} mesh has {len(coords)} vertices, not "
-                            f"{cortex.N_VERTICES_PER_HEMISPHERE}; reinstall nilearn")
+            raise BERGError(
+                f"nilearn's fsaverage5 {hemi} mesh has {len(coords)} vertices, not "
+                f"{cortex.N_VERTICES_PER_HEMISPHERE}; reinstall nilearn"
+            )
         for array in (coords, faces, sulc):
             array.setflags(write=False)  # shared through the cache
         meshes[hemi] = (coords, faces, sulc)
@@ -166,15 +208,18 @@ def _fsaverage5() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
 def _row_at(row_times: np.ndarray, time: Any) -> int:
     """Index of the row whose [start, end) holds ``time``, or an error giving the valid range."""
     if not is_number(time, finite=False):
-        raise InvalidParameterError(f"time must be a number of seconds or None (the mean over "
-                                    f"rows); got {type(time).__name__}")
+        raise InvalidParameterError(
+            f"time must be a number of seconds or None (the mean over "
+            f"rows); got {type(time).__name__}"
+        )
     first, last = row_times[0, 0], row_times[-1, 1]
     rows = np.flatnonzero((row_times[:, 0] <= time) & (time < row_times[:, 1]))
     if not math.isfinite(time) or rows.size == 0:
         raise InvalidParameterError(
             f"time {time!r} s is not covered by any row; the {len(row_times)} rows cover "
             f"stimulus times from {sec(first)} s up to (not including) {sec(last)} s, so give "
-            f"{sec(first)} <= time < {sec(last)}, or time=None for the mean over rows")
+            f"{sec(first)} <= time < {sec(last)}, or time=None for the mean over rows"
+        )
     return int(rows[0])
 
 
@@ -187,14 +232,17 @@ def _check_scale(surface: np.ndarray, vmax: Any, threshold: Any) -> tuple[float,
         finite = np.abs(surface[np.isfinite(surface)])
         vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     elif vmax <= 0:
-        raise InvalidParameterError(f"vmax must be > 0 (the scale runs from -vmax to vmax); "
-                                    f"got {vmax!r}")
+        raise InvalidParameterError(
+            f"vmax must be > 0 (the scale runs from -vmax to vmax); got {vmax!r}"
+        )
     if threshold is not None:
         if threshold < 0:
             raise InvalidParameterError(f"threshold must be >= 0; got {threshold!r}")
         if threshold >= vmax:
-            raise InvalidParameterError(f"threshold {threshold!r} must be below vmax "
-                                        f"{vmax:.4g}, or nothing would be coloured")
+            raise InvalidParameterError(
+                f"threshold {threshold!r} must be below vmax "
+                f"{vmax:.4g}, or nothing would be coloured"
+            )
         threshold = float(threshold) or None  # 0 means no threshold
     return float(vmax), threshold
 
@@ -208,15 +256,17 @@ def _colormap(cmap: Any):
     if isinstance(cmap, Colormap):
         return cmap
     if not isinstance(cmap, str):
-        raise InvalidParameterError(f"cmap must be a colour map name or a matplotlib Colormap; "
-                                    f"got {type(cmap).__name__}")
+        raise InvalidParameterError(
+            f"cmap must be a colour map name or a matplotlib Colormap; got {type(cmap).__name__}"
+        )
     try:
         return matplotlib.colormaps[cmap]
     except KeyError:
         raise InvalidParameterError(
             f"unknown colour map {cmap!r}{did_you_mean(cmap, matplotlib.colormaps)}; "
             "diverging maps suit these signed responses: 'cold_hot' (nilearn), 'RdBu_r', "
-            "'coolwarm', 'seismic'") from None
+            "'coolwarm', 'seismic'"
+        ) from None
 
 
 def _scalar_mappable(colormap, norm, threshold: float | None):

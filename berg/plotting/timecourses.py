@@ -64,15 +64,19 @@ def plot_roi_timecourses(
     names, values = roi_timecourses(np.asarray(responses), metadata)
     if rois is None:
         if not names:
-            raise InvalidParameterError("no selected vertex lies in a Glasser area (all are on "
-                                        "the medial wall); there is no ROI time course to draw")
+            raise InvalidParameterError(
+                "no selected vertex lies in a Glasser area (all are on "
+                "the medial wall); there is no ROI time course to draw"
+            )
         if len(names) > MAX_DEFAULT_ROIS:
-            strongest = [names[i] for i in
-                         np.argsort(-np.abs(values).mean(axis=0), kind="stable")[:5]]
+            strongest = [
+                names[i] for i in np.argsort(-np.abs(values).mean(axis=0), kind="stable")[:5]
+            ]
             raise InvalidParameterError(
                 f"the selection covers {len(names)} areas, too many lines for one plot; choose "
                 f"at most about {MAX_DEFAULT_ROIS} with rois=[...], e.g. the five with the "
-                f"largest mean |response|: rois={strongest!r}")
+                f"largest mean |response|: rois={strongest!r}"
+            )
         chosen = names
     else:
         chosen = _check_rois(rois, names)
@@ -88,9 +92,16 @@ def plot_roi_timecourses(
     styles = ("-", "--", ":", "-.")
     starts = row_times[:, 0]
     for k, name in enumerate(chosen):
-        ax.plot(starts, values[:, index[name]], label=name, color=colours[k % len(colours)],
-                linestyle=styles[(k // len(colours)) % len(styles)], linewidth=1.6,
-                marker="o" if len(starts) <= 40 else None, markersize=3)
+        ax.plot(
+            starts,
+            values[:, index[name]],
+            label=name,
+            color=colours[k % len(colours)],
+            linestyle=styles[(k // len(colours)) % len(styles)],
+            linewidth=1.6,
+            marker="o" if len(starts) <= 40 else None,
+            markersize=3,
+        )
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
     ax.set_xlabel("stimulus time at the start of each row (s)")
     ax.set_ylabel(f"ROI mean, {UNITS}")
@@ -98,12 +109,24 @@ def plot_roi_timecourses(
     offset = metadata.get("timing", {}).get("hemodynamic_offset_s")
     if offset is not None:
         top = ax.secondary_xaxis("top", functions=(lambda x: x + offset, lambda x: x - offset))
-        top.set_xlabel(f"≈ time of the predicted BOLD measurement (s; +{sec(offset)} s "
-                       "haemodynamic offset)", fontsize=9)
-    ax.legend(title="Glasser area", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              ncols=1 if len(chosen) <= 16 else 2, fontsize=9, frameon=False)
-    ax.set_title(title or f"Predicted BOLD per area ({model_name(metadata)}), mean over "
-                          "selected vertices of both hemispheres", fontsize=11)
+        top.set_xlabel(
+            f"≈ time of the predicted BOLD measurement (s; +{sec(offset)} s haemodynamic offset)",
+            fontsize=9,
+        )
+    ax.legend(
+        title="Glasser area",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        ncols=1 if len(chosen) <= 16 else 2,
+        fontsize=9,
+        frameon=False,
+    )
+    ax.set_title(
+        title
+        or f"Predicted BOLD per area ({model_name(metadata)}), mean over "
+        "selected vertices of both hemispheres",
+        fontsize=11,
+    )
     return fig
 
 
@@ -112,12 +135,14 @@ def _check_rois(rois: Any, available: list[str]) -> list[str]:
     if isinstance(rois, str):
         rois = [rois]
     elif not isinstance(rois, Iterable) or isinstance(rois, (bytes, dict)):
-        raise InvalidParameterError(f"rois must be a list of Glasser area names or None; got "
-                                    f"{type(rois).__name__}")
+        raise InvalidParameterError(
+            f"rois must be a list of Glasser area names or None; got {type(rois).__name__}"
+        )
     rois = list(dict.fromkeys(rois))
     if not rois:
-        raise InvalidParameterError("rois is empty; name at least one area, or pass None for "
-                                    "every area of the selection")
+        raise InvalidParameterError(
+            "rois is empty; name at least one area, or pass None for every area of the selection"
+        )
     labels = cortex.load_parcellation().labels
     for name in rois:
         if not isinstance(name, str):
@@ -125,11 +150,13 @@ def _check_rois(rois: Any, available: list[str]) -> list[str]:
         if name not in labels:
             raise InvalidParameterError(
                 f"unknown ROI {name!r}{did_you_mean(name, labels)}; Glasser HCP-MMP1.0 names "
-                "are case-sensitive and bilateral, listed in metadata['roi']['roi_labels']")
+                "are case-sensitive and bilateral, listed in metadata['roi']['roi_labels']"
+            )
         if name not in available:
             raise InvalidParameterError(
                 f"ROI {name!r} has no selected vertex in these responses; areas with data: "
-                f"{format_choices(available)}")
+                f"{format_choices(available)}"
+            )
     return rois
 
 

@@ -12,8 +12,15 @@ __all__ = ["STIMULUS_EXTENSIONS", "check_stimulus_file"]
 #: File extension (lower case) -> stimulus kind. The kind decides the modalities used:
 #: video -> video + audio + text, audio -> audio + text, text -> speech, then as audio.
 STIMULUS_EXTENSIONS: dict[str, str] = {
-    ".mp4": "video", ".avi": "video", ".mkv": "video", ".mov": "video", ".webm": "video",
-    ".wav": "audio", ".mp3": "audio", ".flac": "audio", ".ogg": "audio",
+    ".mp4": "video",
+    ".avi": "video",
+    ".mkv": "video",
+    ".mov": "video",
+    ".webm": "video",
+    ".wav": "audio",
+    ".mp3": "audio",
+    ".flac": "audio",
+    ".ogg": "audio",
     ".txt": "text",
 }
 
@@ -41,11 +48,12 @@ def check_stimulus_file(stimulus: object) -> tuple[Path, str]:
     if isinstance(stimulus, (list, tuple, set)):
         raise StimulusError(
             f"encode() takes exactly one stimulus file per call, got a {type(stimulus).__name__}"
-            f" of {len(stimulus)}; call it once per file")
+            f" of {len(stimulus)}; call it once per file"
+        )
     if not isinstance(stimulus, (str, os.PathLike)):
         raise StimulusError(
-            f"the stimulus must be a file path (str or os.PathLike), got "
-            f"{type(stimulus).__name__}")
+            f"the stimulus must be a file path (str or os.PathLike), got {type(stimulus).__name__}"
+        )
     path = Path(stimulus).expanduser()
     if str(stimulus).strip() == "":
         raise StimulusError("the stimulus path is empty")
@@ -59,8 +67,8 @@ def check_stimulus_file(stimulus: object) -> tuple[Path, str]:
         hint = did_you_mean(suffix, STIMULUS_EXTENSIONS) if suffix else ""
         what = f"extension {path.suffix!r}" if suffix else "no extension"
         raise StimulusError(
-            f"cannot tell the kind of stimulus {str(path)!r}: {what}{hint} "
-            f"(supported: {supported})")
+            f"cannot tell the kind of stimulus {str(path)!r}: {what}{hint} (supported: {supported})"
+        )
     try:
         size = path.stat().st_size
         with path.open("rb"):

@@ -16,9 +16,20 @@ __all__ = ["make_backend", "normalize_language"]
 
 
 # English names of common languages, accepted for their codes ("English" -> "en").
-_LANGUAGE_NAMES = {"english": "en", "french": "fr", "spanish": "es", "chinese": "zh",
-                   "german": "de", "italian": "it", "dutch": "nl", "portuguese": "pt",
-                   "japanese": "ja", "russian": "ru", "arabic": "ar", "korean": "ko"}
+_LANGUAGE_NAMES = {
+    "english": "en",
+    "french": "fr",
+    "spanish": "es",
+    "chinese": "zh",
+    "german": "de",
+    "italian": "it",
+    "dutch": "nl",
+    "portuguese": "pt",
+    "japanese": "ja",
+    "russian": "ru",
+    "arabic": "ar",
+    "korean": "ko",
+}
 
 
 def normalize_language(language: object) -> str | None:
@@ -29,13 +40,15 @@ def normalize_language(language: object) -> str | None:
     if not isinstance(language, str):
         raise InvalidParameterError(
             f"language must be an ISO 639-1 code such as 'en' or 'fr', or None to detect it; "
-            f"got {type(language).__name__} {language!r}")
+            f"got {type(language).__name__} {language!r}"
+        )
     code = language.strip().lower().replace("_", "-").split("-")[0]
     code = _LANGUAGE_NAMES.get(code, code)
     if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha()):
         raise InvalidParameterError(
             f"language must be an ISO 639-1 code such as 'en' or 'fr', or None to detect it; "
-            f"got {language!r}")
+            f"got {language!r}"
+        )
     return code
 
 
@@ -69,12 +82,14 @@ def backend_class(kind: str, backend: object, classes: Mapping[str, type], optio
     if not isinstance(backend, str):
         raise InvalidParameterError(
             f"{kind} backend must be one of {format_choices(names)}, got "
-            f"{type(backend).__name__} {backend!r}")
+            f"{type(backend).__name__} {backend!r}"
+        )
     name = backend.strip().lower().replace("_", "-")
     if name not in classes:
         raise InvalidParameterError(
             f"unknown {kind} backend {backend!r}{did_you_mean(backend, names)} "
-            f"(valid: {format_choices(names)})")
+            f"(valid: {format_choices(names)})"
+        )
     cls = classes[name]
     # Checked here rather than left to the TypeError of cls(**options), to name the valid
     # options and the likely one meant.
@@ -84,5 +99,6 @@ def backend_class(kind: str, backend: object, classes: Mapping[str, type], optio
         key = unknown[0]
         raise InvalidParameterError(
             f"unknown option {key!r} for the {name!r} backend{did_you_mean(key, valid)} "
-            f"(valid: {format_choices(valid)})")
+            f"(valid: {format_choices(valid)})"
+        )
     return cls

@@ -128,8 +128,11 @@ class Timeline:
     @property
     def modalities(self) -> tuple[str, ...]:
         """The modalities this stimulus feeds, in the model's order (text, audio, video)."""
-        present = {"text": bool(self.words), "audio": bool(self.audio_chunks),
-                   "video": bool(self.video_chunks)}
+        present = {
+            "text": bool(self.words),
+            "audio": bool(self.audio_chunks),
+            "video": bool(self.video_chunks),
+        }
         return tuple(name for name, yes in present.items() if yes)
 
 
@@ -176,9 +179,13 @@ class StimulusOptions:
         check_splitter(self.sentence_splitter, self.language)
 
 
-def split_into_chunks(duration: float, start: float = 0.0, *,
-                      every: float = CHUNK_SECONDS,
-                      min_seconds: float = MIN_CHUNK_SECONDS) -> tuple[Chunk, ...]:
+def split_into_chunks(
+    duration: float,
+    start: float = 0.0,
+    *,
+    every: float = CHUNK_SECONDS,
+    min_seconds: float = MIN_CHUNK_SECONDS,
+) -> tuple[Chunk, ...]:
     """Cut an event into the chunks the reference extracts independently.
 
     Candidate cuts are at ``every``, ``2 * every``, ... seconds after the event's start; a cut
@@ -259,10 +266,15 @@ def build_timeline(
         from berg.stimulus.speech import synthesize_text_file
 
         with clock.stage("tts"):
-            speech = synthesize_text_file(path, Path(cache_dir), backend=options.tts,
-                                          language=language, **options.tts_options)
-        provenance["tts"] = {"backend": speech.backend, "voice": speech.voice,
-                             "language": speech.language, "speech_file": str(speech.path)}
+            speech = synthesize_text_file(
+                path, Path(cache_dir), backend=options.tts, language=language, **options.tts_options
+            )
+        provenance["tts"] = {
+            "backend": speech.backend,
+            "voice": speech.voice,
+            "language": speech.language,
+            "speech_file": str(speech.path),
+        }
         language = language or speech.language
         audio_source = speech.path
         with clock.stage("decode"):
@@ -275,9 +287,14 @@ def build_timeline(
             raise StimulusError(f"audio stimulus {str(path)!r} has no audio track")
         if kind == "video" and not info.has_video and not info.has_audio:
             raise StimulusError(f"video stimulus {str(path)!r} has neither video nor audio")
-    provenance["media"] = {"duration": info.duration, "has_video": info.has_video,
-                           "has_audio": info.has_audio, "fps": info.fps,
-                           "width": info.width, "height": info.height}
+    provenance["media"] = {
+        "duration": info.duration,
+        "has_video": info.has_video,
+        "has_audio": info.has_audio,
+        "fps": info.fps,
+        "width": info.width,
+        "height": info.height,
+    }
     if kind == "video" and not info.has_video:
         provenance["warnings"] = [f"{path.name} has no video stream: audio and text only"]
 
@@ -285,38 +302,60 @@ def build_timeline(
     video_chunks = split_into_chunks(info.video_duration or info.duration) if use_video else ()
     # The reference extracts a video's soundtrack to a WAV as long as the video (padded with
     # silence), so a video's audio chunks follow the video's span, not the audio track's.
-    audio_span = (info.video_duration or info.duration) if use_video else (
-        info.audio_duration or info.duration)
+    audio_span = (
+        (info.video_duration or info.duration)
+        if use_video
+        else (info.audio_duration or info.duration)
+    )
     audio_chunks = split_into_chunks(audio_span) if audio_source is not None else ()
 
     words: tuple[TimelineWord, ...] = ()
     digests: dict[Path, str] = {}
     if audio_source is not None:
         transcriber = as_transcriber(transcriber or _default_transcriber())
-        transcript, cached = _transcribe(audio_source, transcriber, language,
-                                         Path(cache_dir) / "transcripts", clock, digests)
+        transcript, cached = _transcribe(
+            audio_source, transcriber, language, Path(cache_dir) / "transcripts", clock, digests
+        )
         language = language or transcript.language
-        provenance["asr"] = {"backend": transcript.backend, "model": transcript.model,
-                             "device": transcriber.device,
-                             "language": transcript.language,
-                             "language_probability": transcript.language_probability,
-                             "from_cache": cached}
+        provenance["asr"] = {
+            "backend": transcript.backend,
+            "model": transcript.model,
+            "device": transcriber.device,
+            "language": transcript.language,
+            "language_probability": transcript.language_probability,
+            "from_cache": cached,
+        }
         with clock.stage("contexts"):
             splitter = text.resolve_splitter(options.sentence_splitter, language=language)
             provenance["sentence_splitter"] = splitter.name
             words = tuple(
-                TimelineWord(text=word.text, start=word.start, duration=word.duration,
-                             context=ctx)
-                for word, ctx in text.attach_contexts(transcript.words, splitter=splitter,
-                                                      language=language))
-    return Timeline(path=path, kind=kind, duration=float(info.duration),
-                    audio_source=audio_source, audio_chunks=audio_chunks,
-                    video_chunks=video_chunks, words=words, language=language,
-                    provenance=provenance, digests=digests)
+                TimelineWord(text=word.text, start=word.start, duration=word.duration, context=ctx)
+                for word, ctx in text.attach_contexts(
+                    transcript.words, splitter=splitter, language=language
+                )
+            )
+    return Timeline(
+        path=path,
+        kind=kind,
+        duration=float(info.duration),
+        audio_source=audio_source,
+        audio_chunks=audio_chunks,
+        video_chunks=video_chunks,
+        words=words,
+        language=language,
+        provenance=provenance,
+        digests=digests,
+    )
 
 
-def _transcribe(audio_source: Path, transcriber, language: str | None, cache_root: Path,
-                clock: StageClock, digests: dict[Path, str]):
+def _transcribe(
+    audio_source: Path,
+    transcriber,
+    language: str | None,
+    cache_root: Path,
+    clock: StageClock,
+    digests: dict[Path, str],
+):
     """``(transcript, from_cache)``: the words of ``audio_source``, from the transcript cache
     when this recogniser (its ``fingerprint()``) already heard these bytes. The sound's
     hash goes into ``digests``.
@@ -356,4 +395,3 @@ def _default_transcriber():
     from berg.stimulus.transcribe import FasterWhisperTranscriber
 
     return FasterWhisperTranscriber()
-

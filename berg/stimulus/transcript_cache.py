@@ -63,8 +63,12 @@ class TranscriptCache:
         language : str or None
             The language asked for (None: detected).
         """
-        identity = {"format": TRANSCRIPT_FORMAT, "audio": audio_sha256,
-                    "recogniser": dict(recogniser), "language": language}
+        identity = {
+            "format": TRANSCRIPT_FORMAT,
+            "audio": audio_sha256,
+            "recogniser": dict(recogniser),
+            "language": language,
+        }
         text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -83,22 +87,31 @@ class TranscriptCache:
         try:
             if data["format"] != TRANSCRIPT_FORMAT or data["key"] != key:
                 return self._discard(path, "written for another key or format")
-            words = tuple(TimedWord(str(text), float(start), float(end))
-                          for text, start, end in data["words"])
+            words = tuple(
+                TimedWord(str(text), float(start), float(end)) for text, start, end in data["words"]
+            )
             probability = data["language_probability"]
-            return Transcript(words=words, language=data["language"],
-                              language_probability=None if probability is None
-                              else float(probability),
-                              backend=str(data["backend"]), model=str(data["model"]))
+            return Transcript(
+                words=words,
+                language=data["language"],
+                language_probability=None if probability is None else float(probability),
+                backend=str(data["backend"]),
+                model=str(data["model"]),
+            )
         except (KeyError, TypeError, ValueError) as error:
             return self._discard(path, f"not a transcript ({error!r})")
 
     def put(self, key: str, transcript: Transcript) -> None:
         """Store ``transcript`` under ``key`` (atomically; an existing entry is replaced)."""
-        data = {"format": TRANSCRIPT_FORMAT, "key": key, "backend": transcript.backend,
-                "model": transcript.model, "language": transcript.language,
-                "language_probability": transcript.language_probability,
-                "words": [[w.text, w.start, w.end] for w in transcript.words]}
+        data = {
+            "format": TRANSCRIPT_FORMAT,
+            "key": key,
+            "backend": transcript.backend,
+            "model": transcript.model,
+            "language": transcript.language,
+            "language_probability": transcript.language_probability,
+            "words": [[w.text, w.start, w.end] for w in transcript.words],
+        }
         with atomic_open(self.path_for(key), "w") as handle:
             json.dump(data, handle, ensure_ascii=False)
 

@@ -37,8 +37,15 @@ import numpy as np
 from berg.errors import InvalidParameterError, format_choices
 from berg.features.timed import FEATURE_FREQUENCY, TimedFeature
 
-__all__ = ["WINDOW_SECONDS", "place", "window_starts", "iter_windows", "assemble_windows",
-           "output_rows", "row_times"]
+__all__ = [
+    "WINDOW_SECONDS",
+    "place",
+    "window_starts",
+    "iter_windows",
+    "assemble_windows",
+    "output_rows",
+    "row_times",
+]
 
 #: Length and stride of the brain model's windows (seconds): 100 TRs of 1 s.
 WINDOW_SECONDS = 100.0
@@ -46,8 +53,9 @@ WINDOW_SECONDS = 100.0
 _COUNT_TOLERANCE = 1e-9
 
 
-def _slice(overlap_start: float, overlap_stop: float, own_start: float, size: int,
-           frequency: float) -> slice:
+def _slice(
+    overlap_start: float, overlap_stop: float, own_start: float, size: int, frequency: float
+) -> slice:
     """The bins of an array (``size`` bins from ``own_start``) covered by an overlap."""
     start = round((overlap_start - own_start) * frequency)
     length = max(1, round((overlap_stop - overlap_start) * frequency))
@@ -58,17 +66,24 @@ def _slice(overlap_start: float, overlap_stop: float, own_start: float, size: in
 
 def _check_feature(feature: TimedFeature) -> None:
     if not (math.isfinite(feature.start) and math.isfinite(feature.duration)):
-        raise InvalidParameterError(f"a feature needs a finite start and duration, got "
-                                    f"start={feature.start!r}, duration={feature.duration!r}")
+        raise InvalidParameterError(
+            f"a feature needs a finite start and duration, got "
+            f"start={feature.start!r}, duration={feature.duration!r}"
+        )
     if feature.duration < 0:
         raise InvalidParameterError(f"a feature's duration must be >= 0, got {feature.duration}")
     if feature.data.ndim not in (2, 3) or (feature.data.ndim == 3 and feature.data.shape[-1] < 1):
-        raise InvalidParameterError(f"feature data must be (L, D) or (L, D, n >= 1), got shape "
-                                    f"{feature.data.shape}")
+        raise InvalidParameterError(
+            f"feature data must be (L, D) or (L, D, n >= 1), got shape {feature.data.shape}"
+        )
 
 
-def place(window: np.ndarray, window_start: float, feature: TimedFeature,
-          frequency: float = FEATURE_FREQUENCY) -> None:
+def place(
+    window: np.ndarray,
+    window_start: float,
+    feature: TimedFeature,
+    frequency: float = FEATURE_FREQUENCY,
+) -> None:
     """Add one feature into one window, in place, by the reference's rule (module docstring).
 
     Parameters
@@ -94,8 +109,10 @@ def place(window: np.ndarray, window_start: float, feature: TimedFeature,
         raise InvalidParameterError(f"frequency must be > 0 Hz, got {frequency!r}")
     _check_feature(feature)
     if feature.data.shape[:2] != window.shape[:2]:
-        raise InvalidParameterError(f"feature (L, D) = {feature.data.shape[:2]} does not match "
-                                    f"the window's {window.shape[:2]}")
+        raise InvalidParameterError(
+            f"feature (L, D) = {feature.data.shape[:2]} does not match "
+            f"the window's {window.shape[:2]}"
+        )
     size = window.shape[-1]
     window_stop = window_start + size / frequency
     # 1. the segment's event filter: strict overlap with the event's own span
@@ -111,13 +128,15 @@ def place(window: np.ndarray, window_start: float, feature: TimedFeature,
     if feature.is_static:
         window[..., target] += feature.data[..., None]
     else:
-        source = _slice(overlap_start, overlap_stop, feature.start, feature.data.shape[-1],
-                        frequency)
+        source = _slice(
+            overlap_start, overlap_stop, feature.start, feature.data.shape[-1], frequency
+        )
         window[..., target] += feature.data[..., source]
 
 
-def window_starts(duration: float, *, window_seconds: float = WINDOW_SECONDS,
-                  start: float = 0.0) -> np.ndarray:
+def window_starts(
+    duration: float, *, window_seconds: float = WINDOW_SECONDS, start: float = 0.0
+) -> np.ndarray:
     """Start times (seconds) of the windows covering ``[start, start + duration)``.
 
     ``ceil(duration / window_seconds)`` windows (the reference's count, with its 1e-9
@@ -129,8 +148,9 @@ def window_starts(duration: float, *, window_seconds: float = WINDOW_SECONDS,
     [0.0, 100.0, 200.0]
     """
     if not (math.isfinite(duration) and duration >= 0):
-        raise InvalidParameterError(f"duration must be a finite number of seconds >= 0, "
-                                    f"got {duration!r}")
+        raise InvalidParameterError(
+            f"duration must be a finite number of seconds >= 0, got {duration!r}"
+        )
     if not (math.isfinite(window_seconds) and window_seconds > 0):
         raise InvalidParameterError(f"window_seconds must be > 0, got {window_seconds!r}")
     count = max(1, math.ceil(duration / window_seconds - _COUNT_TOLERANCE))
@@ -142,15 +162,21 @@ def _bins_per_window(window_seconds: float, frequency: float) -> int:
         raise InvalidParameterError(f"frequency must be > 0 Hz, got {frequency!r}")
     bins = window_seconds * frequency
     if abs(bins - round(bins)) > 1e-9 or round(bins) < 1:
-        raise InvalidParameterError(f"a window of {window_seconds} s at {frequency} Hz is not a "
-                                    f"whole number of bins")
+        raise InvalidParameterError(
+            f"a window of {window_seconds} s at {frequency} Hz is not a whole number of bins"
+        )
     return int(round(bins))
 
 
-def iter_windows(features: Mapping[str, Sequence[TimedFeature]], duration: float, *,
-                 feature_dims: Mapping[str, tuple[int, int]],
-                 window_seconds: float = WINDOW_SECONDS, frequency: float = FEATURE_FREQUENCY,
-                 start: float = 0.0) -> Iterator[dict[str, np.ndarray]]:
+def iter_windows(
+    features: Mapping[str, Sequence[TimedFeature]],
+    duration: float,
+    *,
+    feature_dims: Mapping[str, tuple[int, int]],
+    window_seconds: float = WINDOW_SECONDS,
+    frequency: float = FEATURE_FREQUENCY,
+    start: float = 0.0,
+) -> Iterator[dict[str, np.ndarray]]:
     """Yield the brain model's input one window at a time (bounded memory).
 
     Parameters
@@ -176,8 +202,9 @@ def iter_windows(features: Mapping[str, Sequence[TimedFeature]], duration: float
     """
     unknown = [m for m in features if m not in feature_dims]
     if unknown:
-        raise InvalidParameterError(f"unknown modality {unknown[0]!r}; the brain model takes "
-                                    f"{format_choices(feature_dims)}")
+        raise InvalidParameterError(
+            f"unknown modality {unknown[0]!r}; the brain model takes {format_choices(feature_dims)}"
+        )
     n_bins = _bins_per_window(window_seconds, frequency)
     starts = window_starts(duration, window_seconds=window_seconds, start=start)
 
@@ -192,7 +219,8 @@ def iter_windows(features: Mapping[str, Sequence[TimedFeature]], duration: float
             if feature.data.shape[:2] != dims:
                 raise InvalidParameterError(
                     f"a {modality} feature has (L, D) = {feature.data.shape[:2]}; the brain "
-                    f"model expects {dims}")
+                    f"model expects {dims}"
+                )
         # The reference adds a window's events in start order (stable for ties).
         items.sort(key=lambda f: f.start)
         event_starts = np.array([f.start for f in items], dtype=np.float64)
@@ -211,10 +239,15 @@ def iter_windows(features: Mapping[str, Sequence[TimedFeature]], duration: float
         yield window
 
 
-def assemble_windows(features: Mapping[str, Sequence[TimedFeature]], duration: float, *,
-                     feature_dims: Mapping[str, tuple[int, int]],
-                     window_seconds: float = WINDOW_SECONDS, frequency: float = FEATURE_FREQUENCY,
-                     start: float = 0.0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def assemble_windows(
+    features: Mapping[str, Sequence[TimedFeature]],
+    duration: float,
+    *,
+    feature_dims: Mapping[str, tuple[int, int]],
+    window_seconds: float = WINDOW_SECONDS,
+    frequency: float = FEATURE_FREQUENCY,
+    start: float = 0.0,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """All windows at once (see `iter_windows` for the parameters).
 
     Returns
@@ -227,9 +260,16 @@ def assemble_windows(features: Mapping[str, Sequence[TimedFeature]], duration: f
     """
     starts = window_starts(duration, window_seconds=window_seconds, start=start)
     out: dict[str, np.ndarray] = {}
-    for k, window in enumerate(iter_windows(features, duration, feature_dims=feature_dims,
-                                            window_seconds=window_seconds, frequency=frequency,
-                                            start=start)):
+    for k, window in enumerate(
+        iter_windows(
+            features,
+            duration,
+            feature_dims=feature_dims,
+            window_seconds=window_seconds,
+            frequency=frequency,
+            start=start,
+        )
+    ):
         for modality, array in window.items():
             if modality not in out:
                 out[modality] = np.zeros((len(starts), *array.shape), dtype=np.float32)
@@ -237,8 +277,13 @@ def assemble_windows(features: Mapping[str, Sequence[TimedFeature]], duration: f
     return out, starts
 
 
-def output_rows(duration: float, *, n_windows: int | None = None,
-                window_seconds: float = WINDOW_SECONDS, tr: float = 1.0) -> int:
+def output_rows(
+    duration: float,
+    *,
+    n_windows: int | None = None,
+    window_seconds: float = WINDOW_SECONDS,
+    tr: float = 1.0,
+) -> int:
     """How many output rows describe the stimulus: ``ceil(duration / tr)``.
 
     The reference keeps the 1 s steps ``[k, k + 1)`` that overlap an event; the media event
@@ -253,14 +298,16 @@ def output_rows(duration: float, *, n_windows: int | None = None,
         When given, checks that the windows produce that many rows.
     """
     if not (math.isfinite(duration) and duration >= 0):
-        raise InvalidParameterError(f"duration must be a finite number of seconds >= 0, "
-                                    f"got {duration!r}")
+        raise InvalidParameterError(
+            f"duration must be a finite number of seconds >= 0, got {duration!r}"
+        )
     rows = math.ceil(duration / tr)
     if n_windows is not None:
         available = int(n_windows) * int(round(window_seconds / tr))
         if rows > available:
-            raise InvalidParameterError(f"{duration} s needs {rows} rows but {n_windows} "
-                                        f"windows give only {available}")
+            raise InvalidParameterError(
+                f"{duration} s needs {rows} rows but {n_windows} windows give only {available}"
+            )
     return rows
 
 
@@ -271,7 +318,8 @@ def row_times(duration: float, *, tr: float = 1.0) -> np.ndarray:
     then (the training's hemodynamic offset, not applied at inference).
     """
     if not (math.isfinite(duration) and duration >= 0):
-        raise InvalidParameterError(f"duration must be a finite number of seconds >= 0, "
-                                    f"got {duration!r}")
+        raise InvalidParameterError(
+            f"duration must be a finite number of seconds >= 0, got {duration!r}"
+        )
     k = np.arange(math.ceil(duration / tr), dtype=np.float64)
     return np.stack([k * tr, (k + 1) * tr], axis=1)

@@ -71,17 +71,19 @@ def predict_responses(
             y = brain_model(inputs, index).transpose(1, 2)  # (B, 100, n_columns)
         y = y.reshape(-1, y.shape[-1]).float().cpu().numpy()
         keep = min(len(y), n_rows - row)
-        out[row:row + keep] = y[:keep]
+        out[row : row + keep] = y[:keep]
         row += keep
         if progress:
             progress(min(len(batch) * window_seconds, max(0.0, duration - (row - keep))))
         batch.clear()
 
     if not present:
-        raise InvalidParameterError("no features for any modality: a stimulus has at least "
-                                    "audio or video")
-    for window in iter_windows(present, duration, window_seconds=float(window_seconds),
-                               feature_dims=dims):
+        raise InvalidParameterError(
+            "no features for any modality: a stimulus has at least audio or video"
+        )
+    for window in iter_windows(
+        present, duration, window_seconds=float(window_seconds), feature_dims=dims
+    ):
         batch.append(window)
         if len(batch) == batch_size:
             flush()

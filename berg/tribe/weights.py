@@ -20,25 +20,32 @@ __all__ = ["fetch_weights", "locate_weights", "missing_files"]
 
 def missing_files(directory: Path, source: WeightsSource) -> list[str]:
     """Names of ``source.files`` that are not regular, non-empty files in ``directory``."""
-    return [name for name in source.files
-            if not (directory / name).is_file() or (directory / name).stat().st_size == 0]
+    return [
+        name
+        for name in source.files
+        if not (directory / name).is_file() or (directory / name).stat().st_size == 0
+    ]
 
 
 def _as_path(value: object, what: str) -> Path:
     if not isinstance(value, (str, os.PathLike)):
         raise InvalidParameterError(
-            f"{what} must be a path (str or os.PathLike), got {type(value).__name__} {value!r}")
+            f"{what} must be a path (str or os.PathLike), got {type(value).__name__} {value!r}"
+        )
     return Path(value).expanduser()
 
 
 def _manual_steps(target: Path, source: WeightsSource) -> str:
     urls = "\n".join(
         f"  https://huggingface.co/{source.hub_repo}/resolve/{source.revision}/{name}"
-        for name in source.files)
-    return (f"To install them by hand, download\n{urls}\ninto\n  {target}\n"
-            f"(on a machine with internet, `berg download --berg-dir DIR` fetches them; "
-            f"copy DIR/{source.berg_path} across), or pass checkpoint_dir= a folder that "
-            f"holds {' and '.join(source.files)}.")
+        for name in source.files
+    )
+    return (
+        f"To install them by hand, download\n{urls}\ninto\n  {target}\n"
+        f"(on a machine with internet, `berg download --berg-dir DIR` fetches them; "
+        f"copy DIR/{source.berg_path} across), or pass checkpoint_dir= a folder that "
+        f"holds {' and '.join(source.files)}."
+    )
 
 
 def locate_weights(
@@ -78,12 +85,16 @@ def locate_weights(
     if checkpoint_dir is not None:
         directory = _as_path(checkpoint_dir, "checkpoint_dir")
         if not directory.is_dir():
-            raise ModelLoadError(f"checkpoint_dir {str(directory)!r} is not a directory; it "
-                                 f"must hold {' and '.join(source.files)}")
+            raise ModelLoadError(
+                f"checkpoint_dir {str(directory)!r} is not a directory; it "
+                f"must hold {' and '.join(source.files)}"
+            )
         absent = missing_files(directory, source)
         if absent:
-            raise ModelLoadError(f"checkpoint_dir {str(directory)!r} lacks {', '.join(absent)} "
-                                 f"(it must hold {' and '.join(source.files)})")
+            raise ModelLoadError(
+                f"checkpoint_dir {str(directory)!r} lacks {', '.join(absent)} "
+                f"(it must hold {' and '.join(source.files)})"
+            )
         return directory
 
     target = _as_path(berg_dir, "berg_dir") / source.berg_path
@@ -93,9 +104,16 @@ def locate_weights(
     if not download:
         raise ModelLoadError(
             f"the weights are not installed: {', '.join(absent)} missing from {target}. "
-            + _manual_steps(target, source))
-    return fetch_weights(target, source, revision=revision, show_progress=show_progress,
-                         endpoint=endpoint, only=absent)
+            + _manual_steps(target, source)
+        )
+    return fetch_weights(
+        target,
+        source,
+        revision=revision,
+        show_progress=show_progress,
+        endpoint=endpoint,
+        only=absent,
+    )
 
 
 def fetch_weights(
@@ -148,33 +166,43 @@ def fetch_weights(
             raise ModelLoadError(
                 f"{where} is gated and this machine is not allowed to download {name}: accept "
                 f"its terms on https://huggingface.co/{source.hub_repo} and log in with "
-                f"`hf auth login`. " + _manual_steps(target, source)) from exc
+                f"`hf auth login`. " + _manual_steps(target, source)
+            ) from exc
         except RevisionNotFoundError as exc:
-            raise ModelLoadError(f"revision {revision!r} does not exist in {source.hub_repo} "
-                                 f"(the pinned one is {source.revision!r})") from exc
+            raise ModelLoadError(
+                f"revision {revision!r} does not exist in {source.hub_repo} "
+                f"(the pinned one is {source.revision!r})"
+            ) from exc
         except RepositoryNotFoundError as exc:
             raise ModelLoadError(
                 f"{source.hub_repo} was not found or needs a login (`hf auth login`). "
-                + _manual_steps(target, source)) from exc
+                + _manual_steps(target, source)
+            ) from exc
         except LocalEntryNotFoundError as exc:
             # (Before EntryNotFoundError: it subclasses it in huggingface_hub 2.)
             # What huggingface_hub raises offline (HF_HUB_OFFLINE=1) or when the Hub is
             # unreachable and no copy exists.
             raise ModelLoadError(
                 f"cannot download {name} from {where}: the Hub is unreachable or offline "
-                f"mode is on. " + _manual_steps(target, source)) from exc
+                f"mode is on. " + _manual_steps(target, source)
+            ) from exc
         except EntryNotFoundError as exc:
-            raise ModelLoadError(f"{name} is not in {where}. "
-                                 + _manual_steps(target, source)) from exc
+            raise ModelLoadError(
+                f"{name} is not in {where}. " + _manual_steps(target, source)
+            ) from exc
         except HfHubHTTPError as exc:
-            raise ModelLoadError(f"downloading {name} from {where} failed: {exc}. "
-                                 + _manual_steps(target, source)) from exc
+            raise ModelLoadError(
+                f"downloading {name} from {where} failed: {exc}. " + _manual_steps(target, source)
+            ) from exc
         except Exception as exc:  # noqa: BLE001 - network/disk errors of any HTTP stack
-            raise ModelLoadError(f"downloading {name} from {where} into {target} failed: "
-                                 f"{exc}. " + _manual_steps(target, source)) from exc
+            raise ModelLoadError(
+                f"downloading {name} from {where} into {target} failed: "
+                f"{exc}. " + _manual_steps(target, source)
+            ) from exc
     absent = missing_files(target, source)
     if absent:
-        raise ModelLoadError(f"after downloading, {', '.join(absent)} is still missing from "
-                             f"{target}. " + _manual_steps(target, source))
+        raise ModelLoadError(
+            f"after downloading, {', '.join(absent)} is still missing from "
+            f"{target}. " + _manual_steps(target, source)
+        )
     return target
-

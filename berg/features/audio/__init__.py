@@ -68,5 +68,10 @@ from berg.features.audio.signal import (
     standardize,
 )
 
-__all__ = ["REFERENCE_VIDEO_AUDIO_RATE", "AudioFeatureExtractor", "bin_frames",
-           "resample_channels", "standardize"]
+__all__ = [
+    "REFERENCE_VIDEO_AUDIO_RATE",
+    "AudioFeatureExtractor",
+    "bin_frames",
+    "resample_channels",
+    "standardize",
+]

@@ -78,28 +78,41 @@ class AudioFeatureExtractor(FeatureExtractor):
     modality = "audio"
     model_types = (_MODEL_TYPE,)
     expected = "a Wav2Vec2BertModel (facebook/w2v-bert-2.0)"
-    required_files = {"config.json": "the model config",
-                      "preprocessor_config.json": "the feature extractor config"}
+    required_files = {
+        "config.json": "the model config",
+        "preprocessor_config.json": "the feature extractor config",
+    }
     version = _VERSION
     option_checks = {
         "max_seconds_per_forward": lambda v: check_number(
-            "max_seconds_per_forward", v, positive=True, none="one pass per chunk"),
-        "video_audio_rate": lambda v: check_int("video_audio_rate", v,
-                                                none="the track's own rate"),
+            "max_seconds_per_forward", v, positive=True, none="one pass per chunk"
+        ),
+        "video_audio_rate": lambda v: check_int("video_audio_rate", v, none="the track's own rate"),
         "fast_relative_attention": lambda v: check_bool("fast_relative_attention", v),
     }
     _held = ("_model", "_feature_extractor")  # the feature extractor goes with the model
 
-    def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=None,
-                 layers: LayerSelection = LayerSelection(),
-                 max_seconds_per_forward: float | None = None,
-                 video_audio_rate: int | None = REFERENCE_VIDEO_AUDIO_RATE,
-                 fast_relative_attention: bool = True):
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        *,
+        device="cpu",
+        dtype=None,
+        layers: LayerSelection = LayerSelection(),
+        max_seconds_per_forward: float | None = None,
+        video_audio_rate: int | None = REFERENCE_VIDEO_AUDIO_RATE,
+        fast_relative_attention: bool = True,
+    ):
         # The reference's audio extractor ignores cache_n_layers.
-        super().__init__(model_dir, device=device, dtype=dtype,
-                         layers=layers, max_seconds_per_forward=max_seconds_per_forward,
-                         video_audio_rate=video_audio_rate,
-                         fast_relative_attention=fast_relative_attention)
+        super().__init__(
+            model_dir,
+            device=device,
+            dtype=dtype,
+            layers=layers,
+            max_seconds_per_forward=max_seconds_per_forward,
+            video_audio_rate=video_audio_rate,
+            fast_relative_attention=fast_relative_attention,
+        )
         self.layers = replace(self.layers, cache_n_layers=None)
 
     # -- loading -----------------------------------------------------------------------------
@@ -112,16 +125,21 @@ class AudioFeatureExtractor(FeatureExtractor):
             from transformers import AutoFeatureExtractor
 
             try:
-                extractor = AutoFeatureExtractor.from_pretrained(self.model_dir,
-                                                                 local_files_only=True)
+                extractor = AutoFeatureExtractor.from_pretrained(
+                    self.model_dir, local_files_only=True
+                )
             except Exception as error:
-                raise ModelLoadError(f"cannot load the audio feature extractor in "
-                                     f"{str(self.model_dir)!r} (preprocessor_config.json): "
-                                     f"{error}") from error
+                raise ModelLoadError(
+                    f"cannot load the audio feature extractor in "
+                    f"{str(self.model_dir)!r} (preprocessor_config.json): "
+                    f"{error}"
+                ) from error
             if type(extractor).__name__ != "SeamlessM4TFeatureExtractor":
-                raise ModelLoadError(f"{str(self.model_dir)!r} has a "
-                                     f"{type(extractor).__name__}; expected the "
-                                     "SeamlessM4TFeatureExtractor of w2v-bert-2.0")
+                raise ModelLoadError(
+                    f"{str(self.model_dir)!r} has a "
+                    f"{type(extractor).__name__}; expected the "
+                    "SeamlessM4TFeatureExtractor of w2v-bert-2.0"
+                )
             self._feature_extractor = extractor
         return self._feature_extractor
 
@@ -129,8 +147,9 @@ class AudioFeatureExtractor(FeatureExtractor):
         """The ``Wav2Vec2BertModel``, in eval mode, on the device, in ``dtype``."""
         from transformers import Wav2Vec2BertModel
 
-        model = load_pretrained(Wav2Vec2BertModel, self.model_dir, kind="audio",
-                                dtype=self.dtype, device=self.device)
+        model = load_pretrained(
+            Wav2Vec2BertModel, self.model_dir, kind="audio", dtype=self.dtype, device=self.device
+        )
         if self.fast_relative_attention:
             from berg.features.relative_attention import speed_up_relative_attention
 
@@ -140,17 +159,24 @@ class AudioFeatureExtractor(FeatureExtractor):
     @property
     def numerics(self) -> dict:
         """How a video's sound is read, for the encode metadata."""
-        return {"video_audio": (None if self.video_audio_rate is None else
-                                f"the reference's WAV: ffmpeg's 16-bit stereo at "
-                                f"{self.video_audio_rate} Hz, clipped to +-32440 as "
-                                f"moviepy writes it"),
-                "max_seconds_per_forward": self.max_seconds_per_forward}
+        return {
+            "video_audio": (
+                None
+                if self.video_audio_rate is None
+                else f"the reference's WAV: ffmpeg's 16-bit stereo at "
+                f"{self.video_audio_rate} Hz, clipped to +-32440 as "
+                f"moviepy writes it"
+            ),
+            "max_seconds_per_forward": self.max_seconds_per_forward,
+        }
 
     def _fingerprint_details(self) -> dict:
         # The device changes the numbers only by float rounding.
-        return {"resampler": "julius.ResampleFrac(zeros=24, rolloff=0.945)",
-                "max_seconds_per_forward": self.max_seconds_per_forward,
-                "video_audio_rate": self.video_audio_rate}
+        return {
+            "resampler": "julius.ResampleFrac(zeros=24, rolloff=0.945)",
+            "max_seconds_per_forward": self.max_seconds_per_forward,
+            "video_audio_rate": self.video_audio_rate,
+        }
 
     # -- a timeline --------------------------------------------------------------------------
 
@@ -162,15 +188,20 @@ class AudioFeatureExtractor(FeatureExtractor):
     def timeline_events(timeline) -> list:
         return [(c.start, c.duration) for c in timeline.audio_chunks]
 
-    def extract_timeline(self, timeline, progress: Callable[[float], None] | None = None
-                         ) -> list[TimedFeature]:
+    def extract_timeline(
+        self, timeline, progress: Callable[[float], None] | None = None
+    ) -> list[TimedFeature]:
         """`extract` of the timeline's audio chunks (``progress``: seconds done)."""
         return self.extract(timeline.audio_source, timeline.audio_chunks, progress=progress)
 
     # -- extraction --------------------------------------------------------------------------
 
-    def extract(self, audio_source: str | os.PathLike, chunks: Sequence[Chunk],
-                progress: Callable[[float], None] | None = None) -> list[TimedFeature]:
+    def extract(
+        self,
+        audio_source: str | os.PathLike,
+        chunks: Sequence[Chunk],
+        progress: Callable[[float], None] | None = None,
+    ) -> list[TimedFeature]:
         """Features of each audio chunk of a file, one chunk at a time.
 
         Parameters
@@ -212,23 +243,26 @@ class AudioFeatureExtractor(FeatureExtractor):
                 raise StimulusError(
                     f"audio chunk [{chunk.start:g}, {chunk.end:g}) s starts past the end of "
                     f"{'the media' if as_video else 'the audio'} of {str(audio_source)!r} "
-                    f"({end:g} s)")
+                    f"({end:g} s)"
+                )
         self.feature_extractor, self.model  # noqa: B018 - a bad folder fails before decoding
         if as_video:
             rate, channels = self.video_audio_rate, 2
             blocks = reference_wav_blocks(audio_source, rate)
         else:
             rate, channels = info.audio_sample_rate, info.audio_channels or 1
-            blocks = media.iter_audio_blocks(audio_source, None, block_seconds=BLOCK_SECONDS,
-                                             mono=False)
+            blocks = media.iter_audio_blocks(
+                audio_source, None, block_seconds=BLOCK_SECONDS, mono=False
+            )
         features: list[TimedFeature | None] = [None] * len(chunks)
         for i, samples in chunk_samples(blocks, rate, chunks, channels):
             chunk = chunks[i]
             if as_video:
                 samples = padded_to(samples, round(chunk.duration * rate))
             data = self._chunk_features(samples, rate, source=audio_source, chunk=chunk)
-            features[i] = TimedFeature(start=float(chunk.start), duration=float(chunk.duration),
-                                       data=data)
+            features[i] = TimedFeature(
+                start=float(chunk.start), duration=float(chunk.duration), data=data
+            )
             if progress is not None:
                 progress(float(chunk.duration))
         return features
@@ -242,7 +276,8 @@ class AudioFeatureExtractor(FeatureExtractor):
             raise StimulusError(
                 f"audio chunk [{chunk.start:g}, {chunk.end:g}) s of {str(source)!r} holds "
                 f"{samples.shape[1]} samples at {rate} Hz ({n_target} at {target} Hz), too few "
-                f"for two filter-bank frames ({_FBANK_WINDOW + _FBANK_HOP} at {target} Hz)")
+                f"for two filter-bank frames ({_FBANK_WINDOW + _FBANK_HOP} at {target} Hz)"
+            )
         wav = standardize(resample_channels(samples, rate, target))
         # Padding to an even frame count (padding value, no attention mask) is the
         # extractor's default: kept on purpose, see the module notes.
@@ -250,8 +285,7 @@ class AudioFeatureExtractor(FeatureExtractor):
         input_features = inputs["input_features"]  # (1, T, 160)
         groups = self._forward(input_features)  # (L, T, D)
         frames = groups.transpose(1, 2).float().cpu()  # (L, D, T)
-        return bin_frames(frames, n_bins(chunk.duration)).numpy().astype(np.float32,
-                                                                          copy=False)
+        return bin_frames(frames, n_bins(chunk.duration)).numpy().astype(np.float32, copy=False)
 
     def _forward(self, input_features):
         """Layer groups ``(L, T, D)`` of the model's hidden states for ``(1, T, 160)``."""
@@ -268,8 +302,9 @@ class AudioFeatureExtractor(FeatureExtractor):
         outputs = []
         with torch.inference_mode():
             for piece in pieces:
-                hidden = model(piece.to(self.device, self.dtype),
-                               output_hidden_states=True).hidden_states
+                hidden = model(
+                    piece.to(self.device, self.dtype), output_hidden_states=True
+                ).hidden_states
                 outputs.append(select_hidden_states([h[0] for h in hidden], self.layers))
                 del hidden
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)

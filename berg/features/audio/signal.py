@@ -14,8 +14,17 @@ from berg.errors import InvalidParameterError
 from berg.stimulus.timeline import Chunk
 from berg.validation import is_number
 
-__all__ = ["BLOCK_SECONDS", "REFERENCE_VIDEO_AUDIO_RATE", "bin_frames", "check_chunks",
-           "chunk_samples", "padded_to", "reference_wav_blocks", "resample_channels", "standardize"]
+__all__ = [
+    "BLOCK_SECONDS",
+    "REFERENCE_VIDEO_AUDIO_RATE",
+    "bin_frames",
+    "check_chunks",
+    "chunk_samples",
+    "padded_to",
+    "reference_wav_blocks",
+    "resample_channels",
+    "standardize",
+]
 
 
 #: Rate (Hz) of the WAV the reference extracts from a video before reading its audio.
@@ -116,9 +125,9 @@ def padded_to(samples: np.ndarray, length: int) -> np.ndarray:
     return samples
 
 
-def chunk_samples(blocks: Iterator[tuple[float, np.ndarray]], rate: int,
-                   chunks: Sequence[Chunk],
-                   channels: int) -> Iterator[tuple[int, np.ndarray]]:
+def chunk_samples(
+    blocks: Iterator[tuple[float, np.ndarray]], rate: int, chunks: Sequence[Chunk], channels: int
+) -> Iterator[tuple[int, np.ndarray]]:
     """``(index, samples (channels, n))`` of each chunk, in order of start.
 
     Chunk ``[s, s + d)`` gets samples ``round(s * rate)`` to ``round(s * rate) + round(d *
@@ -146,8 +155,11 @@ def chunk_samples(blocks: Iterator[tuple[float, np.ndarray]], rate: int,
                     continue
                 held.append(data)
                 held_to += data.shape[1]
-            span = (np.concatenate(held, axis=1)[:, max(0, first - held_from):last - held_from]
-                    if held else np.zeros((channels, 0), np.float32))
+            span = (
+                np.concatenate(held, axis=1)[:, max(0, first - held_from) : last - held_from]
+                if held
+                else np.zeros((channels, 0), np.float32)
+            )
             yield i, span
 
 
@@ -159,6 +171,6 @@ def check_chunks(chunks) -> list[Chunk]:
         duration = getattr(chunk, "duration", None)
         if not (is_number(start) and is_number(duration)) or start < 0 or duration <= 0:
             raise InvalidParameterError(
-                f"each chunk needs a finite start >= 0 and duration > 0 (seconds), got "
-                f"{chunk!r}")
+                f"each chunk needs a finite start >= 0 and duration > 0 (seconds), got {chunk!r}"
+            )
     return list(chunks)

@@ -104,13 +104,28 @@ class TextFeatureExtractor(FeatureExtractor):
     }
     _held = ("_model", "_tokenizer")  # the tokenizer is released with the model
 
-    def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=None,
-                 layers: LayerSelection = LayerSelection(), max_tokens: int | None = None,
-                 batch_tokens: int | None = None, memory_budget: int | None = None,
-                 method: str = "shared"):
-        super().__init__(model_dir, device=device, dtype=dtype, layers=layers,
-                         max_tokens=max_tokens, batch_tokens=batch_tokens,
-                         memory_budget=memory_budget, method=method)
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        *,
+        device="cpu",
+        dtype=None,
+        layers: LayerSelection = LayerSelection(),
+        max_tokens: int | None = None,
+        batch_tokens: int | None = None,
+        memory_budget: int | None = None,
+        method: str = "shared",
+    ):
+        super().__init__(
+            model_dir,
+            device=device,
+            dtype=dtype,
+            layers=layers,
+            max_tokens=max_tokens,
+            batch_tokens=batch_tokens,
+            memory_budget=memory_budget,
+            method=method,
+        )
         # last_stats counts words, sequences (runs), forward passes and tokens run.
 
     # -- loading -----------------------------------------------------------------------------
@@ -125,9 +140,11 @@ class TextFeatureExtractor(FeatureExtractor):
             try:
                 tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
             except Exception as error:
-                raise ModelLoadError(f"cannot load the tokenizer in {str(self.model_dir)!r} "
-                                     f"(tokenizer.json / tokenizer_config.json): "
-                                     f"{error}") from error
+                raise ModelLoadError(
+                    f"cannot load the tokenizer in {str(self.model_dir)!r} "
+                    f"(tokenizer.json / tokenizer_config.json): "
+                    f"{error}"
+                ) from error
             tokenizer.truncation_side = "left"
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
@@ -138,8 +155,9 @@ class TextFeatureExtractor(FeatureExtractor):
         """The base model (no LM head), in eval mode, on the device, in ``dtype``."""
         from transformers import AutoModel
 
-        return load_pretrained(AutoModel, self.model_dir, kind="text", dtype=self.dtype,
-                               device=self.device)
+        return load_pretrained(
+            AutoModel, self.model_dir, kind="text", dtype=self.dtype, device=self.device
+        )
 
     @property
     def max_length(self) -> int | None:
@@ -159,8 +177,7 @@ class TextFeatureExtractor(FeatureExtractor):
         # Every hidden state is kept by the forward pass, plus one layer's activations: the
         # input, its norm, q, k, v, the attention output, and the MLP's three inner tensors.
         numbers = (self.n_layers + 6) * width + 3 * inner
-        return batch_beside_model(self, lambda itemsize: numbers * itemsize,
-                                  most=_MOST_TOKENS)
+        return batch_beside_model(self, lambda itemsize: numbers * itemsize, most=_MOST_TOKENS)
 
     def _fingerprint_details(self) -> dict:
         # Device, method and batch size change the numbers only by float rounding.
@@ -176,15 +193,17 @@ class TextFeatureExtractor(FeatureExtractor):
     def timeline_events(timeline) -> list:
         return [(w.text, w.start, w.duration, w.context) for w in timeline.words]
 
-    def extract_timeline(self, timeline, progress: Callable[[int], None] | None = None
-                         ) -> list[TimedFeature]:
+    def extract_timeline(
+        self, timeline, progress: Callable[[int], None] | None = None
+    ) -> list[TimedFeature]:
         """`extract` of the timeline's words (``progress``: words done)."""
         return self.extract(timeline.words, progress=progress)
 
     # -- extraction --------------------------------------------------------------------------
 
-    def extract(self, words: Sequence[TimelineWord],
-                progress: Callable[[int], None] | None = None) -> list[TimedFeature]:
+    def extract(
+        self, words: Sequence[TimelineWord], progress: Callable[[int], None] | None = None
+    ) -> list[TimedFeature]:
         """Features of every word, sharing forward passes between words (``method='shared'``).
 
         Parameters
@@ -206,34 +225,45 @@ class TextFeatureExtractor(FeatureExtractor):
         if not words:
             self.last_stats = {"words": 0, "sequences": 0, "forward_passes": 0, "tokens": 0}
             return []
-        data = np.empty((len(words), self.layers.n_groups(self.n_layers), self.feature_dim),
-                        dtype=np.float32)
-        stats = {"words": len(words), "sequences": 0, "forward_passes": 0, "tokens": 0,
-                 "batch_tokens": self.tokens_per_batch()}
+        data = np.empty(
+            (len(words), self.layers.n_groups(self.n_layers), self.feature_dim), dtype=np.float32
+        )
+        stats = {
+            "words": len(words),
+            "sequences": 0,
+            "forward_passes": 0,
+            "tokens": 0,
+            "batch_tokens": self.tokens_per_batch(),
+        }
         # Blocks of words bound the memory of token lists (a long stimulus has thousands of
         # contexts of ~1,300 tokens); the last run of a block stays open for the next one.
         open_run: Run | None = None
         for lo in range(0, len(words), _BLOCK_WORDS):
-            block = words[lo:lo + _BLOCK_WORDS]
+            block = words[lo : lo + _BLOCK_WORDS]
             runs = prefix_runs(self._tokenize(block), first_index=lo, open_run=open_run)
             last_block = lo + _BLOCK_WORDS >= len(words)
             open_run = None if last_block else runs.pop()
             stats["sequences"] += len(runs)
             for batch in batch_runs(runs, stats["batch_tokens"]):
-                members = [(row, *member) for row, run in enumerate(batch)
-                           for member in run.members]
+                members = [
+                    (row, *member) for row, run in enumerate(batch) for member in run.members
+                ]
                 data[[i for _, i, _, _ in members]] = self._shared_forward(
-                    [run.tokens for run in batch], members)
+                    [run.tokens for run in batch], members
+                )
                 stats["forward_passes"] += 1
                 stats["tokens"] += len(batch) * len(batch[0].tokens)
                 if progress is not None:
                     progress(len(members))
         self.last_stats = stats
-        return [TimedFeature(start=float(w.start), duration=float(w.duration), data=data[i])
-                for i, w in enumerate(words)]
+        return [
+            TimedFeature(start=float(w.start), duration=float(w.duration), data=data[i])
+            for i, w in enumerate(words)
+        ]
 
-    def extract_per_word(self, words: Sequence[TimelineWord],
-                         progress: Callable[[int], None] | None = None) -> list[TimedFeature]:
+    def extract_per_word(
+        self, words: Sequence[TimelineWord], progress: Callable[[int], None] | None = None
+    ) -> list[TimedFeature]:
         """Features of every word, one unpadded forward pass each: the reference's value.
 
         Same parameters and result as `extract`; slower, and the yardstick for it.
@@ -248,27 +278,48 @@ class TextFeatureExtractor(FeatureExtractor):
         limit = self.max_length
         out, n_tokens = [], 0
         for word in words:
-            ids = tokenizer(word.context, add_special_tokens=False, truncation=limit is not None,
-                            max_length=limit, verbose=False)["input_ids"]
+            ids = tokenizer(
+                word.context,
+                add_special_tokens=False,
+                truncation=limit is not None,
+                max_length=limit,
+                verbose=False,
+            )["input_ids"]
             if not ids:
-                raise InvalidParameterError(f"the context of word {word.text!r} gives no "
-                                            f"tokens: {word.context!r}")
-            prefix = word.context[:-len(word.text)].rstrip()
-            n_prefix = len(tokenizer(prefix, add_special_tokens=False, verbose=False)
-                           ["input_ids"]) if prefix else 0
+                raise InvalidParameterError(
+                    f"the context of word {word.text!r} gives no tokens: {word.context!r}"
+                )
+            prefix = word.context[: -len(word.text)].rstrip()
+            n_prefix = (
+                len(tokenizer(prefix, add_special_tokens=False, verbose=False)["input_ids"])
+                if prefix
+                else 0
+            )
             k = max(1, len(ids) - n_prefix)
             with torch.inference_mode():
-                states = model(input_ids=torch.tensor([ids], device=self.device),
-                               output_hidden_states=True, use_cache=False).hidden_states
+                states = model(
+                    input_ids=torch.tensor([ids], device=self.device),
+                    output_hidden_states=True,
+                    use_cache=False,
+                ).hidden_states
                 per_state = [state[0, -k:].mean(dim=0).float() for state in states]
                 feature = select_hidden_states(per_state, self.layers)
-            out.append(TimedFeature(start=float(word.start), duration=float(word.duration),
-                                    data=feature.cpu().numpy()))
+            out.append(
+                TimedFeature(
+                    start=float(word.start),
+                    duration=float(word.duration),
+                    data=feature.cpu().numpy(),
+                )
+            )
             n_tokens += len(ids)
             if progress is not None:
                 progress(1)
-        self.last_stats = {"words": len(words), "sequences": len(words),
-                           "forward_passes": len(words), "tokens": n_tokens}
+        self.last_stats = {
+            "words": len(words),
+            "sequences": len(words),
+            "forward_passes": len(words),
+            "tokens": n_tokens,
+        }
         return out
 
     # -- the shared method -------------------------------------------------------------------
@@ -280,24 +331,28 @@ class TextFeatureExtractor(FeatureExtractor):
         contexts = [w.context for w in words]
         full = tokenizer(contexts, add_special_tokens=False, verbose=False)["input_ids"]
         limit = self.max_length
-        sequences = [ids[-limit:] if limit is not None and len(ids) > limit else ids
-                     for ids in full]
+        sequences = [
+            ids[-limit:] if limit is not None and len(ids) > limit else ids for ids in full
+        ]
         for word, ids in zip(words, sequences):
             if not ids:
-                raise InvalidParameterError(f"the context of word {word.text!r} gives no "
-                                            f"tokens: {word.context!r}")
+                raise InvalidParameterError(
+                    f"the context of word {word.text!r} gives no tokens: {word.context!r}"
+                )
         # A prefix is most often the previous word's context: reuse its (untruncated) count.
         known = {context: len(ids) for context, ids in zip(contexts, full)}
-        prefixes = [w.context[:-len(w.text)].rstrip() for w in words]
+        prefixes = [w.context[: -len(w.text)].rstrip() for w in words]
         missing = sorted({p for p in prefixes if p and p not in known})
         if missing:
             counted = tokenizer(missing, add_special_tokens=False, verbose=False)["input_ids"]
             known.update((p, len(ids)) for p, ids in zip(missing, counted))
-        return [(ids, max(1, len(ids) - (known[p] if p else 0)))
-                for ids, p in zip(sequences, prefixes)]
+        return [
+            (ids, max(1, len(ids) - (known[p] if p else 0))) for ids, p in zip(sequences, prefixes)
+        ]
 
-    def _shared_forward(self, rows: list[list[int]],
-                        members: list[tuple[int, int, int, int]]) -> np.ndarray:
+    def _shared_forward(
+        self, rows: list[list[int]], members: list[tuple[int, int, int, int]]
+    ) -> np.ndarray:
         """One forward pass of right-padded rows; features ``(len(members), L, D)`` of the
         words ``(row, word index, n tokens, n word tokens)`` read from it."""
         import torch
@@ -306,28 +361,37 @@ class TextFeatureExtractor(FeatureExtractor):
         pad = self.tokenizer.pad_token_id or 0
         ids = torch.full((len(rows), width), pad, dtype=torch.long)
         for r, tokens in enumerate(rows):
-            ids[r, :len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+            ids[r, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
         positions = torch.arange(width).expand(len(rows), width)
         n_states = self.n_layers
         needed = sorted({i for group in group_indices(n_states, self.layers) for i in group})
         with torch.inference_mode():
-            states = self.model(input_ids=ids.to(self.device),
-                                position_ids=positions.to(self.device),
-                                output_hidden_states=True, use_cache=False).hidden_states
+            states = self.model(
+                input_ids=ids.to(self.device),
+                position_ids=positions.to(self.device),
+                output_hidden_states=True,
+                use_cache=False,
+            ).hidden_states
             # Words with the same token count are averaged together: positions (n_words, k)
             # into the flattened (rows * width) axis.
             by_k: dict[int, list[int]] = {}
             for m, (_, _, _, k) in enumerate(members):
                 by_k.setdefault(k, []).append(m)
             order = [m for k in sorted(by_k) for m in by_k[k]]
-            index = {k: torch.tensor([[row * width + n - k + j for j in range(k)]
-                                      for row, _, n, _ in (members[m] for m in by_k[k])],
-                                     device=self.device) for k in sorted(by_k)}
+            index = {
+                k: torch.tensor(
+                    [
+                        [row * width + n - k + j for j in range(k)]
+                        for row, _, n, _ in (members[m] for m in by_k[k])
+                    ],
+                    device=self.device,
+                )
+                for k in sorted(by_k)
+            }
             per_state: list[Any] = [None] * n_states
             for s in needed:
                 flat = states[s].reshape(-1, states[s].shape[-1])
-                per_state[s] = torch.cat([flat[index[k]].mean(dim=1).float()
-                                          for k in sorted(by_k)])
+                per_state[s] = torch.cat([flat[index[k]].mean(dim=1).float() for k in sorted(by_k)])
             grouped = select_hidden_states(per_state, self.layers)  # (L, n_words, D)
         features = np.empty((len(members), grouped.shape[0], grouped.shape[2]), np.float32)
         features[order] = grouped.transpose(0, 1).cpu().numpy()
@@ -336,15 +400,18 @@ class TextFeatureExtractor(FeatureExtractor):
 
 def _check_words(words: object) -> list[TimelineWord]:
     if isinstance(words, (str, bytes)) or not isinstance(words, Sequence):
-        raise InvalidParameterError(f"words must be a sequence of TimelineWord, got "
-                                    f"{type(words).__name__}")
+        raise InvalidParameterError(
+            f"words must be a sequence of TimelineWord, got {type(words).__name__}"
+        )
     words = list(words)
     for i, word in enumerate(words):
         if not isinstance(word, TimelineWord):
-            raise InvalidParameterError(f"words[{i}] must be a TimelineWord, got "
-                                        f"{type(word).__name__} {word!r:.80}")
+            raise InvalidParameterError(
+                f"words[{i}] must be a TimelineWord, got {type(word).__name__} {word!r:.80}"
+            )
         if not isinstance(word.context, str) or not word.context:
             raise InvalidParameterError(
                 f"words[{i}] {word.text!r} has an empty context; the text model reads every "
-                "word in its context (the timeline drops words without one)")
+                "word in its context (the timeline drops words without one)"
+            )
     return words

@@ -39,8 +39,9 @@ class Run:
         self.members = [member]
 
 
-def prefix_runs(items: list[tuple[list[int], int]], first_index: int = 0,
-                 open_run: Run | None = None) -> list[Run]:
+def prefix_runs(
+    items: list[tuple[list[int], int]], first_index: int = 0, open_run: Run | None = None
+) -> list[Run]:
     """Group consecutive words ``(tokens, own token count)`` into runs that one forward pass
     serves, continuing ``open_run`` if given; word indices start at ``first_index``.
 

@@ -1,9 +1,9 @@
 """V-JEPA 2 video features, one clip per 0.5 s bin, as the reference computes them.
 
-    frames         which frames each clip holds, as the reference's reader (moviepy) gives them
-    preprocessing  the V-JEPA 2 processor on uint8 frames: resize, centre crop, normalise
-    resize         the reference's uint8 resize kernel, the same pixels on every device
-    extractor      VideoFeatureExtractor: one decoding pass per chunk, batched clips
+frames         which frames each clip holds, as the reference's reader (moviepy) gives them
+preprocessing  the V-JEPA 2 processor on uint8 frames: resize, centre crop, normalise
+resize         the reference's uint8 resize kernel, the same pixels on every device
+extractor      VideoFeatureExtractor: one decoding pass per chunk, batched clips
 """
 
 from berg.features.video.extractor import DECODE_MODES, VideoFeatureExtractor

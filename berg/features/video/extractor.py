@@ -141,13 +141,30 @@ class VideoFeatureExtractor(FeatureExtractor):
         "resize_kernel": lambda v: check_choice("resize_kernel", v, RESIZE_KERNELS),
     }
 
-    def __init__(self, model_dir: str | os.PathLike, *, device="cpu", dtype=torch.float32,
-                 layers: LayerSelection = LayerSelection(), batch_size: int | None = None,
-                 memory_budget: int | None = None, decode_ahead: int | None = None,
-                 decode: str = "once", resize_kernel: str = "uint8"):
-        super().__init__(model_dir, device=device, dtype=dtype, layers=layers,
-                         batch_size=batch_size, memory_budget=memory_budget,
-                         decode_ahead=decode_ahead, decode=decode, resize_kernel=resize_kernel)
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        *,
+        device="cpu",
+        dtype=torch.float32,
+        layers: LayerSelection = LayerSelection(),
+        batch_size: int | None = None,
+        memory_budget: int | None = None,
+        decode_ahead: int | None = None,
+        decode: str = "once",
+        resize_kernel: str = "uint8",
+    ):
+        super().__init__(
+            model_dir,
+            device=device,
+            dtype=dtype,
+            layers=layers,
+            batch_size=batch_size,
+            memory_budget=memory_budget,
+            decode_ahead=decode_ahead,
+            decode=decode,
+            resize_kernel=resize_kernel,
+        )
         if self.decode_ahead is None:
             self.decode_ahead = _GPU_DECODE_AHEAD if self.device.type == "cuda" else 0
         # The configs are read now, so that a wrong folder fails before any video is read.
@@ -160,42 +177,60 @@ class VideoFeatureExtractor(FeatureExtractor):
         # `media.read_frames` and frames resized.
 
     def __repr__(self) -> str:
-        return (f"VideoFeatureExtractor({str(self.model_dir)!r}, device={str(self.device)!r}, "
-                f"dtype={self.dtype}, decode={self.decode!r}, batch_size={self.batch_size})")
+        return (
+            f"VideoFeatureExtractor({str(self.model_dir)!r}, device={str(self.device)!r}, "
+            f"dtype={self.dtype}, decode={self.decode!r}, batch_size={self.batch_size})"
+        )
 
     @property
     def numerics(self) -> dict:
         """The frame choice and the resize arithmetic, for the encode metadata."""
-        return {"frames": "moviepy 2 (int(fps * t + 1e-5); past the end: the frame read "
-                          "before)",
-                "resize_kernel": self.resize_kernel,
-                "resize": ("uint8 fixed point, rounded between passes (the reference's)"
-                           if self.resize_kernel == "uint8"
-                           else "float32, rounded once (not the reference's)")}
+        return {
+            "frames": "moviepy 2 (int(fps * t + 1e-5); past the end: the frame read before)",
+            "resize_kernel": self.resize_kernel,
+            "resize": (
+                "uint8 fixed point, rounded between passes (the reference's)"
+                if self.resize_kernel == "uint8"
+                else "float32, rounded once (not the reference's)"
+            ),
+        }
 
     def _build_model(self):
         """The ``VJEPA2Model``, in eval mode, on the device, in ``dtype``."""
         from transformers import VJEPA2Model
 
-        return load_pretrained(VJEPA2Model, self.model_dir, kind="video", dtype=self.dtype,
-                               device=self.device, quiet=True,
-                               check_info=self._check_encoder_weights)
+        return load_pretrained(
+            VJEPA2Model,
+            self.model_dir,
+            kind="video",
+            dtype=self.dtype,
+            device=self.device,
+            quiet=True,
+            check_info=self._check_encoder_weights,
+        )
 
     def _check_encoder_weights(self, info: dict) -> None:
         # transformers fills weights missing from the files with random ones and goes on.
         missing = sorted(k for k in info.get("missing_keys", ()) if k.startswith("encoder."))
         if missing:
-            raise ModelLoadError(f"the video model in {str(self.model_dir)!r} lacks "
-                                 f"{len(missing)} encoder weights (e.g. {missing[0]!r}): "
-                                 "incomplete or not a V-JEPA 2 checkpoint")
+            raise ModelLoadError(
+                f"the video model in {str(self.model_dir)!r} lacks "
+                f"{len(missing)} encoder weights (e.g. {missing[0]!r}): "
+                "incomplete or not a V-JEPA 2 checkpoint"
+            )
 
     def _fingerprint_details(self) -> dict:
         # Device, decoding mode and batch size change the numbers only by float rounding.
-        return {"clip": {"frames": CLIP_FRAMES, "seconds": CLIP_SECONDS},
-                "preprocessing": {"crop_size": self.crop_size, "mean": list(self.mean),
-                                  "std": list(self.std),
-                                  "rescale_factor": self.rescale_factor,
-                                  "resize_kernel": self.resize_kernel}}
+        return {
+            "clip": {"frames": CLIP_FRAMES, "seconds": CLIP_SECONDS},
+            "preprocessing": {
+                "crop_size": self.crop_size,
+                "mean": list(self.mean),
+                "std": list(self.std),
+                "rescale_factor": self.rescale_factor,
+                "resize_kernel": self.resize_kernel,
+            },
+        }
 
     # -- a timeline --------------------------------------------------------------------------
 
@@ -207,15 +242,20 @@ class VideoFeatureExtractor(FeatureExtractor):
     def timeline_events(timeline) -> list:
         return [(c.start, c.duration) for c in timeline.video_chunks]
 
-    def extract_timeline(self, timeline, progress: Callable[[float], None] | None = None
-                         ) -> list[TimedFeature]:
+    def extract_timeline(
+        self, timeline, progress: Callable[[float], None] | None = None
+    ) -> list[TimedFeature]:
         """`extract` of the timeline's video chunks (``progress``: seconds done)."""
         return self.extract(timeline.path, timeline.video_chunks, progress=progress)
 
     # -- extraction --------------------------------------------------------------------------
 
-    def extract(self, video_path: str | os.PathLike, chunks: Sequence[Chunk],
-                progress: Callable[[float], None] | None = None) -> list[TimedFeature]:
+    def extract(
+        self,
+        video_path: str | os.PathLike,
+        chunks: Sequence[Chunk],
+        progress: Callable[[float], None] | None = None,
+    ) -> list[TimedFeature]:
         """Features of each chunk of a video.
 
         Parameters
@@ -242,12 +282,16 @@ class VideoFeatureExtractor(FeatureExtractor):
         chunks = [check_chunk(c) for c in chunks]
         info = media.probe(video_path)
         if not info.has_video:
-            raise StimulusError(f"{str(video_path)!r} has no video stream: video features "
-                                "need one")
+            raise StimulusError(f"{str(video_path)!r} has no video stream: video features need one")
         if not info.fps:
             raise StimulusError(f"the frame rate of {str(video_path)!r} is unknown")
-        stats = {"chunks": len(chunks), "clips": 0, "forward_passes": 0, "frames_read": 0,
-                 "frames_resized": 0}
+        stats = {
+            "chunks": len(chunks),
+            "clips": 0,
+            "forward_passes": 0,
+            "frames_read": 0,
+            "frames_resized": 0,
+        }
         self.last_stats = stats
         group_indices(self.n_layers, self.layers)  # a bad selection fails before any work
         features = []
@@ -268,9 +312,13 @@ class VideoFeatureExtractor(FeatureExtractor):
             else:
                 self._chunk_per_clip(video_path, indices, info.fps, emit, stats)
             data = np.stack([bins[k] for k in range(len(indices))], axis=-1)  # (L, D, n)
-            features.append(TimedFeature(start=float(chunk.start),
-                                         duration=float(chunk.duration),
-                                         data=np.ascontiguousarray(data, dtype=np.float32)))
+            features.append(
+                TimedFeature(
+                    start=float(chunk.start),
+                    duration=float(chunk.duration),
+                    data=np.ascontiguousarray(data, dtype=np.float32),
+                )
+            )
         return features
 
     def _frames(self, path, times: np.ndarray, stats: dict):
@@ -288,22 +336,24 @@ class VideoFeatureExtractor(FeatureExtractor):
         if self.batch_size is not None:
             return self.batch_size
         config = self.config
-        tokens = ((CLIP_FRAMES // int(config.tubelet_size))
-                  * (self.crop_size // int(config.patch_size)) ** 2)
+        tokens = (CLIP_FRAMES // int(config.tubelet_size)) * (
+            self.crop_size // int(config.patch_size)
+        ) ** 2
         # Pixels: uint8 -> float32 normalised -> model dtype. Activations of one block with
         # SDPA attention: input, norm, q/k/v, attention output, projection (6 x width) and
         # the MLP's two hidden tensors (2 x mlp_ratio x width), per token.
-        pixels = CLIP_FRAMES * 3 * self.crop_size ** 2
+        pixels = CLIP_FRAMES * 3 * self.crop_size**2
         block = (6 + 2 * float(config.mlp_ratio)) * tokens * self.feature_dim
         return batch_beside_model(
-            self, lambda itemsize: pixels * (1 + 4 + itemsize) + block * itemsize,
-            most=_MOST_CLIPS)
+            self, lambda itemsize: pixels * (1 + 4 + itemsize) + block * itemsize, most=_MOST_CLIPS
+        )
 
     def _pixels(self, frames: torch.Tensor) -> torch.Tensor:
         """Resized and cropped uint8 frames ``(..., 3, crop, crop)`` -> normalised model input,
         in the model's dtype."""
-        return normalize(to_device(frames, self.device), self.mean, self.std,
-                         self.rescale_factor).to(self.dtype)
+        return normalize(
+            to_device(frames, self.device), self.mean, self.std, self.rescale_factor
+        ).to(self.dtype)
 
     def _prepared_frames(self, path, times: np.ndarray, stats: dict):
         """``(i, (3, crop, crop) model input on the device)`` for each of ``times``, in
@@ -321,8 +371,11 @@ class VideoFeatureExtractor(FeatureExtractor):
         with contextlib.closing(frames):
             for i, frame in frames:
                 if frame is not previous:  # the same picture for several indices: resize once
-                    tensor = self._pixels(resize_and_crop(frame[None], self.crop_size,
-                                                          self.device, self.resize_kernel)[0])
+                    tensor = self._pixels(
+                        resize_and_crop(
+                            frame[None], self.crop_size, self.device, self.resize_kernel
+                        )[0]
+                    )
                     stats["frames_resized"] += 1
                     previous = frame
                 yield i, tensor
@@ -345,8 +398,9 @@ class VideoFeatureExtractor(FeatureExtractor):
         in_flight: list = []  # the (bins, features) of the batch queued last
 
         def run() -> None:
-            clips = torch.stack([torch.stack([held[p] for p in positions[k]])
-                                 for k in pending])  # (B, 64, 3, c, c) model input
+            clips = torch.stack(
+                [torch.stack([held[p] for p in positions[k]]) for k in pending]
+            )  # (B, 64, 3, c, c) model input
             in_flight.append((list(pending), self._clip_features(clips, stats)))
             if len(in_flight) > 1:
                 emit(*in_flight.pop(0))
@@ -370,15 +424,15 @@ class VideoFeatureExtractor(FeatureExtractor):
         for batch in in_flight:
             emit(*batch)
 
-    def _chunk_per_clip(self, path, indices: np.ndarray, fps: float, emit,
-                        stats: dict) -> None:
+    def _chunk_per_clip(self, path, indices: np.ndarray, fps: float, emit, stats: dict) -> None:
         """The reference's way: every clip decoded and preprocessed on its own, batch 1."""
         for k, row in enumerate(indices):
             frames = [None] * len(row)
             for i, frame in self._frames(path, frame_times(row, fps), stats):
                 frames[i] = frame
-            clip = resize_and_crop(np.stack(frames), self.crop_size, self.device,
-                                   self.resize_kernel)
+            clip = resize_and_crop(
+                np.stack(frames), self.crop_size, self.device, self.resize_kernel
+            )
             stats["frames_resized"] += len(frames)
             emit([k], self._clip_features(self._pixels(clip[None]), stats))
 

@@ -62,8 +62,9 @@ def check_chunk(chunk: object) -> Chunk:
     start = getattr(chunk, "start", None)
     duration = getattr(chunk, "duration", None)
     if not (is_number(start) and is_number(duration)) or start < 0 or duration <= 0:
-        raise InvalidParameterError(f"a video chunk needs a finite start >= 0 and duration > 0 "
-                                    f"(seconds), got {chunk!r}")
+        raise InvalidParameterError(
+            f"a video chunk needs a finite start >= 0 and duration > 0 (seconds), got {chunk!r}"
+        )
     return chunk
 
 

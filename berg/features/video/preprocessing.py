@@ -59,12 +59,17 @@ def _as_uint8_frames(frames) -> torch.Tensor:
     """``(N, H, W, 3)`` uint8 array or tensor -> ``(N, 3, H, W)`` uint8 tensor."""
     if isinstance(frames, np.ndarray):
         frames = torch.from_numpy(np.array(frames, copy=not frames.flags.writeable))
-    if not isinstance(frames, torch.Tensor) or frames.dtype != torch.uint8 \
-            or frames.ndim != 4 or frames.shape[-1] != 3:
+    if (
+        not isinstance(frames, torch.Tensor)
+        or frames.dtype != torch.uint8
+        or frames.ndim != 4
+        or frames.shape[-1] != 3
+    ):
         shape = getattr(frames, "shape", None)
         dtype = getattr(frames, "dtype", type(frames).__name__)
-        raise InvalidParameterError(f"frames must be uint8 RGB of shape (N, H, W, 3), got "
-                                    f"{dtype} of shape {shape}")
+        raise InvalidParameterError(
+            f"frames must be uint8 RGB of shape (N, H, W, 3), got {dtype} of shape {shape}"
+        )
     # Channels first and contiguous, as the processor hands frames to torchvision (a copy
     # in torch is faster than a transposing copy in numpy).
     return frames.permute(0, 3, 1, 2).contiguous()
@@ -109,11 +114,12 @@ def resize_and_crop(frames, crop_size: int, device=None, kernel: str = "uint8") 
         x = resize(x, (new_h, new_w), kernel)
     top = int((new_h - crop_size) / 2.0)
     left = int((new_w - crop_size) / 2.0)
-    return x[:, :, top:top + crop_size, left:left + crop_size].contiguous()
+    return x[:, :, top : top + crop_size, left : left + crop_size].contiguous()
 
 
-def normalize(pixels: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-              rescale_factor: float = 1 / 255) -> torch.Tensor:
+def normalize(
+    pixels: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD, rescale_factor: float = 1 / 255
+) -> torch.Tensor:
     """``(x * rescale - mean) / std`` per channel, in float32, with the processor's fused ops.
 
     Parameters
@@ -132,8 +138,14 @@ def normalize(pixels: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD,
     return (pixels.float() - mean_t[:, None, None]) / std_t[:, None, None]
 
 
-def preprocess_frames(frames, crop_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                      rescale_factor: float = 1 / 255, kernel: str = "uint8") -> torch.Tensor:
+def preprocess_frames(
+    frames,
+    crop_size: int,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    rescale_factor: float = 1 / 255,
+    kernel: str = "uint8",
+) -> torch.Tensor:
     """``VJEPA2VideoProcessor`` on a stack of frames: resize, centre crop, rescale, normalise.
 
     Parameters
@@ -150,8 +162,7 @@ def preprocess_frames(frames, crop_size: int, mean=IMAGENET_MEAN, std=IMAGENET_S
     -------
     torch.Tensor, float32, shape (N, 3, crop_size, crop_size)
     """
-    return normalize(resize_and_crop(frames, crop_size, kernel=kernel), mean, std,
-                     rescale_factor)
+    return normalize(resize_and_crop(frames, crop_size, kernel=kernel), mean, std, rescale_factor)
 
 
 def read_json(path: Path) -> dict:
@@ -185,11 +196,15 @@ def read_preprocessing(folder: Path, model_config: dict) -> dict:
             break
     for flag in ("do_resize", "do_center_crop", "do_rescale", "do_normalize"):
         if processor.get(flag) is False:
-            raise ModelLoadError(f"{where}: {flag} is false; berg reproduces the V-JEPA 2 "
-                                 "processor's full pipeline (resize, crop, rescale, normalise)")
+            raise ModelLoadError(
+                f"{where}: {flag} is false; berg reproduces the V-JEPA 2 "
+                "processor's full pipeline (resize, crop, rescale, normalise)"
+            )
     if processor.get("resample", _BILINEAR) != _BILINEAR:
-        raise ModelLoadError(f"{where}: resample={processor['resample']!r} is not bilinear "
-                             f"({_BILINEAR}), the only resampling berg reproduces")
+        raise ModelLoadError(
+            f"{where}: resample={processor['resample']!r} is not bilinear "
+            f"({_BILINEAR}), the only resampling berg reproduces"
+        )
     if "crop_size" in processor:
         crop = _square_crop(processor["crop_size"], where)
     elif "crop_size" in model_config:
@@ -201,15 +216,21 @@ def read_preprocessing(folder: Path, model_config: dict) -> dict:
         value = processor.get(key, default)
         if isinstance(value, (int, float)):
             value = [value] * 3
-        if not (isinstance(value, (list, tuple)) and len(value) == 3
-                and all(isinstance(v, (int, float)) for v in value)):
+        if not (
+            isinstance(value, (list, tuple))
+            and len(value) == 3
+            and all(isinstance(v, (int, float)) for v in value)
+        ):
             raise ModelLoadError(f"{where}: {key} must be 3 numbers, got {value!r}")
         stats[key] = tuple(float(v) for v in value)
     if min(stats["image_std"]) <= 0:
         raise ModelLoadError(f"{where}: image_std must be positive, got {stats['image_std']}")
     rescale = processor.get("rescale_factor", 1 / 255)
     if not isinstance(rescale, (int, float)) or rescale <= 0:
-        raise ModelLoadError(f"{where}: rescale_factor must be a positive number, "
-                             f"got {rescale!r}")
-    return {"crop_size": crop, "mean": stats["image_mean"], "std": stats["image_std"],
-            "rescale_factor": float(rescale)}
+        raise ModelLoadError(f"{where}: rescale_factor must be a positive number, got {rescale!r}")
+    return {
+        "crop_size": crop,
+        "mean": stats["image_mean"],
+        "std": stats["image_std"],
+        "rescale_factor": float(rescale),
+    }

@@ -123,8 +123,7 @@ def axis_weights(in_size: int, out_size: int) -> AxisWeights:
         floats[i, :xsize] = row
     largest = float(floats.max())
     precision = 0
-    while precision < _MAX_PRECISION \
-            and int(0.5 + largest * (1 << (precision + 1))) < _INT16_LIMIT:
+    while precision < _MAX_PRECISION and int(0.5 + largest * (1 << (precision + 1))) < _INT16_LIMIT:
         precision += 1
     # Bilinear weights are never negative: int(0.5 + w * 2**p) is a floor of a positive.
     weights = np.floor(0.5 + floats * float(1 << precision)).astype(np.int64)
@@ -142,8 +141,12 @@ def _resample_axis(x: torch.Tensor, in_size: int, out_size: int, dim: int) -> to
     pixels = x.movedim(dim, 0).to(torch.int32).contiguous()
     shape = (out_size,) + (1,) * (x.ndim - 1)
     # Sums stay below 2**31: 255 * (2**22 + taps) + 2**21 at the largest precision.
-    acc = torch.full((out_size,) + pixels.shape[1:], 1 << (table.precision - 1),
-                     dtype=torch.int32, device=x.device)
+    acc = torch.full(
+        (out_size,) + pixels.shape[1:],
+        1 << (table.precision - 1),
+        dtype=torch.int32,
+        device=x.device,
+    )
     for k in range(table.taps):
         acc += pixels.index_select(0, index[:, k]) * weights[:, k].reshape(shape)
     out = torch.bitwise_right_shift(acc, table.precision).clamp_(0, 255).to(torch.uint8)
@@ -152,11 +155,16 @@ def _resample_axis(x: torch.Tensor, in_size: int, out_size: int, dim: int) -> to
 
 def _check_frames(x: object, size: object) -> tuple[int, int]:
     if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 4:
-        raise InvalidParameterError(f"frames must be a uint8 tensor (N, C, H, W), got "
-                                    f"{getattr(x, 'dtype', type(x).__name__)} of shape "
-                                    f"{tuple(getattr(x, 'shape', ()))}")
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(is_int(v, minimum=1) for v in size)):
+        raise InvalidParameterError(
+            f"frames must be a uint8 tensor (N, C, H, W), got "
+            f"{getattr(x, 'dtype', type(x).__name__)} of shape "
+            f"{tuple(getattr(x, 'shape', ()))}"
+        )
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or not all(is_int(v, minimum=1) for v in size)
+    ):
         raise InvalidParameterError(f"size must be (height, width) in pixels, got {size!r}")
     return int(size[0]), int(size[1])
 
@@ -192,8 +200,7 @@ def native_kernel_agrees(height: int, width: int, out_h: int, out_w: int) -> boo
     """Whether torch's own CPU uint8 kernel gives :func:`resize_fixed_point`'s pixels for this
     geometry, on a random 3-channel frame (checked once per geometry and process)."""
     generator = torch.Generator().manual_seed(height * 1_000_003 + width)
-    frame = torch.randint(0, 256, (1, 3, height, width), dtype=torch.uint8,
-                          generator=generator)
+    frame = torch.randint(0, 256, (1, 3, height, width), dtype=torch.uint8, generator=generator)
     try:
         native = _native(frame, (out_h, out_w))
     except RuntimeError:  # a build without the uint8 kernel
@@ -218,8 +225,11 @@ def resize_uint8(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     height, width = x.shape[-2:]
     if (out_h, out_w) == (height, width):
         return x.clone()
-    if x.device.type == "cpu" and x.shape[1] <= 4 \
-            and native_kernel_agrees(height, width, out_h, out_w):
+    if (
+        x.device.type == "cpu"
+        and x.shape[1] <= 4
+        and native_kernel_agrees(height, width, out_h, out_w)
+    ):
         return _native(x, (out_h, out_w))
     return resize_fixed_point(x, (out_h, out_w))
 
@@ -246,6 +256,7 @@ def resize_float(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def resize(x: torch.Tensor, size: tuple[int, int], kernel: str = "uint8") -> torch.Tensor:
     """Resize uint8 frames with one of :data:`RESIZE_KERNELS`, on their own device."""
     if kernel not in RESIZE_KERNELS:
-        raise InvalidParameterError(f"resize kernel must be one of "
-                                    f"{', '.join(map(repr, RESIZE_KERNELS))}, got {kernel!r}")
+        raise InvalidParameterError(
+            f"resize kernel must be one of {', '.join(map(repr, RESIZE_KERNELS))}, got {kernel!r}"
+        )
     return resize_uint8(x, size) if kernel == "uint8" else resize_float(x, size)

@@ -37,5 +37,13 @@ from berg.stimulus.media.pcm import iter_pcm16_blocks
 from berg.stimulus.media.probe import MediaInfo, probe
 from berg.stimulus.media.video import FRAME_TIME_TOLERANCE, frame_index_at, read_frames
 
-__all__ = ["FRAME_TIME_TOLERANCE", "MediaInfo", "frame_index_at", "iter_audio_blocks",
-           "iter_pcm16_blocks", "probe", "read_audio", "read_frames"]
+__all__ = [
+    "FRAME_TIME_TOLERANCE",
+    "MediaInfo",
+    "frame_index_at",
+    "iter_audio_blocks",
+    "iter_pcm16_blocks",
+    "probe",
+    "read_audio",
+    "read_frames",
+]

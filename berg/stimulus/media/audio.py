@@ -40,19 +40,23 @@ _NO_SAMPLE_EXACT_SEEK = frozenset({"mp3"})
 
 def _check_span(start: float, duration: float | None) -> None:
     if not (isinstance(start, (int, float)) and math.isfinite(start) and start >= 0):
-        raise InvalidParameterError(f"start must be a finite number of seconds >= 0, got "
-                                    f"{start!r}")
-    if duration is not None and not (isinstance(duration, (int, float))
-                                     and math.isfinite(duration) and duration >= 0):
-        raise InvalidParameterError(f"duration must be None or a finite number of seconds "
-                                    f">= 0, got {duration!r}")
+        raise InvalidParameterError(f"start must be a finite number of seconds >= 0, got {start!r}")
+    if duration is not None and not (
+        isinstance(duration, (int, float)) and math.isfinite(duration) and duration >= 0
+    ):
+        raise InvalidParameterError(
+            f"duration must be None or a finite number of seconds >= 0, got {duration!r}"
+        )
 
 
 def _check_rate(sample_rate: int | None) -> None:
-    if sample_rate is not None and not (isinstance(sample_rate, (int, np.integer))
-                                        and sample_rate > 0):
-        raise InvalidParameterError(f"sample_rate must be None (the file's own rate) or a "
-                                    f"positive integer (Hz), got {sample_rate!r}")
+    if sample_rate is not None and not (
+        isinstance(sample_rate, (int, np.integer)) and sample_rate > 0
+    ):
+        raise InvalidParameterError(
+            f"sample_rate must be None (the file's own rate) or a "
+            f"positive integer (Hz), got {sample_rate!r}"
+        )
 
 
 def _frame_samples(frame: av.AudioFrame) -> np.ndarray:
@@ -109,8 +113,12 @@ def _audio_from(container, stream, path: Path, at: float) -> _Audio:
     # timestamp is all that places the samples: Matroska's are rounded to milliseconds, and
     # mp3 seeks by bitrate estimate.
     first = None
-    if (at > 0 and rate and stream.time_base <= Fraction(1, rate)
-            and container.format.name not in _NO_SAMPLE_EXACT_SEEK):
+    if (
+        at > 0
+        and rate
+        and stream.time_base <= Fraction(1, rate)
+        and container.format.name not in _NO_SAMPLE_EXACT_SEEK
+    ):
         container.seek(int((at + origin) / stream.time_base), stream=stream, backward=True)
         frames = decode(container, stream)
         first = next(frames, None)
@@ -122,13 +130,17 @@ def _audio_from(container, stream, path: Path, at: float) -> _Audio:
         first, frames = first_audio_frame(container, stream, path)
     # The decoder's rate, not the header's: HE-AAC headers give half the decoded rate.
     channels = len(first.layout.channels)
-    return _Audio(first.sample_rate, first.layout, channels,
-                  _samples_from(_chain(first, frames), samples_before(first, origin, at),
-                                channels))
+    return _Audio(
+        first.sample_rate,
+        first.layout,
+        channels,
+        _samples_from(_chain(first, frames), samples_before(first, origin, at), channels),
+    )
 
 
-def _resampled(pieces: Iterator[np.ndarray], layout: av.AudioLayout, rate_in: int,
-               rate_out: int) -> Iterator[np.ndarray]:
+def _resampled(
+    pieces: Iterator[np.ndarray], layout: av.AudioLayout, rate_in: int, rate_out: int
+) -> Iterator[np.ndarray]:
     """Resample ``(channels, n)`` float32 pieces from ``rate_in`` to ``rate_out`` (swresample).
 
     The output's first sample is at the input's first sample: FFmpeg's resampler compensates
@@ -140,8 +152,9 @@ def _resampled(pieces: Iterator[np.ndarray], layout: av.AudioLayout, rate_in: in
     resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate_out)
     pts = 0
     for piece in pieces:
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(piece), format="fltp",
-                                           layout=layout)
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(piece), format="fltp", layout=layout
+        )
         frame.sample_rate, frame.pts, frame.time_base = rate_in, pts, Fraction(1, rate_in)
         pts += piece.shape[1]
         for out in resampler.resample(frame):
@@ -165,8 +178,9 @@ def _cut(pieces: Iterator[np.ndarray], skip: int, want: int | None) -> Iterator[
             return
 
 
-def _audio_span(container, path: Path, sample_rate: int | None, start: float,
-                duration: float | None) -> _Audio:
+def _audio_span(
+    container, path: Path, sample_rate: int | None, start: float, duration: float | None
+) -> _Audio:
     """``[start, start + duration)`` of the file's audio at ``sample_rate`` (None: its own)."""
     stream = audio_stream(container)
     if stream is None:
@@ -187,8 +201,7 @@ def _audio_span(container, path: Path, sample_rate: int | None, start: float,
 
 
 def _finish(pieces: list[np.ndarray], channels: int, mono: bool) -> np.ndarray:
-    data = (np.concatenate(pieces, axis=1) if pieces
-            else np.zeros((channels, 0), np.float32))
+    data = np.concatenate(pieces, axis=1) if pieces else np.zeros((channels, 0), np.float32)
     return data.mean(axis=0, dtype=np.float32) if mono else data
 
 
@@ -277,16 +290,21 @@ def iter_audio_blocks(
     """
     path = media_path(path)
     _check_rate(sample_rate)
-    if not (isinstance(block_seconds, (int, float)) and math.isfinite(block_seconds)
-            and block_seconds > 0):
-        raise InvalidParameterError(f"block_seconds must be a positive number of seconds, "
-                                    f"got {block_seconds!r}")
+    if not (
+        isinstance(block_seconds, (int, float))
+        and math.isfinite(block_seconds)
+        and block_seconds > 0
+    ):
+        raise InvalidParameterError(
+            f"block_seconds must be a positive number of seconds, got {block_seconds!r}"
+        )
     require_track(path, "audio")
     return _audio_blocks(path, sample_rate, float(block_seconds), mono)
 
 
-def _audio_blocks(path: Path, sample_rate: int | None, block_seconds: float,
-                  mono: bool) -> Iterator[tuple[float, np.ndarray]]:
+def _audio_blocks(
+    path: Path, sample_rate: int | None, block_seconds: float, mono: bool
+) -> Iterator[tuple[float, np.ndarray]]:
     with opened(path) as container:
         audio = _audio_span(container, path, sample_rate, 0.0, None)
         size = max(1, round(block_seconds * audio.rate))

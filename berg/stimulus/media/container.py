@@ -16,9 +16,23 @@ import av
 
 from berg.errors import StimulusError
 
-__all__ = ["audio_stream", "decode", "describe_streams", "fps_of", "frame_time", "header_end",
-           "media_path", "no_audio_decoded", "no_track", "opened", "quarter_turns", "require_track",
-           "timeline_origin", "ts_seconds", "video_stream"]
+__all__ = [
+    "audio_stream",
+    "decode",
+    "describe_streams",
+    "fps_of",
+    "frame_time",
+    "header_end",
+    "media_path",
+    "no_audio_decoded",
+    "no_track",
+    "opened",
+    "quarter_turns",
+    "require_track",
+    "timeline_origin",
+    "ts_seconds",
+    "video_stream",
+]
 
 
 def media_path(path: object) -> Path:
@@ -26,7 +40,8 @@ def media_path(path: object) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise StimulusError(
             f"a media file must be given as a path (str or os.PathLike), got "
-            f"{type(path).__name__} {path!r}")
+            f"{type(path).__name__} {path!r}"
+        )
     path = Path(path).expanduser()
     if not path.exists():
         raise StimulusError(f"media file {str(path)!r} does not exist")
@@ -54,7 +69,8 @@ def opened(path: Path) -> Iterator[av.container.InputContainer]:
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise StimulusError(
             f"cannot read {str(path)!r} as audio or video: {_reason(exc)} (not a media file, "
-            f"an unsupported format, or a damaged or truncated file)") from exc
+            f"an unsupported format, or a damaged or truncated file)"
+        ) from exc
     try:
         with container:
             yield container
@@ -70,8 +86,9 @@ def timeline_origin(container: av.container.InputContainer) -> float:
 
 def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
     # Cover art (an mp3's album picture) is a one-frame "video" stream: not a video stimulus.
-    candidates = [s for s in container.streams.video
-                  if not s.disposition & av.stream.Disposition.attached_pic]
+    candidates = [
+        s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic
+    ]
     if not candidates:
         return None
     best = container.streams.best("video")
@@ -128,14 +145,16 @@ def frame_time(frame, origin: float) -> float | None:
 
 
 def no_track(path: Path, container, kind: str) -> StimulusError:
-    return StimulusError(f"{str(path)!r} has no {kind} track "
-                         f"(streams: {describe_streams(container)})")
+    return StimulusError(
+        f"{str(path)!r} has no {kind} track (streams: {describe_streams(container)})"
+    )
 
 
 def no_audio_decoded(path: Path) -> StimulusError:
     """The error for an audio track of which nothing decodes."""
-    return StimulusError(f"no audio of {str(path)!r} could be decoded (an empty or damaged "
-                         f"audio track)")
+    return StimulusError(
+        f"no audio of {str(path)!r} could be decoded (an empty or damaged audio track)"
+    )
 
 
 def first_audio_frame(container, stream, path: Path) -> tuple[av.AudioFrame, Iterator]:

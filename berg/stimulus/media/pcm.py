@@ -90,17 +90,22 @@ def iter_pcm16_blocks(
     check_int("sample_rate (Hz)", sample_rate)
     if channels not in _LAYOUTS:
         raise InvalidParameterError(f"channels must be 1 or 2, got {channels!r}")
-    if not (isinstance(block_seconds, (int, float)) and math.isfinite(block_seconds)
-            and block_seconds > 0):
-        raise InvalidParameterError(f"block_seconds must be a positive number of seconds, got "
-                                    f"{block_seconds!r}")
+    if not (
+        isinstance(block_seconds, (int, float))
+        and math.isfinite(block_seconds)
+        and block_seconds > 0
+    ):
+        raise InvalidParameterError(
+            f"block_seconds must be a positive number of seconds, got {block_seconds!r}"
+        )
     require_track(path, "audio")
     return _blocks(path, sample_rate, channels, float(block_seconds))
 
 
 def _reframed(data: np.ndarray, like: av.AudioFrame, rate: int) -> av.AudioFrame:
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=like.format.name,
-                                       layout=like.layout.name)
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(data), format=like.format.name, layout=like.layout.name
+    )
     frame.sample_rate = rate
     return frame
 
@@ -111,7 +116,7 @@ def _take(frame: av.AudioFrame, first: int, count: int, rate: int) -> av.AudioFr
         return frame
     data = frame.to_ndarray()
     width = 1 if frame.format.is_planar else len(frame.layout.channels)
-    return _reframed(data[:, first * width:(first + count) * width], frame, rate)
+    return _reframed(data[:, first * width : (first + count) * width], frame, rate)
 
 
 def _silence(like: av.AudioFrame, count: int, rate: int) -> av.AudioFrame:
@@ -152,14 +157,14 @@ def _track(container, path) -> Iterator[av.AudioFrame]:
         yield piece
 
 
-def _blocks(path, sample_rate: int, channels: int,
-            block_seconds: float) -> Iterator[tuple[float, np.ndarray]]:
+def _blocks(
+    path, sample_rate: int, channels: int, block_seconds: float
+) -> Iterator[tuple[float, np.ndarray]]:
     size = max(1, round(block_seconds * sample_rate))
     held: list[np.ndarray] = []
     n_held = emitted = 0
     with opened(path) as container:
-        resampler = av.AudioResampler(format="s16", layout=_LAYOUTS[channels],
-                                      rate=sample_rate)
+        resampler = av.AudioResampler(format="s16", layout=_LAYOUTS[channels], rate=sample_rate)
 
         def pieces() -> Iterator[np.ndarray]:
             # Frame by frame (never the whole track in memory); None flushes the resampler.

@@ -83,8 +83,9 @@ class MediaInfo:
     audio_duration: float | None
 
 
-def _packet_end(path: Path, index: int, seek_to: float | None, origin: float,
-                frame_step: float) -> tuple[float | None, int]:
+def _packet_end(
+    path: Path, index: int, seek_to: float | None, origin: float, frame_step: float
+) -> tuple[float | None, int]:
     """End of the last packet of stream ``index`` (timeline seconds) and how many were read.
 
     Reads packets only (no decoding) from ``seek_to`` (timeline seconds; ``None`` = from the
@@ -114,9 +115,14 @@ def _packet_end(path: Path, index: int, seek_to: float | None, origin: float,
         return end, count
 
 
-def _stream_end(path: Path, index: int, header_end: float | None, origin: float,
-                container_end: float | None,
-                frame_step: float) -> tuple[float | None, bool, int | None]:
+def _stream_end(
+    path: Path,
+    index: int,
+    header_end: float | None,
+    origin: float,
+    container_end: float | None,
+    frame_step: float,
+) -> tuple[float | None, bool, int | None]:
     """Where a stream's data ends (timeline seconds), checked against what the headers say.
 
     Returns ``(end, short, n_packets)``: ``short`` when the data stops more than
@@ -125,8 +131,7 @@ def _stream_end(path: Path, index: int, header_end: float | None, origin: float,
     """
     expected = header_end if header_end is not None else container_end
     if expected is not None:
-        tail, _ = _packet_end(path, index, max(0.0, expected - _TAIL_SECONDS), origin,
-                              frame_step)
+        tail, _ = _packet_end(path, index, max(0.0, expected - _TAIL_SECONDS), origin, frame_step)
         if tail is not None and abs(tail - expected) <= _TRUNCATION_TOLERANCE:
             # The data ends where the header says: trust the header, exact where it exists
             # (mp4 edit lists trim the audio encoder's padding; packets do not).
@@ -203,11 +208,13 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         first_video = first.get(video.index) if video is not None else None
         first_audio = first.get(audio.index) if audio is not None else None
         if first_video is None and first_audio is None:
-            what = ("has no video or audio stream" if video is None and audio is None else
-                    "holds no video or audio that decodes (empty, damaged, or in a codec "
-                    "FFmpeg lacks)")
-            raise StimulusError(
-                f"{str(path)!r} {what} (streams: {describe_streams(container)})")
+            what = (
+                "has no video or audio stream"
+                if video is None and audio is None
+                else "holds no video or audio that decodes (empty, damaged, or in a codec "
+                "FFmpeg lacks)"
+            )
+            raise StimulusError(f"{str(path)!r} {what} (streams: {describe_streams(container)})")
         # Plain values only from here: a stream object must not outlive its container.
         fps = width = height = n_frames = video_index = video_header = None
         if first_video is not None:
@@ -226,21 +233,28 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     video_end = audio_end = None
     shortfall = []
     if video_index is not None:
-        video_end, short, count = _stream_end(path, video_index, video_header, origin,
-                                              container_end, 1.0 / fps if fps else 0.0)
+        video_end, short, count = _stream_end(
+            path, video_index, video_header, origin, container_end, 1.0 / fps if fps else 0.0
+        )
         if count is not None and (short or not n_frames):
             n_frames = count
         if short:
             shortfall.append("video")
     if audio_index is not None:
-        audio_end, short, _ = _stream_end(path, audio_index, audio_header, origin,
-                                          container_end, 0.0)
+        audio_end, short, _ = _stream_end(
+            path, audio_index, audio_header, origin, container_end, 0.0
+        )
         if short:
             shortfall.append("audio")
     ends = [e for e in (video_end, audio_end) if e is not None]
     duration = max(ends) if ends else container_end
-    if (container_end is not None and ends and video_header is None and audio_header is None
-            and duration < container_end - _TRUNCATION_TOLERANCE):
+    if (
+        container_end is not None
+        and ends
+        and video_header is None
+        and audio_header is None
+        and duration < container_end - _TRUNCATION_TOLERANCE
+    ):
         # Matroska records only the container's duration: the one promise to check.
         shortfall.append("media")
     if not duration or duration <= 0:
@@ -250,10 +264,21 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         warnings.warn(
             f"{str(path)!r} looks truncated (an interrupted download or copy?): its header "
             f"promises {promised:.3f} s but its {' and '.join(shortfall)} data stop at "
-            f"{duration:.3f} s; using the {duration:.3f} s present", UserWarning, stacklevel=2)
+            f"{duration:.3f} s; using the {duration:.3f} s present",
+            UserWarning,
+            stacklevel=2,
+        )
     return MediaInfo(
-        path=path, duration=float(duration),
-        has_video=video_index is not None, has_audio=audio_index is not None,
-        fps=fps, width=width, height=height, n_frames=n_frames,
-        audio_sample_rate=sample_rate, audio_channels=channels,
-        video_duration=video_end, audio_duration=audio_end)
+        path=path,
+        duration=float(duration),
+        has_video=video_index is not None,
+        has_audio=audio_index is not None,
+        fps=fps,
+        width=width,
+        height=height,
+        n_frames=n_frames,
+        audio_sample_rate=sample_rate,
+        audio_channels=channels,
+        video_duration=video_end,
+        audio_duration=audio_end,
+    )

@@ -56,8 +56,9 @@ def frame_index_at(times, fps: float) -> np.ndarray:
     return np.trunc(fps * times + 1e-5).astype(np.int64)
 
 
-def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None,
-            reformatter: VideoReformatter | None = None) -> np.ndarray:
+def _to_rgb(
+    frame: av.VideoFrame, size: tuple[int, int] | None, reformatter: VideoReformatter | None = None
+) -> np.ndarray:
     """One decoded frame as a read-only uint8 RGB array ``(H, W, 3)``, as displayed.
 
     Converted by swscale with the frame's own colour matrix and range and bicubic
@@ -72,8 +73,9 @@ def _to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None,
     if turns % 2 and size is not None:
         width, height = height, width
     reformatter = reformatter or VideoReformatter()
-    rgb = reformatter.reformat(frame, format="rgb24", width=width, height=height,
-                               interpolation="BICUBIC").to_ndarray()
+    rgb = reformatter.reformat(
+        frame, format="rgb24", width=width, height=height, interpolation="BICUBIC"
+    ).to_ndarray()
     if turns:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
     # The same array is handed out for every time that shows this frame: keep it intact.
@@ -91,7 +93,7 @@ def _timed_frames(path: Path, first_time: float) -> Iterator[tuple[float, av.Vid
     Seeks to the keyframe before ``first_time`` when that is far into the file; if the seek
     lands after it, decodes from the start.
     """
-    for seek in ((True, False) if first_time > _SEEK_AFTER_SECONDS else (False,)):
+    for seek in (True, False) if first_time > _SEEK_AFTER_SECONDS else (False,):
         with opened(path) as container:
             stream = video_stream(container)
             if stream is None:
@@ -102,8 +104,7 @@ def _timed_frames(path: Path, first_time: float) -> Iterator[tuple[float, av.Vid
             step = 1.0 / (fps_of(stream) or 25.0)
             if seek:
                 try:
-                    container.seek(int((first_time + origin) / tb), stream=stream,
-                                   backward=True)
+                    container.seek(int((first_time + origin) / tb), stream=stream, backward=True)
                 except av.error.FFmpegError:
                     continue
             last = None
@@ -176,22 +177,28 @@ def read_frames(
     path = media_path(path)
     times = np.asarray(times, dtype=np.float64)
     if times.ndim != 1:
-        raise InvalidParameterError(f"times must be a 1-D array of seconds, got shape "
-                                    f"{times.shape}")
+        raise InvalidParameterError(
+            f"times must be a 1-D array of seconds, got shape {times.shape}"
+        )
     if not np.isfinite(times).all():
         raise InvalidParameterError("times must be finite (no NaN or inf)")
     if size is not None:
-        if (not isinstance(size, (tuple, list)) or len(size) != 2
-                or not all(isinstance(v, (int, np.integer)) and v > 0 for v in size)):
-            raise InvalidParameterError(f"size must be None or (width, height) in pixels, got "
-                                        f"{size!r}")
+        if (
+            not isinstance(size, (tuple, list))
+            or len(size) != 2
+            or not all(isinstance(v, (int, np.integer)) and v > 0 for v in size)
+        ):
+            raise InvalidParameterError(
+                f"size must be None or (width, height) in pixels, got {size!r}"
+            )
         size = (int(size[0]), int(size[1]))
     require_track(path, "video")
     return _frames_at(path, times, size)
 
 
-def _frames_at(path: Path, times: np.ndarray,
-               size: tuple[int, int] | None) -> Iterator[tuple[int, np.ndarray]]:
+def _frames_at(
+    path: Path, times: np.ndarray, size: tuple[int, int] | None
+) -> Iterator[tuple[int, np.ndarray]]:
     order = np.argsort(times, kind="stable")
     if not len(order):
         return

@@ -45,8 +45,9 @@ class EspeakSynthesizer:
 
     name = "espeak-ng"
 
-    def __init__(self, voice: str | None = None, *, speed: int = 175,
-                 executable: str = "espeak-ng"):
+    def __init__(
+        self, voice: str | None = None, *, speed: int = 175, executable: str = "espeak-ng"
+    ):
         self.check_options(voice=voice, speed=speed, executable=executable)
         self.voice = voice
         self.speed = speed
@@ -63,8 +64,9 @@ class EspeakSynthesizer:
             check_int("speed", options["speed"], minimum=80, maximum=500)
         executable = options.get("executable", "espeak-ng")
         if not isinstance(executable, str) or not executable:
-            raise InvalidParameterError(f"executable must be a program name or path, got "
-                                        f"{executable!r}")
+            raise InvalidParameterError(
+                f"executable must be a program name or path, got {executable!r}"
+            )
 
     def __repr__(self) -> str:
         return f"EspeakSynthesizer(voice={self.voice!r}, speed={self.speed})"
@@ -75,14 +77,16 @@ class EspeakSynthesizer:
             raise MissingDependencyError(
                 f"tts='espeak-ng' needs the espeak-ng program, but {self.executable!r} is not "
                 "installed or not on PATH: apt-get install espeak-ng (Debian/Ubuntu), "
-                "brew install espeak-ng (macOS), or use tts='piper'")
+                "brew install espeak-ng (macOS), or use tts='piper'"
+            )
         return program
 
     def languages(self) -> frozenset[str]:
         """Language codes espeak-ng has a voice for (from ``espeak-ng --voices``)."""
         if self._languages is None:
-            listing = subprocess.run([self._program(), "--voices"], capture_output=True,
-                                     text=True, check=False).stdout
+            listing = subprocess.run(
+                [self._program(), "--voices"], capture_output=True, text=True, check=False
+            ).stdout
             codes = set()
             for line in listing.splitlines()[1:]:
                 fields = line.split()
@@ -107,23 +111,39 @@ class EspeakSynthesizer:
             f"espeak-ng has no voice for language {code!r}{did_you_mean(code, primaries)} "
             f"(it speaks {len(primaries)} languages, e.g. 'en', 'fr', 'de', 'es', 'zh'; "
             "`espeak-ng --voices` lists them); use tts='gtts' (online) or a Piper voice for "
-            "that language")
+            "that language"
+        )
 
     def fingerprint(self, language: str) -> str:
         return f"{self.voice_for(language)}|speed={self.speed}"
 
-    def synthesize(self, text: str, out_path: str | os.PathLike, *,
-                   language: str) -> SynthesizedSpeech:
+    def synthesize(
+        self, text: str, out_path: str | os.PathLike, *, language: str
+    ) -> SynthesizedSpeech:
         """Speak ``text`` into ``out_path``; the text goes through stdin, so any length works."""
         voice = self.voice_for(language)
         out_path = Path(out_path)
         with atomic_path(out_path) as tmp:
             done = subprocess.run(
-                [self._program(), "-v", voice, "-s", str(self.speed), "-b", "1", "--stdin",
-                 "-w", str(tmp)],
-                input=text.encode("utf-8"), capture_output=True, check=False)
+                [
+                    self._program(),
+                    "-v",
+                    voice,
+                    "-s",
+                    str(self.speed),
+                    "-b",
+                    "1",
+                    "--stdin",
+                    "-w",
+                    str(tmp),
+                ],
+                input=text.encode("utf-8"),
+                capture_output=True,
+                check=False,
+            )
             if done.returncode != 0 or wav_info(tmp) is None:
                 message = done.stderr.decode("utf-8", "replace").strip() or "no audio written"
                 raise StimulusError(
-                    f"espeak-ng (voice {voice!r}) failed on the text {preview(text)}: {message}")
+                    f"espeak-ng (voice {voice!r}) failed on the text {preview(text)}: {message}"
+                )
         return speech_from_file(out_path, self.name, voice, normalize_language(language))

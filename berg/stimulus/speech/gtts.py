@@ -73,7 +73,8 @@ class GTTSSynthesizer:
         except ImportError as error:
             raise MissingDependencyError(
                 "tts='gtts' needs the gTTS package: pip install gTTS; or use "
-                f"{OFFLINE_ALTERNATIVES}") from error
+                f"{OFFLINE_ALTERNATIVES}"
+            ) from error
         return gtts
 
     def _code(self, language: str) -> str:
@@ -83,7 +84,8 @@ class GTTSSynthesizer:
         if code not in supported:
             raise InvalidParameterError(
                 f"gTTS has no voice for language {code!r}{did_you_mean(code, supported)} "
-                f"(it speaks {format_choices(supported, limit=20)}); use tts='espeak-ng'")
+                f"(it speaks {format_choices(supported, limit=20)}); use tts='espeak-ng'"
+            )
         return code
 
     def voice_for(self, language: str) -> str:
@@ -92,20 +94,23 @@ class GTTSSynthesizer:
     def fingerprint(self, language: str) -> str:
         return f"{self.voice_for(language)}|slow={self.slow}"
 
-    def synthesize(self, text: str, out_path: str | os.PathLike, *,
-                   language: str) -> SynthesizedSpeech:
+    def synthesize(
+        self, text: str, out_path: str | os.PathLike, *, language: str
+    ) -> SynthesizedSpeech:
         """Ask Google to speak ``text`` and save it as WAV in ``out_path``."""
         code = self._code(language)
         voice = self.voice_for(language)
         gtts = self._gtts()
         mp3 = io.BytesIO()
         try:
-            gtts.gTTS(text, lang=code, tld=self.tld, slow=self.slow,
-                      timeout=self.timeout).write_to_fp(mp3)
+            gtts.gTTS(
+                text, lang=code, tld=self.tld, slow=self.slow, timeout=self.timeout
+            ).write_to_fp(mp3)
         except Exception as error:  # gTTSError, or requests' errors
             raise StimulusError(
                 f"gTTS could not reach Google to speak the text ({error}); gTTS needs internet. "
-                f"Offline, use {OFFLINE_ALTERNATIVES}") from error
+                f"Offline, use {OFFLINE_ALTERNATIVES}"
+            ) from error
         samples, sample_rate = _decode_mp3(mp3.getvalue())
         out_path = Path(out_path)
         write_wav(out_path, samples, sample_rate)

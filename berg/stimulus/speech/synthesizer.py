@@ -17,13 +17,20 @@ from berg.errors import (
 from berg.files import atomic_open
 from berg.stimulus.events import SynthesizedSpeech
 
-__all__ = ["OFFLINE_ALTERNATIVES", "Synthesizer", "language_mismatch", "preview",
-           "speech_from_file",
-           "wav_info", "write_wav"]
+__all__ = [
+    "OFFLINE_ALTERNATIVES",
+    "Synthesizer",
+    "language_mismatch",
+    "preview",
+    "speech_from_file",
+    "wav_info",
+    "write_wav",
+]
 
 
-OFFLINE_ALTERNATIVES = ("tts='piper' (offline, English by default) or tts='espeak-ng' "
-                         "(offline, many languages)")
+OFFLINE_ALTERNATIVES = (
+    "tts='piper' (offline, English by default) or tts='espeak-ng' (offline, many languages)"
+)
 
 
 @runtime_checkable
@@ -40,19 +47,22 @@ class Synthesizer(Protocol):
         """Everything that changes the audio for ``language`` (for the cache key)."""
         ...
 
-    def synthesize(self, text: str, out_path: str | os.PathLike, *,
-                   language: str) -> SynthesizedSpeech:
+    def synthesize(
+        self, text: str, out_path: str | os.PathLike, *, language: str
+    ) -> SynthesizedSpeech:
         """Speak ``text`` into the WAV file ``out_path`` (written atomically)."""
         ...
 
 
-def language_mismatch(language: str, backend: str, voice: str,
-                       speaks: str) -> InvalidParameterError:
+def language_mismatch(
+    language: str, backend: str, voice: str, speaks: str
+) -> InvalidParameterError:
     return InvalidParameterError(
         f"the text is in {language!r} but the {backend} voice {voice!r} speaks {speaks!r}; "
         f"use tts='espeak-ng' (offline, speaks {language!r} if espeak-ng knows it), tts='gtts' "
         f"(online, as the reference), a {backend} voice for {language!r}, or "
-        f"language={speaks!r} if the text really is in that language")
+        f"language={speaks!r} if the text really is in that language"
+    )
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
@@ -69,8 +79,12 @@ def wav_info(path: Path) -> tuple[int, int] | None:
     try:
         with wave.open(str(path), "rb") as wav:
             n_frames = wav.getnframes()
-            ok = (wav.getnchannels() == 1 and wav.getsampwidth() == 2 and n_frames > 0
-                  and len(wav.readframes(n_frames)) == 2 * n_frames)
+            ok = (
+                wav.getnchannels() == 1
+                and wav.getsampwidth() == 2
+                and n_frames > 0
+                and len(wav.readframes(n_frames)) == 2 * n_frames
+            )
             return (wav.getframerate(), n_frames) if ok else None
     except (OSError, EOFError, wave.Error):
         return None
@@ -81,8 +95,14 @@ def speech_from_file(path: Path, backend: str, voice: str, language: str) -> Syn
     if info is None:
         raise StimulusError(f"the {backend} synthesiser wrote no usable audio to {str(path)!r}")
     sample_rate, n_frames = info
-    return SynthesizedSpeech(path=path, sample_rate=sample_rate, duration=n_frames / sample_rate,
-                             backend=backend, voice=voice, language=language)
+    return SynthesizedSpeech(
+        path=path,
+        sample_rate=sample_rate,
+        duration=n_frames / sample_rate,
+        backend=backend,
+        voice=voice,
+        language=language,
+    )
 
 
 def preview(text: str, limit: int = 60) -> str:

@@ -22,8 +22,13 @@ from berg.stimulus.speech.language import guess_language
 from berg.stimulus.speech.piper import PiperSynthesizer
 from berg.stimulus.speech.synthesizer import Synthesizer, speech_from_file, wav_info
 
-__all__ = ["SYNTHESIZERS", "check_synthesizer", "make_synthesizer", "read_text_file",
-           "synthesize_text_file"]
+__all__ = [
+    "SYNTHESIZERS",
+    "check_synthesizer",
+    "make_synthesizer",
+    "read_text_file",
+    "synthesize_text_file",
+]
 
 
 #: Backend names accepted by :func:`make_synthesizer`.
@@ -94,20 +99,23 @@ def read_text_file(path: str | os.PathLike) -> str:
         encoding = "utf-8-sig"
         if b"\x00" in data:
             raise StimulusError(
-                f"text stimulus {name} looks binary (it contains NUL bytes), not UTF-8 text")
+                f"text stimulus {name} looks binary (it contains NUL bytes), not UTF-8 text"
+            )
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
-        bad = data[error.start:error.start + 1]
+        bad = data[error.start : error.start + 1]
         raise StimulusError(
             f"text stimulus {name} is not valid {encoding.removesuffix('-sig').upper()} "
-            f"(byte 0x{bad.hex()} at offset {error.start}); save it as UTF-8") from error
+            f"(byte 0x{bad.hex()} at offset {error.start}); save it as UTF-8"
+        ) from error
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     odd = [ch for ch in text if not (ch.isprintable() or ch.isspace())]
     if len(odd) > 0.1 * len(text):
         raise StimulusError(
             f"text stimulus {name} looks binary: {len(odd)} of its {len(text)} characters are "
-            "not printable")
+            "not printable"
+        )
     if odd:
         text = "".join(" " if not (ch.isprintable() or ch.isspace()) else ch for ch in text)
     text = text.strip()
@@ -116,9 +124,14 @@ def read_text_file(path: str | os.PathLike) -> str:
     return text
 
 
-def synthesize_text_file(path: str | os.PathLike, cache_dir: str | os.PathLike, *,
-                         backend: str | Synthesizer = "piper", language: str | None = None,
-                         **options) -> SynthesizedSpeech:
+def synthesize_text_file(
+    path: str | os.PathLike,
+    cache_dir: str | os.PathLike,
+    *,
+    backend: str | Synthesizer = "piper",
+    language: str | None = None,
+    **options,
+) -> SynthesizedSpeech:
     """Speak a ``.txt`` stimulus into a cached WAV file.
 
     Parameters
@@ -159,12 +172,14 @@ def synthesize_text_file(path: str | os.PathLike, cache_dir: str | os.PathLike, 
         if options:
             raise InvalidParameterError(
                 f"options {sorted(options)} only apply when backend is a name; configure the "
-                "synthesiser object instead")
+                "synthesiser object instead"
+            )
         synthesizer = backend
     else:
         raise InvalidParameterError(
             f"backend must be one of {format_choices(SYNTHESIZERS)} or a Synthesizer, got "
-            f"{type(backend).__name__} {backend!r}")
+            f"{type(backend).__name__} {backend!r}"
+        )
 
     if language is None:
         guess = guess_language(text)
@@ -172,13 +187,17 @@ def synthesize_text_file(path: str | os.PathLike, cache_dir: str | os.PathLike, 
         if not guess.reliable:
             warnings.warn(
                 f"the language of {str(path)!r} is uncertain ({guess.reason}); reading it as "
-                f"{language!r}. Pass language='..' to choose.", UserWarning, stacklevel=2)
+                f"{language!r}. Pass language='..' to choose.",
+                UserWarning,
+                stacklevel=2,
+            )
     else:
         language = normalize_language(language)
 
     voice = synthesizer.voice_for(language)
-    key = "\x00".join([f"v{_CACHE_VERSION}", text, synthesizer.name,
-                       synthesizer.fingerprint(language), language])
+    key = "\x00".join(
+        [f"v{_CACHE_VERSION}", text, synthesizer.name, synthesizer.fingerprint(language), language]
+    )
     out_path = Path(cache_dir) / "speech" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.wav"
     if wav_info(out_path) is not None:
         return speech_from_file(out_path, synthesizer.name, voice, language)

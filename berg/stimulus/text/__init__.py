@@ -1,7 +1,7 @@
 """Sentences and word contexts for the text extractor, built the way the TRIBE v2 reference does.
 
-    splitters  where sentences end: spaCy (the reference's), rules, or a callable
-    contexts   the re-cased text and each word's context (the reference's steps, in full)
+splitters  where sentences end: spaCy (the reference's), rules, or a callable
+contexts   the re-cased text and each word's context (the reference's steps, in full)
 """
 
 from berg.stimulus.text.contexts import (

@@ -124,13 +124,16 @@ _PREFIX_CHARS = frozenset("!\"#$%&'()*+,:;<=>?[]_`{}¿¡«»“”‘’„‚�
 
 # ... unless the rest is one of its special cases (tokenizer exceptions starting with a quote).
 _APOSTROPHE_WORDS = frozenset(
-    q + w for q in "'’" for w in
-    "cause Cause cos Cos coz Coz cuz Cuz bout em nuff d ll re s S".split()) | {"‘s", "‘S"}
+    q + w
+    for q in "'’"
+    for w in "cause Cause cos Cos coz Coz cuz Cuz bout em nuff d ll re s S".split()
+) | {"‘s", "‘S"}
 
 
 def _is_special(rest: str) -> bool:
     return rest in _APOSTROPHE_WORDS or (
-        len(rest) > 1 and not rest[-1].isalnum() and rest[:-1] in _APOSTROPHE_WORDS)
+        len(rest) > 1 and not rest[-1].isalnum() and rest[:-1] in _APOSTROPHE_WORDS
+    )
 
 
 def _token_offset(word: str) -> int:
@@ -142,7 +145,7 @@ def _token_offset(word: str) -> int:
     while i < lead and not _is_special(word[i:]):
         if word.startswith("..", i):
             i = len(word) - len(word[i:].lstrip("."))
-        elif word[i] in _PREFIX_CHARS and not (word[i] == "+" and word[i + 1:i + 2].isdigit()):
+        elif word[i] in _PREFIX_CHARS and not (word[i] == "+" and word[i + 1 : i + 2].isdigit()):
             i += 1
         else:
             break
@@ -207,8 +210,9 @@ class _Placer:
         return sentence.text_start + min(offset, sentence.kept)
 
 
-def _place_words(words: list[str], splitter: SentenceSplitter
-                 ) -> tuple[str, list[tuple[str, int] | None]]:
+def _place_words(
+    words: list[str], splitter: SentenceSplitter
+) -> tuple[str, list[tuple[str, int] | None]]:
     """The re-cased text, and each word's (sentence with trailing whitespace, start in it)."""
     raw_starts, cursor = [], 0
     for word in words:
@@ -235,8 +239,9 @@ def _place_words(words: list[str], splitter: SentenceSplitter
                 key = _normalize(word)
                 lo = bisect.bisect_left(token_starts, own)
                 hi = bisect.bisect_left(token_starts, max(stop, own + 1))
-                position = next((tokens[k][0] for k in range(lo, hi)
-                                 if _normalize(tokens[k][1]) == key), None)
+                position = next(
+                    (tokens[k][0] for k in range(lo, hi) if _normalize(tokens[k][1]) == key), None
+                )
                 if position is None and key:  # the reference's character-level fallback
                     position = placer.position(raw_start + _LEADING_PUNCT.match(word).end())
             elif own is not None:
@@ -253,23 +258,25 @@ def _check_words(words: object) -> list[str]:
     if isinstance(words, str) or not isinstance(words, Sequence):
         raise InvalidParameterError(
             f"words must be a sequence of str (one per spoken word), got "
-            f"{type(words).__name__} {words!r:.80}")
+            f"{type(words).__name__} {words!r:.80}"
+        )
     bad = next((w for w in words if not isinstance(w, str)), None)
     if bad is not None:
-        raise InvalidParameterError(
-            f"every word must be a str, got {type(bad).__name__} {bad!r}")
+        raise InvalidParameterError(f"every word must be a str, got {type(bad).__name__} {bad!r}")
     # Words are joined with single spaces: surrounding whitespace (faster-whisper's leading
     # space) is not part of a word. WhisperX, the reference's recogniser, gives none.
     return [w.strip() for w in words]
 
 
 def _check_max_words(max_words: object) -> int | None:
-    return check_int(f"max_words (the reference's: {DEFAULT_MAX_CONTEXT_WORDS})", max_words,
-                     none="no limit")
+    return check_int(
+        f"max_words (the reference's: {DEFAULT_MAX_CONTEXT_WORDS})", max_words, none="no limit"
+    )
 
 
-def _contexts(words: list[str], placed: list[tuple[str, int] | None],
-              max_words: int | None) -> list[str]:
+def _contexts(
+    words: list[str], placed: list[tuple[str, int] | None], max_words: int | None
+) -> list[str]:
     """Step 3 of the module docstring (``AddContextToWords``, one stimulus, no split field)."""
     contexts: list[str] = []
     pieces: deque[str] = deque(maxlen=max_words)
@@ -287,7 +294,7 @@ def _contexts(words: list[str], placed: list[tuple[str, int] | None],
             else:
                 pieces[-1] += sentence[cursor:char]
                 cursor = char
-        new = sentence[cursor:char + len(word)]
+        new = sentence[cursor : char + len(word)]
         contexts.append("".join(pieces) + new)
         pieces.append(new)
         cursor = char + len(word)
@@ -295,8 +302,13 @@ def _contexts(words: list[str], placed: list[tuple[str, int] | None],
     return contexts
 
 
-def word_contexts(words: Sequence[str], *, max_words: int | None = DEFAULT_MAX_CONTEXT_WORDS,
-                  splitter: object = "auto", language: str | None = None) -> list[str]:
+def word_contexts(
+    words: Sequence[str],
+    *,
+    max_words: int | None = DEFAULT_MAX_CONTEXT_WORDS,
+    splitter: object = "auto",
+    language: str | None = None,
+) -> list[str]:
     """The context string of every word of one stimulus, as the reference builds it.
 
     Parameters
@@ -333,8 +345,9 @@ def word_contexts(words: Sequence[str], *, max_words: int | None = DEFAULT_MAX_C
     return _contexts(cleaned, placed, limit)
 
 
-def recased_text(words: Sequence[str], *, splitter: object = "auto",
-                 language: str | None = None) -> str:
+def recased_text(
+    words: Sequence[str], *, splitter: object = "auto", language: str | None = None
+) -> str:
     """The reference's text of a stimulus (its ``Text`` event): re-cased sentences joined by
     ``". "``. Every context is a slice of it."""
     cleaned = [w for w in _check_words(words) if w]
@@ -343,10 +356,13 @@ def recased_text(words: Sequence[str], *, splitter: object = "auto",
     return _recase(raw, segment(raw)[0])[0]
 
 
-def attach_contexts(words: Sequence[TimedWord], *,
-                    max_words: int | None = DEFAULT_MAX_CONTEXT_WORDS,
-                    splitter: object = "auto", language: str | None = None
-                    ) -> list[tuple[TimedWord, str]]:
+def attach_contexts(
+    words: Sequence[TimedWord],
+    *,
+    max_words: int | None = DEFAULT_MAX_CONTEXT_WORDS,
+    splitter: object = "auto",
+    language: str | None = None,
+) -> list[tuple[TimedWord, str]]:
     """Pair every timed word of one stimulus with its context, dropping those without one.
 
     This is `word_contexts` on ``[w.text for w in words]`` followed by the reference's
@@ -370,16 +386,20 @@ def attach_contexts(words: Sequence[TimedWord], *,
     """
     if isinstance(words, str) or not isinstance(words, Sequence):
         raise InvalidParameterError(
-            f"words must be a sequence of TimedWord, got {type(words).__name__}")
+            f"words must be a sequence of TimedWord, got {type(words).__name__}"
+        )
     for i, word in enumerate(words):
         if not isinstance(word, TimedWord):
             raise InvalidParameterError(
-                f"words[{i}] must be a TimedWord, got {type(word).__name__} {word!r}")
+                f"words[{i}] must be a TimedWord, got {type(word).__name__} {word!r}"
+            )
         if i and word.start < words[i - 1].start:
             raise InvalidParameterError(
                 f"words must be in temporal order: words[{i}] {word.text!r} starts at "
                 f"{word.start} s, before words[{i - 1}] {words[i - 1].text!r} at "
-                f"{words[i - 1].start} s")
-    contexts = word_contexts([w.text for w in words], max_words=max_words,
-                             splitter=splitter, language=language)
+                f"{words[i - 1].start} s"
+            )
+    contexts = word_contexts(
+        [w.text for w in words], max_words=max_words, splitter=splitter, language=language
+    )
     return [(w, c) for w, c in zip(words, contexts) if c]

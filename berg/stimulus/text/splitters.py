@@ -26,8 +26,14 @@ from dataclasses import dataclass, field
 from berg.errors import InvalidParameterError, MissingDependencyError, did_you_mean
 from berg.stimulus.options import normalize_language
 
-__all__ = ["SentenceSplitter", "Spans", "Tokens", "check_splitter", "resolve_splitter",
-           "split_sentences"]
+__all__ = [
+    "SentenceSplitter",
+    "Spans",
+    "Tokens",
+    "check_splitter",
+    "resolve_splitter",
+    "split_sentences",
+]
 
 
 logger = logging.getLogger(__name__)
@@ -69,8 +75,11 @@ class SentenceSplitter:
 
 def _spacy_candidates(code: str) -> list[str]:
     """Installed-pipeline names to try for a language, best first (the reference uses lg)."""
-    names = [f"{code}_core_{genre}_{size}"
-             for size in ("lg", "md", "sm", "trf") for genre in ("web", "news")]
+    names = [
+        f"{code}_core_{genre}_{size}"
+        for size in ("lg", "md", "sm", "trf")
+        for genre in ("web", "news")
+    ]
     return names if code == "en" else [*names, "xx_sent_ud_sm"]
 
 
@@ -93,7 +102,8 @@ def _load_spacy(model: str):
     except OSError as error:
         raise MissingDependencyError(
             f"the spaCy pipeline {model!r} is not installed ({error}); install it with: "
-            f"python -m spacy download {model}") from error
+            f"python -m spacy download {model}"
+        ) from error
 
 
 def _spacy_splitter(nlp, name: str | None = None) -> SentenceSplitter:
@@ -107,7 +117,8 @@ def _spacy_splitter(nlp, name: str | None = None) -> SentenceSplitter:
         if len(doc) and not doc.has_annotation("SENT_START"):
             raise InvalidParameterError(
                 f"the spaCy pipeline {name!r} sets no sentence boundaries; use one with a "
-                f"parser, 'senter' or 'sentencizer' (pipes: {list(nlp.pipe_names)})")
+                f"parser, 'senter' or 'sentencizer' (pipes: {list(nlp.pipe_names)})"
+            )
         spans = [(s.start_char, s.end_char) for s in doc.sents]
         return spans, [(t.idx, t.text) for t in doc]
 
@@ -125,7 +136,8 @@ def _callable_splitter(function: Callable[[str], Sequence[str]]) -> SentenceSpli
             sentences = None
         if sentences is None or not all(isinstance(s, str) for s in sentences):
             raise InvalidParameterError(
-                f"the splitter {label!r} must return a list of str, got {returned!r:.200}")
+                f"the splitter {label!r} must return a list of str, got {returned!r:.200}"
+            )
         spans, cursor = [], 0
         for sentence in sentences:
             if not sentence:
@@ -135,7 +147,8 @@ def _callable_splitter(function: Callable[[str], Sequence[str]]) -> SentenceSpli
                 raise InvalidParameterError(
                     f"the splitter {label!r} returned {sentence!r}, which is not the next part "
                     f"of the text after character {cursor}: a splitter must return pieces of "
-                    f"its input, in order")
+                    f"its input, in order"
+                )
             spans.append((start, start + len(sentence)))
             cursor = start + len(sentence)
         return spans, None
@@ -155,22 +168,30 @@ def _resolve_named(spec: str, code: str) -> SentenceSplitter:
         if not _spacy_installed():
             raise MissingDependencyError(
                 f"splitter={spec!r} needs spaCy, which is not installed; install it with: "
-                f"pip install spacy && python -m spacy download {model}")
+                f"pip install spacy && python -m spacy download {model}"
+            )
         nlp = _load_spacy(model)
         return _spacy_splitter(nlp, f"spacy:{model}=={nlp.meta.get('version', '?')}")
     model = _installed_pipeline(code) if _spacy_installed() else None
     if model is not None:
         return _resolve_named(f"spacy:{model}", code)
     if spec == "spacy":
-        why = ("spaCy is not installed" if not _spacy_installed()
-               else f"no spaCy pipeline for language {code!r} is installed "
-                    f"(tried {', '.join(_spacy_candidates(code))})")
+        why = (
+            "spaCy is not installed"
+            if not _spacy_installed()
+            else f"no spaCy pipeline for language {code!r} is installed "
+            f"(tried {', '.join(_spacy_candidates(code))})"
+        )
         raise MissingDependencyError(
             f"splitter='spacy' was asked for but {why}; install it with: {_SPACY_INSTALL} "
-            f"(or pass splitter='rules' for berg's rule-based splitter)")
+            f"(or pass splitter='rules' for berg's rule-based splitter)"
+        )
     logger.warning(
         "no spaCy pipeline for %r sentences (the reference uses en_core_web_lg); using berg's "
-        "rule-based splitter. For the reference's sentences: %s", code, _SPACY_INSTALL)
+        "rule-based splitter. For the reference's sentences: %s",
+        code,
+        _SPACY_INSTALL,
+    )
     return SentenceSplitter("rules", _rule_segment)
 
 
@@ -190,8 +211,7 @@ def check_splitter(splitter: object, language: str | None = None) -> None:
     resolve_splitter(splitter, language=language)
 
 
-def resolve_splitter(splitter: object = "auto", *, language: str | None = None
-                     ) -> SentenceSplitter:
+def resolve_splitter(splitter: object = "auto", *, language: str | None = None) -> SentenceSplitter:
     """Turn a ``splitter=`` argument into a `SentenceSplitter` (do it once, record its ``.name``).
 
     Parameters
@@ -226,18 +246,21 @@ def resolve_splitter(splitter: object = "auto", *, language: str | None = None
             return _resolve_named(splitter, code if splitter != "rules" else "")
         raise InvalidParameterError(
             f"unknown sentence splitter {splitter!r}{did_you_mean(splitter, _SPLITTER_CHOICES)}; "
-            f"use 'auto', 'spacy', 'spacy:<pipeline>', 'rules' or a callable")
+            f"use 'auto', 'spacy', 'spacy:<pipeline>', 'rules' or a callable"
+        )
     if callable(splitter) and hasattr(splitter, "pipe_names"):
         return _spacy_splitter(splitter)
     if callable(splitter):
         return _callable_splitter(splitter)
     raise InvalidParameterError(
         f"splitter must be 'auto', 'spacy', 'spacy:<pipeline>', 'rules' or a callable, "
-        f"got {type(splitter).__name__} {splitter!r}")
+        f"got {type(splitter).__name__} {splitter!r}"
+    )
 
 
-def split_sentences(text: str, *, splitter: object = "auto", language: str | None = None
-                    ) -> list[str]:
+def split_sentences(
+    text: str, *, splitter: object = "auto", language: str | None = None
+) -> list[str]:
     """Split ``text`` into sentences.
 
     Parameters
@@ -263,13 +286,16 @@ _CLOSERS = "\"')]}»›”’"
 _OPENERS = "\"'([{«‹“‘¿¡"
 
 
-_END = re.compile(rf"(?P<stop>[.!?…]+)[{re.escape(_CLOSERS)}]*(?=\s|$)"
-                  rf"|(?P<cjk>[。！？]+)[{re.escape(_CLOSERS)}」』）]*")
+_END = re.compile(
+    rf"(?P<stop>[.!?…]+)[{re.escape(_CLOSERS)}]*(?=\s|$)"
+    rf"|(?P<cjk>[。！？]+)[{re.escape(_CLOSERS)}」』）]*"
+)
 
 
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms mx dr prof sr jr st mt rev fr gen col lt sgt capt gov sen rep vs cf fig approx"
-    .split())
+    "mr mrs ms mx dr prof sr jr st mt rev fr gen col lt sgt capt gov sen rep vs cf fig "
+    "approx".split()
+)
 
 
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+")
@@ -280,7 +306,7 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     start = dot
     while start > 0 and not text[start - 1].isspace():
         start -= 1
-    word = text[start:dot + 1].lstrip(_OPENERS)
+    word = text[start : dot + 1].lstrip(_OPENERS)
     return word[:-1].lower() in _ABBREVIATIONS or _DOTTED.fullmatch(word) is not None
 
 

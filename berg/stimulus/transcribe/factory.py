@@ -51,6 +51,7 @@ def check_transcriber(backend: object = "faster-whisper", options: dict | None =
     options = dict(options or {})
     for name, instead in _SEPARATE.items():
         if name in options:
-            raise InvalidParameterError(f"asr_options cannot set {name!r}: use the option "
-                                        f"{instead!r}")
+            raise InvalidParameterError(
+                f"asr_options cannot set {name!r}: use the option {instead!r}"
+            )
     backend_class("transcriber", backend, _CLASSES, options).check_options(**options)

@@ -90,11 +90,19 @@ class FasterWhisperTranscriber(ModelHolder):
 
     backend = "faster-whisper"
 
-    def __init__(self, model: str | os.PathLike = "large-v3", *, device: str = "auto",
-                 compute_type: str | None = None, beam_size: int = 5,
-                 vad_filter: bool = True, snap_to_speech: bool = True,
-                 download_root: str | os.PathLike | None = None,
-                 local_files_only: bool = False, cpu_threads: int = 0):
+    def __init__(
+        self,
+        model: str | os.PathLike = "large-v3",
+        *,
+        device: str = "auto",
+        compute_type: str | None = None,
+        beam_size: int = 5,
+        vad_filter: bool = True,
+        snap_to_speech: bool = True,
+        download_root: str | os.PathLike | None = None,
+        local_files_only: bool = False,
+        cpu_threads: int = 0,
+    ):
         self.model_name, self._model_source = resolve_whisper_model(model)
         self.device, self.device_index = resolve_asr_device(device)
         self.compute_type = choose_compute_type(self.device, compute_type)
@@ -120,12 +128,16 @@ class FasterWhisperTranscriber(ModelHolder):
                 check_bool(name, options[name])
         compute_type = options.get("compute_type")
         if compute_type is not None and not isinstance(compute_type, str):
-            raise InvalidParameterError(f"compute_type must be a CTranslate2 compute type "
-                                        f"such as 'int8' or 'float16', got {compute_type!r}")
+            raise InvalidParameterError(
+                f"compute_type must be a CTranslate2 compute type "
+                f"such as 'int8' or 'float16', got {compute_type!r}"
+            )
 
     def __repr__(self) -> str:
-        return (f"FasterWhisperTranscriber(model={self.model_name!r}, device={self.device!r}, "
-                f"compute_type={self.compute_type!r})")
+        return (
+            f"FasterWhisperTranscriber(model={self.model_name!r}, device={self.device!r}, "
+            f"compute_type={self.compute_type!r})"
+        )
 
     def fingerprint(self) -> dict:
         """Everything that decides the words, for the transcript cache key.
@@ -134,11 +146,17 @@ class FasterWhisperTranscriber(ModelHolder):
         a named model by its name. The device and compute type are in: float16 on a GPU and
         int8 on a CPU can decode differently. CPU threads are not.
         """
-        return {"backend": self.backend, "model": model_identity(self._model_source),
-                "device": self.device, "compute_type": self.compute_type,
-                "beam_size": self.beam_size, "vad_filter": self.vad_filter,
-                "snap_to_speech": self.snap_to_speech, "silence_peak": SILENCE_PEAK,
-                "packages": installed_versions("faster-whisper", "ctranslate2")}
+        return {
+            "backend": self.backend,
+            "model": model_identity(self._model_source),
+            "device": self.device,
+            "compute_type": self.compute_type,
+            "beam_size": self.beam_size,
+            "vad_filter": self.vad_filter,
+            "snap_to_speech": self.snap_to_speech,
+            "silence_peak": SILENCE_PEAK,
+            "packages": installed_versions("faster-whisper", "ctranslate2"),
+        }
 
     def _load_model(self):
         if self._model is not None:
@@ -147,16 +165,23 @@ class FasterWhisperTranscriber(ModelHolder):
 
         try:
             self._model = WhisperModel(
-                self._model_source, device=self.device, device_index=self.device_index,
-                compute_type=self.compute_type, cpu_threads=self.cpu_threads,
-                download_root=self.download_root, local_files_only=self.local_files_only)
+                self._model_source,
+                device=self.device,
+                device_index=self.device_index,
+                compute_type=self.compute_type,
+                cpu_threads=self.cpu_threads,
+                download_root=self.download_root,
+                local_files_only=self.local_files_only,
+            )
         except Exception as error:
-            raise model_load_error(self.model_name, self._model_source, error,
-                                    self.local_files_only) from error
+            raise model_load_error(
+                self.model_name, self._model_source, error, self.local_files_only
+            ) from error
         return self._model
 
-    def transcribe(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
-                   language: str | None = None) -> Transcript:
+    def transcribe(
+        self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, language: str | None = None
+    ) -> Transcript:
         """Recognise the words in ``audio``.
 
         Parameters
@@ -191,17 +216,24 @@ class FasterWhisperTranscriber(ModelHolder):
                 raise InvalidParameterError(
                     f"language={language!r} was requested but model {self.model_name!r} is "
                     "English-only; use a multilingual model (e.g. model='large-v3') or "
-                    "language='en'")
+                    "language='en'"
+                )
             raise InvalidParameterError(
                 f"Whisper does not know language {language!r}"
                 f"{did_you_mean(language, model.supported_languages)} (valid: ISO 639-1 codes "
-                f"such as {format_choices(model.supported_languages, limit=8)})")
+                f"such as {format_choices(model.supported_languages, limit=8)})"
+            )
         if not multilingual:
             language = "en"  # what the model speaks; nothing to detect
 
         if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
-            return Transcript(words=(), language=language, language_probability=None,
-                              backend=self.backend, model=self.model_name)
+            return Transcript(
+                words=(),
+                language=language,
+                language_probability=None,
+                backend=self.backend,
+                model=self.model_name,
+            )
 
         # faster-whisper's filter banks are a NumPy matrix product, whose sums OpenBLAS
         # splits by its thread count: word times then move by 20 ms with OPENBLAS_NUM_THREADS
@@ -211,10 +243,13 @@ class FasterWhisperTranscriber(ModelHolder):
 
         with threadpool_limits(limits=1, user_api="blas"):
             segments, info = model.transcribe(
-                audio, language=language, beam_size=self.beam_size, word_timestamps=True,
-                vad_filter=self.vad_filter)
-            raw = [(w.word, w.start, w.end) for segment in segments
-                   for w in (segment.words or ())]
+                audio,
+                language=language,
+                beam_size=self.beam_size,
+                word_timestamps=True,
+                vad_filter=self.vad_filter,
+            )
+            raw = [(w.word, w.start, w.end) for segment in segments for w in (segment.words or ())]
         words = timed_words(raw)
         if self.snap_to_speech:
             words = snap_to_speech(words, audio)
@@ -223,4 +258,6 @@ class FasterWhisperTranscriber(ModelHolder):
             words=words,
             language=info.language,
             language_probability=float(info.language_probability) if detected else None,
-            backend=self.backend, model=self.model_name)
+            backend=self.backend,
+            model=self.model_name,
+        )

@@ -17,8 +17,14 @@ from berg.errors import (
     format_choices,
 )
 
-__all__ = ["choose_compute_type", "missing_whisperx", "model_identity", "model_load_error",
-           "resolve_asr_device", "resolve_whisper_model"]
+__all__ = [
+    "choose_compute_type",
+    "missing_whisperx",
+    "model_identity",
+    "model_load_error",
+    "resolve_asr_device",
+    "resolve_whisper_model",
+]
 
 
 def resolve_asr_device(device: object) -> tuple[str, int]:
@@ -39,11 +45,13 @@ def resolve_asr_device(device: object) -> tuple[str, int]:
     if n_gpus == 0:
         raise DeviceNotAvailableError(
             f"device={device!r} was requested but CTranslate2 (which runs Whisper) sees "
-            "no CUDA GPU; use device='cpu', or device='auto' to take a GPU only when present")
+            "no CUDA GPU; use device='cpu', or device='auto' to take a GPU only when present"
+        )
     if index >= n_gpus:
         raise DeviceNotAvailableError(
             f"device={device!r} was requested but CTranslate2 sees {n_gpus} GPU(s) "
-            f"(valid: {', '.join(f'cuda:{i}' for i in range(n_gpus))})")
+            f"(valid: {', '.join(f'cuda:{i}' for i in range(n_gpus))})"
+        )
     return "cuda", index
 
 
@@ -63,7 +71,8 @@ def choose_compute_type(device: str, requested: str | None) -> str:
         raise InvalidParameterError(
             f"compute_type={requested!r} is not supported on {where}"
             f"{did_you_mean(requested, supported)} (valid here: {format_choices(supported)}; "
-            "or None to choose automatically)")
+            "or None to choose automatically)"
+        )
     return requested
 
 
@@ -74,24 +83,32 @@ def resolve_whisper_model(model: object) -> tuple[str, str]:
     if not isinstance(model, (str, os.PathLike)):
         raise InvalidParameterError(
             f"model must be a Whisper model name (e.g. 'large-v3'), a Hugging Face repo id or "
-            f"a local directory, got {type(model).__name__} {model!r}")
+            f"a local directory, got {type(model).__name__} {model!r}"
+        )
     text = os.fspath(model)
     if not text.strip():
         raise InvalidParameterError("model is empty; give a name such as 'large-v3' or a path")
     path = Path(text).expanduser()
-    looks_like_path = (isinstance(model, os.PathLike) or path.exists()
-                       or text.startswith(("/", ".", "~", "\\")) or text.count("/") > 1
-                       or "\\" in text or (len(text) > 1 and text[1] == ":"))
+    looks_like_path = (
+        isinstance(model, os.PathLike)
+        or path.exists()
+        or text.startswith(("/", ".", "~", "\\"))
+        or text.count("/") > 1
+        or "\\" in text
+        or (len(text) > 1 and text[1] == ":")
+    )
     if looks_like_path:
         if not path.is_dir():
             raise ModelLoadError(
                 f"no Whisper model directory at {str(path)!r}; give a directory holding a "
                 "CTranslate2 conversion (model.bin, config.json, tokenizer.json), or a model "
-                "name such as 'large-v3'")
+                "name such as 'large-v3'"
+            )
         if not (path / "model.bin").is_file():
             raise ModelLoadError(
                 f"{str(path)!r} holds no CTranslate2 Whisper model (no model.bin); convert one "
-                "with ct2-transformers-converter or give a model name such as 'large-v3'")
+                "with ct2-transformers-converter or give a model name such as 'large-v3'"
+            )
         return str(path), str(path.resolve())
     if "/" in text:  # a Hugging Face repo id, e.g. Systran/faster-whisper-large-v3
         return text, text
@@ -99,7 +116,8 @@ def resolve_whisper_model(model: object) -> tuple[str, str]:
     if text not in sizes:
         raise InvalidParameterError(
             f"unknown Whisper model {text!r}{did_you_mean(text, sizes)} (valid: "
-            f"{format_choices(sizes, limit=20)}, a Hugging Face repo id, or a local directory)")
+            f"{format_choices(sizes, limit=20)}, a Hugging Face repo id, or a local directory)"
+        )
     return text, text
 
 
@@ -113,26 +131,31 @@ def model_identity(source: str) -> str:
     return source
 
 
-def model_load_error(name: str, source: str, error: Exception,
-                      local_files_only: bool) -> BERGError:
+def model_load_error(name: str, source: str, error: Exception, local_files_only: bool) -> BERGError:
     if isinstance(error, BERGError):
         return error
     detail = f"[{type(error).__name__}: {error}]"
-    fetching = (type(error).__module__.startswith("huggingface_hub")
-                or isinstance(error, (FileNotFoundError, ConnectionError)))
+    fetching = type(error).__module__.startswith("huggingface_hub") or isinstance(
+        error, (FileNotFoundError, ConnectionError)
+    )
     if os.path.isdir(source) or not fetching:
         return ModelLoadError(f"could not load the Whisper model {name!r} {detail}")
-    how = ("it is not in the local cache and local_files_only=True" if local_files_only
-           else "it is not cached here and could not be downloaded from the Hugging Face Hub "
-                "(no network?)")
+    how = (
+        "it is not in the local cache and local_files_only=True"
+        if local_files_only
+        else "it is not cached here and could not be downloaded from the Hugging Face Hub "
+        "(no network?)"
+    )
     return ModelLoadError(
         f"could not load the Whisper model {name!r}: {how}. Download it once where there is "
         f"a network (e.g. faster_whisper.download_model({name!r})), set download_root to the "
-        f"directory that holds it, or pass model='/path/to/converted/model' {detail}")
+        f"directory that holds it, or pass model='/path/to/converted/model' {detail}"
+    )
 
 
 def missing_whisperx() -> MissingDependencyError:
     return MissingDependencyError(
         "the 'whisperx' transcriber needs the whisperx package, which is not installed: "
         "pip install whisperx (or pip install 'berg-tribe[whisperx]'); "
-        "backend='faster-whisper' needs nothing more")
+        "backend='faster-whisper' needs nothing more"
+    )

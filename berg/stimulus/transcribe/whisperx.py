@@ -59,16 +59,24 @@ class WhisperXTranscriber(ModelHolder):
     backend = "whisperx"
     _held = ("_asr", "_aligners")  # close() releases the Whisper and alignment models
 
-    def __init__(self, model: str = "large-v3",
-                 align_model: str | None = "WAV2VEC2_ASR_LARGE_LV60K_960H", *,
-                 device: str = "auto", compute_type: str | None = None, batch_size: int = 16,
-                 language: str | None = None, download_root: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        model: str = "large-v3",
+        align_model: str | None = "WAV2VEC2_ASR_LARGE_LV60K_960H",
+        *,
+        device: str = "auto",
+        compute_type: str | None = None,
+        batch_size: int = 16,
+        language: str | None = None,
+        download_root: str | os.PathLike | None = None,
+    ):
         # find_spec, not an import: importing whisperx pulls in torch, transformers, pyannote
         if sys.modules.get("whisperx") is None and importlib.util.find_spec("whisperx") is None:
             raise missing_whisperx()
         if not isinstance(model, (str, os.PathLike)) or not str(model).strip():
-            raise InvalidParameterError(f"model must be a Whisper model name or path, got "
-                                        f"{model!r}")
+            raise InvalidParameterError(
+                f"model must be a Whisper model name or path, got {model!r}"
+            )
         self.check_options(align_model=align_model, batch_size=batch_size)
         self.model_name = str(model)
         self.align_model = align_model
@@ -86,13 +94,16 @@ class WhisperXTranscriber(ModelHolder):
         align_model = options.get("align_model")
         if align_model is not None and (not isinstance(align_model, str) or not align_model):
             raise InvalidParameterError(
-                f"align_model must be an alignment model name or None, got {align_model!r}")
+                f"align_model must be an alignment model name or None, got {align_model!r}"
+            )
         if "batch_size" in options:
             check_int("batch_size", options["batch_size"])
 
     def __repr__(self) -> str:
-        return (f"WhisperXTranscriber(model={self.model_name!r}, align_model={self.align_model!r}, "
-                f"device={self.device!r}, compute_type={self.compute_type!r})")
+        return (
+            f"WhisperXTranscriber(model={self.model_name!r}, align_model={self.align_model!r}, "
+            f"device={self.device!r}, compute_type={self.compute_type!r})"
+        )
 
     def _load_model(self) -> None:
         # Alignment models load per language, when needed.
@@ -100,10 +111,16 @@ class WhisperXTranscriber(ModelHolder):
 
     def fingerprint(self) -> dict:
         """Everything that decides the words, for the transcript cache key."""
-        return {"backend": self.backend, "model": model_identity(self.model_name),
-                "align_model": self.align_model, "device": self.device,
-                "compute_type": self.compute_type, "batch_size": self.batch_size,
-                "language": self.language, "packages": installed_versions("whisperx")}
+        return {
+            "backend": self.backend,
+            "model": model_identity(self.model_name),
+            "align_model": self.align_model,
+            "device": self.device,
+            "compute_type": self.compute_type,
+            "batch_size": self.batch_size,
+            "language": self.language,
+            "packages": installed_versions("whisperx"),
+        }
 
     @property
     def _torch_device(self) -> str:
@@ -120,9 +137,13 @@ class WhisperXTranscriber(ModelHolder):
         if self._asr is None:
             try:
                 self._asr = whisperx.load_model(
-                    self.model_name, self.device, device_index=self.device_index,
-                    compute_type=self.compute_type, language=self.language,
-                    download_root=self.download_root)
+                    self.model_name,
+                    self.device,
+                    device_index=self.device_index,
+                    compute_type=self.compute_type,
+                    language=self.language,
+                    download_root=self.download_root,
+                )
             except Exception as error:
                 raise model_load_error(self.model_name, self.model_name, error, False) from error
         return self._asr
@@ -135,17 +156,20 @@ class WhisperXTranscriber(ModelHolder):
         if key not in self._aligners:
             try:
                 self._aligners[key] = whisperx.load_align_model(
-                    language_code=language, device=self._torch_device, model_name=name)
+                    language_code=language, device=self._torch_device, model_name=name
+                )
             except Exception as error:
                 which = repr(name) if name else f"WhisperX's default for {language!r}"
                 raise ModelLoadError(
                     f"could not load the alignment model {which} for language {language!r}: "
                     f"{error}. Pass align_model=<a wav2vec2 CTC model name> for English, check "
-                    "the network, or use backend='faster-whisper' (no alignment model)") from error
+                    "the network, or use backend='faster-whisper' (no alignment model)"
+                ) from error
         return self._aligners[key]
 
-    def transcribe(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
-                   language: str | None = None) -> Transcript:
+    def transcribe(
+        self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, language: str | None = None
+    ) -> Transcript:
         """Recognise and align the words in ``audio`` (float32, shape ``(n_samples,)``, 16 kHz).
 
         See :meth:`FasterWhisperTranscriber.transcribe`; WhisperX gives no language
@@ -156,19 +180,37 @@ class WhisperXTranscriber(ModelHolder):
         whisperx = self._whisperx()
         asr = self._load_asr(whisperx)
         if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
-            return Transcript(words=(), language=language, language_probability=None,
-                              backend=self.backend, model=self.model_name)
+            return Transcript(
+                words=(),
+                language=language,
+                language_probability=None,
+                backend=self.backend,
+                model=self.model_name,
+            )
         result = asr.transcribe(audio, batch_size=self.batch_size, language=language)
         found = normalize_language(result.get("language")) or language
         segments = list(result.get("segments") or ())
         if not segments:
-            return Transcript(words=(), language=found, language_probability=None,
-                              backend=self.backend, model=self.model_name)
+            return Transcript(
+                words=(),
+                language=found,
+                language_probability=None,
+                backend=self.backend,
+                model=self.model_name,
+            )
         align_model, metadata = self._load_aligner(whisperx, found)
-        aligned = whisperx.align(segments, align_model, metadata, audio, self._torch_device,
-                                 return_char_alignments=False)
-        raw = [(w.get("word"), w.get("start"), w.get("end"))
-               for segment in aligned.get("segments") or ()
-               for w in segment.get("words") or ()]
-        return Transcript(words=timed_words(raw), language=found, language_probability=None,
-                          backend=self.backend, model=self.model_name)
+        aligned = whisperx.align(
+            segments, align_model, metadata, audio, self._torch_device, return_char_alignments=False
+        )
+        raw = [
+            (w.get("word"), w.get("start"), w.get("end"))
+            for segment in aligned.get("segments") or ()
+            for w in segment.get("words") or ()
+        ]
+        return Transcript(
+            words=timed_words(raw),
+            language=found,
+            language_probability=None,
+            backend=self.backend,
+            model=self.model_name,
+        )

@@ -16,8 +16,15 @@ from berg.errors import (
 from berg.stimulus.events import TimedWord, Transcript
 from berg.validation import is_int
 
-__all__ = ["SAMPLE_RATE", "SILENCE_PEAK", "Transcriber", "as_transcriber", "check_audio",
-           "snap_to_speech", "timed_words"]
+__all__ = [
+    "SAMPLE_RATE",
+    "SILENCE_PEAK",
+    "Transcriber",
+    "as_transcriber",
+    "check_audio",
+    "snap_to_speech",
+    "timed_words",
+]
 
 
 #: The only sample rate Whisper accepts.
@@ -38,8 +45,9 @@ class Transcriber(Protocol):
     #: Where it runs ('cpu', 'cuda'), for the provenance; None when unknown.
     device: str | None
 
-    def transcribe(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *,
-                   language: str | None = None) -> Transcript:
+    def transcribe(
+        self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, language: str | None = None
+    ) -> Transcript:
         """Recognise the words in ``audio`` (float32, shape ``(n_samples,)``)."""
         ...
 
@@ -99,8 +107,10 @@ def as_transcriber(recogniser: object) -> Transcriber:
     if isinstance(recogniser, Transcriber):
         return recogniser
     if not callable(getattr(recogniser, "transcribe", None)):
-        raise InvalidParameterError(f"transcriber must have a transcribe(audio, sample_rate, "
-                                    f"language=...) method, got {recogniser!r}")
+        raise InvalidParameterError(
+            f"transcriber must have a transcribe(audio, sample_rate, "
+            f"language=...) method, got {recogniser!r}"
+        )
     return _PlainRecogniser(recogniser)
 
 
@@ -109,21 +119,24 @@ def check_audio(audio: object, sample_rate: object) -> np.ndarray:
     if not is_int(sample_rate) or sample_rate != SAMPLE_RATE:
         raise InvalidParameterError(
             f"sample_rate must be {SAMPLE_RATE} (Whisper's rate), got {sample_rate!r}; "
-            f"decode or resample the audio to {SAMPLE_RATE} Hz first")
+            f"decode or resample the audio to {SAMPLE_RATE} Hz first"
+        )
     array = np.asarray(audio)
     if array.ndim != 1:
         raise StimulusError(
             f"audio must be mono samples of shape (n_samples,), got shape {array.shape}; "
-            "mix the channels down first")
+            "mix the channels down first"
+        )
     if not np.issubdtype(array.dtype, np.floating):
         raise StimulusError(
             f"audio must be floating-point samples in [-1, 1], got dtype {array.dtype}; "
-            "convert integer PCM by dividing by its full scale (32768 for int16)")
+            "convert integer PCM by dividing by its full scale (32768 for int16)"
+        )
     array = np.ascontiguousarray(array, dtype=np.float32)
     if not np.all(np.isfinite(array)):
         raise StimulusError(
-            f"audio contains {int(np.count_nonzero(~np.isfinite(array)))} NaN or infinite "
-            "samples")
+            f"audio contains {int(np.count_nonzero(~np.isfinite(array)))} NaN or infinite samples"
+        )
     return array
 
 
@@ -147,8 +160,14 @@ def timed_words(raw: Iterable[tuple[object, object, object]]) -> tuple[TimedWord
     return tuple(words)
 
 
-def snap_to_speech(words: tuple[TimedWord, ...], audio: np.ndarray, *, frame: float = 0.01,
-                    quiet_db: float = -45.0, min_quiet: float = 0.1) -> tuple[TimedWord, ...]:
+def snap_to_speech(
+    words: tuple[TimedWord, ...],
+    audio: np.ndarray,
+    *,
+    frame: float = 0.01,
+    quiet_db: float = -45.0,
+    min_quiet: float = 0.1,
+) -> tuple[TimedWord, ...]:
     """Move word starts (ends) that lie in a quiet stretch forward (back) onto the speech.
 
     A 10 ms frame is quiet when its RMS is ``quiet_db`` below the loudest frame's. A word's
@@ -159,8 +178,9 @@ def snap_to_speech(words: tuple[TimedWord, ...], audio: np.ndarray, *, frame: fl
     n_frames = audio.size // hop
     if not words or n_frames == 0:
         return words
-    rms = np.sqrt(np.mean(np.square(audio[: n_frames * hop].reshape(n_frames, hop),
-                                    dtype=np.float64), axis=1))
+    rms = np.sqrt(
+        np.mean(np.square(audio[: n_frames * hop].reshape(n_frames, hop), dtype=np.float64), axis=1)
+    )
     loud = rms > rms.max() * 10 ** (quiet_db / 20)
     snapped = []
     for word in words:
@@ -172,8 +192,11 @@ def snap_to_speech(words: tuple[TimedWord, ...], audio: np.ndarray, *, frame: fl
                 start = round((first + inside[0]) * frame, 3)
             if (last - first - 1 - inside[-1]) * frame >= min_quiet:
                 end = round((first + inside[-1] + 1) * frame, 3)
-        snapped.append(word if (start, end) == (word.start, word.end)
-                       else TimedWord(text=word.text, start=start, end=max(start, end)))
+        snapped.append(
+            word
+            if (start, end) == (word.start, word.end)
+            else TimedWord(text=word.text, start=start, end=max(start, end))
+        )
     snapped.sort(key=lambda word: word.start)
     return tuple(snapped)
 
