@@ -8,6 +8,7 @@ from berg.errors import (
     MissingDependencyError,
     ModelLoadError,
     ModelNotFoundError,
+    ResultWriteError,
     StimulusError,
 )
 from berg.version import __version__
@@ -20,6 +21,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "ResultWriteError",
     "StimulusError",
     "__version__",
 ]

@@ -181,28 +181,29 @@ def _cmd_plot(args, berg) -> None:
 
 
 def _cmd_cache(args, berg) -> None:
-    import shutil
-
     from berg.features.cache import FeatureCache
+    from berg.stimulus.speech import speech_store
     from berg.stimulus.transcript_cache import TranscriptCache
 
     root = Path(args.cache_dir) if args.cache_dir else berg.berg_dir / "cache"
     features = FeatureCache(root / "features")
     transcripts = TranscriptCache(root / "transcripts")
-    speech = sorted((root / "speech").glob("*.wav")) if (root / "speech").is_dir() else []
-    speech_bytes = sum(p.stat().st_size for p in speech)
+    speech = speech_store(root)
+    n_speech = len(speech.entries())
     print(f"cache: {root}")
     print(f"  features: {len(features.entries())} entries, {features.size_bytes() / 1e6:.1f} MB")
     print(f"  transcripts: {len(transcripts.entries())} entries")
-    print(f"  synthesised speech: {len(speech)} files, {speech_bytes / 1e6:.1f} MB")
+    print(f"  synthesised speech: {n_speech} files, {speech.size_bytes() / 1e6:.1f} MB")
     if args.clear:
         removed = features.clear()
         words = transcripts.clear()
-        if (root / "speech").is_dir():
-            shutil.rmtree(root / "speech")
+        spoken = speech.clear()
+        # WAVs that earlier versions of berg kept in one folder, without records.
+        for legacy in (root / "speech").glob("*.wav") if (root / "speech").is_dir() else ():
+            legacy.unlink(missing_ok=True)
         print(
-            f"cleared: {removed} feature entries, {words} transcripts and {len(speech)} "
-            "speech files"
+            f"cleared: {removed} feature entries, {words} transcripts and {spoken} "
+            "speech files (and what interrupted writes had left)"
         )
 
 

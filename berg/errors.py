@@ -8,8 +8,9 @@ code that does not know about berg.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 __all__ = [
     "BERGError",
@@ -19,8 +20,10 @@ __all__ = [
     "StimulusError",
     "ModelLoadError",
     "MissingDependencyError",
+    "ResultWriteError",
     "did_you_mean",
     "format_choices",
+    "naming",
 ]
 
 
@@ -46,6 +49,12 @@ class StimulusError(BERGError, ValueError):
 
 class ModelLoadError(BERGError, RuntimeError):
     """Weights or configuration could not be found, downloaded or loaded."""
+
+
+class ResultWriteError(BERGError, OSError):
+    """A result could not be written (a full disk, a folder that cannot be written); the
+    message names the folder and, for a full disk, the space the result needed. Nothing of
+    the new result is left behind, and an earlier one is intact."""
 
 
 class MissingDependencyError(BERGError, ImportError):
@@ -78,3 +87,19 @@ def format_choices(choices: Iterable[str], limit: int = 12) -> str:
         return ", ".join(quoted)
     head = ", ".join(quoted[: limit - 2])
     return f"{head}, ... ({len(quoted) - limit + 1} more), {quoted[-1]}"
+
+
+@contextlib.contextmanager
+def naming(subject: str, mentions: str | None = None) -> Iterator[None]:
+    """Make every berg error raised in the block name ``subject`` (a stimulus file...).
+
+    An error whose message already holds ``mentions`` (default: ``subject``; e.g. the file's
+    path) passes as it is; any other is raised again, of the same class, as
+    ``"{subject}: {message}"`` (the original as its cause).
+    """
+    try:
+        yield
+    except BERGError as error:
+        if (mentions or subject) in str(error):
+            raise
+        raise type(error)(f"{subject}: {error}") from error

@@ -15,21 +15,52 @@ model folder without reading gigabytes of weights. Both key the caches.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TEMPORARY_SUFFIX", "atomic_open", "atomic_path", "file_sha256", "folder_digest"]
+__all__ = [
+    "TEMPORARY_SUFFIX",
+    "atomic_group",
+    "atomic_open",
+    "atomic_path",
+    "file_mode",
+    "file_sha256",
+    "folder_digest",
+    "remove_stale_temporaries",
+]
 
 #: Temporary files end so (and start with a dot): cleaners can tell their leftovers.
 TEMPORARY_SUFFIX = ".tmp"
+#: A temporary file this old was left by a process that died (no write takes a day).
+STALE_SECONDS = 24 * 3600
 
 _SAMPLE = 1 << 16
 _N_SAMPLES = 17
 _WHOLE = 64 << 20  # files up to this size are hashed whole
+
+
+def file_mode() -> int:
+    """The permissions ``open()`` would give a new file: ``0o666`` less the umask.
+
+    Read from ``/proc/self/status`` where there is one (Linux), so the umask is never
+    changed; elsewhere it is read by setting it and setting it back at once.
+    """
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _fsync(path: str | os.PathLike) -> None:
@@ -69,8 +100,9 @@ def atomic_path(
     ------
     Path
         An empty file to write, by any means, inside the ``with`` block. On an exception it
-        is removed and ``path`` is left as it was; on success it gets the usual permissions
-        (``0o644``; temporary files are made private) and replaces ``path``.
+        is removed and ``path`` is left as it was; on success it gets the permissions of a
+        new file (:func:`file_mode`: ``0o666`` less the umask; temporary files are made
+        private) and replaces ``path``.
     """
     path = Path(path)
     if make_parents:
@@ -84,7 +116,7 @@ def atomic_path(
         yield temporary
         if durable:
             _fsync(temporary)
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, file_mode())
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -120,6 +152,87 @@ def atomic_open(
         open(temporary, mode, **text) as f,
     ):
         yield f
+
+
+@contextlib.contextmanager
+def atomic_group(
+    paths: Sequence[str | os.PathLike], *, durable: bool = True
+) -> Iterator[list[Path]]:
+    """Temporary paths for several files, renamed to ``paths`` (in that order) once the
+    block succeeds: the files of one result, replaced together.
+
+    On an exception every temporary file is removed and no target is touched. The renames
+    themselves are one after the other: a kill between two of them leaves some targets new
+    and some old, which is why the last file should say what the others are (the result's
+    JSON lists its files' digests).
+
+    Parameters
+    ----------
+    paths : sequence of path
+        The files to (re)place, all in existing or creatable folders.
+    durable : bool
+        Flush every file to the disk before the first rename, and the folders after.
+
+    Yields
+    ------
+    list of Path
+        One empty temporary file per target, beside it.
+    """
+    targets = [Path(p) for p in paths]
+    temporaries: list[Path] = []
+    try:
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=TEMPORARY_SUFFIX, dir=target.parent
+            )
+            os.close(descriptor)
+            temporaries.append(Path(name))
+        yield list(temporaries)
+        mode = file_mode()
+        for temporary in temporaries:
+            if durable:
+                _fsync(temporary)
+            os.chmod(temporary, mode)
+        for temporary, target in zip(temporaries, targets):
+            os.replace(temporary, target)
+    except BaseException:
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
+        raise
+    if durable:
+        for folder in dict.fromkeys(t.parent for t in targets):
+            _fsync(folder)
+
+
+def remove_stale_temporaries(
+    folder: str | os.PathLike, name: str = "", older_than: float = STALE_SECONDS
+) -> int:
+    """Remove the temporary files that writers killed long ago left in ``folder``.
+
+    Parameters
+    ----------
+    folder : path
+    name : str
+        Only those of this target file name (``""``: of any).
+    older_than : float
+        Seconds since they were last written: a live writer's file is never that old.
+
+    Returns
+    -------
+    int
+        How many were removed.
+    """
+    removed = 0
+    limit = time.time() - older_than
+    for leftover in Path(folder).glob(f".{glob.escape(name)}*{TEMPORARY_SUFFIX}"):
+        try:
+            if leftover.stat().st_mtime < limit:
+                leftover.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -11,28 +11,42 @@
 - ``_roi.csv``: a tidy table of ROI-mean time courses (one line per row and area), and the
   same table as ``_roi.parquet`` when pyarrow is installed.
 
-Every file is written under a temporary name in the target folder and renamed into place
-when complete, so an interrupted run never leaves a half-written file.
+A result is written as one unit (:func:`write_outputs`): every file under a temporary name
+in the target folder, renamed into place only when all are complete, the JSON last, listing
+the others' sizes and digests, so an interrupted run never leaves a half-written file nor a
+pair of files from two runs that a reader would take for one result.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
+import functools
+import hashlib
+import io
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from berg import cortex
-from berg.errors import BERGError, InvalidParameterError, MissingDependencyError, did_you_mean
-from berg.files import atomic_open
+from berg.errors import (
+    BERGError,
+    InvalidParameterError,
+    MissingDependencyError,
+    ResultWriteError,
+    did_you_mean,
+)
+from berg.files import atomic_group, file_sha256, remove_stale_temporaries
 
 __all__ = [
     "FORMATS",
     "check_formats",
     "default_formats",
+    "mismatched_files",
     "read_result",
     "to_jsonable",
     "write_outputs",
@@ -56,13 +70,17 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def _full_surface(responses: np.ndarray, vertices: np.ndarray) -> np.ndarray:
-    full = np.full((len(responses), cortex.N_VERTICES), np.nan, np.float32)
-    full[:, vertices] = responses
-    return full
+def _hemisphere_surface(responses: np.ndarray, vertices: np.ndarray, left: bool) -> np.ndarray:
+    """One hemisphere's 10,242 values per row: the selected vertices' responses, NaN
+    elsewhere."""
+    half = cortex.N_VERTICES_PER_HEMISPHERE
+    inside = vertices < half if left else vertices >= half
+    surface = np.full((len(responses), half), np.nan, np.float32)
+    surface[:, vertices[inside] - (0 if left else half)] = responses[:, inside]
+    return surface
 
 
-def _write_gifti(path: Path, values: np.ndarray, hemisphere: str, row_times) -> None:
+def _gifti_bytes(values: np.ndarray, hemisphere: str, row_times) -> bytes:
     import nibabel as nib
 
     structure = "CortexLeft" if hemisphere == "lh" else "CortexRight"
@@ -84,8 +102,7 @@ def _write_gifti(path: Path, values: np.ndarray, hemisphere: str, row_times) -> 
                 meta={"Time_s": f"{start:g}"},
             )
         )
-    with atomic_open(path) as f:
-        f.write(image.to_bytes())
+    return image.to_bytes()
 
 
 def default_formats() -> tuple[str, ...]:
@@ -144,10 +161,66 @@ def _roi_table(responses: np.ndarray, metadata: dict, row_times: np.ndarray) -> 
     }
 
 
+def _file_names(stem: str, formats: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``(format, file name)`` of every file of a result, the JSON (the manifest) last."""
+    names = {
+        "npz": [f"{stem}.npz"],
+        "gifti": [f"{stem}.lh.func.gii", f"{stem}.rh.func.gii"],
+        "csv": [f"{stem}_roi.csv"],
+        "parquet": [f"{stem}_roi.parquet"],
+    }
+    files = [(fmt, name) for fmt in FORMATS if fmt in formats for name in names.get(fmt, [])]
+    return files + ([("json", f"{stem}.json")] if "json" in formats else [])
+
+
+def _render(name: str, fmt: str, responses, metadata, vertices, row_times, table) -> bytes:
+    """The bytes of one file of a result (one at a time: the peak memory is one file's);
+    ``table()`` gives the ROI table, computed once for the CSV and the Parquet file."""
+    if fmt == "npz":
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer, responses=responses.astype(np.float32), row_times=row_times, vertices=vertices
+        )
+        return buffer.getvalue()
+    if fmt == "gifti":
+        left = name.endswith(".lh.func.gii")
+        values = _hemisphere_surface(responses, vertices, left)
+        return _gifti_bytes(values, "lh" if left else "rh", row_times)
+    table = table()
+    if fmt == "csv":
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        writer.writerow(list(table))
+        for start, end, area, value in zip(*table.values()):
+            writer.writerow([f"{start:g}", f"{end:g}", area, f"{value:.7g}"])
+        return text.getvalue().encode("utf-8")
+    import pyarrow as pa  # there: check_formats said so
+    import pyarrow.parquet as pq
+
+    arrow = pa.table(
+        {
+            "time_start_s": table["time_start_s"],
+            "time_end_s": table["time_end_s"],
+            "roi": pa.array(table["roi"].tolist(), pa.string()),
+            "response": table["response"].astype(np.float32),
+        }
+    )
+    sink = pa.BufferOutputStream()
+    pq.write_table(arrow, sink)
+    return sink.getvalue().to_pybytes()
+
+
 def write_outputs(
     out_dir: str | os.PathLike, stem: str, responses: np.ndarray, metadata: dict, formats=None
 ) -> dict[str, Path]:
-    """Write one stimulus's predictions in the chosen formats.
+    """Write one stimulus's predictions in the chosen formats, as one unit.
+
+    Every file is written to a temporary name beside its target and flushed to the disk;
+    only when all are complete are they renamed into place, the JSON last. The JSON lists
+    the other files with their size and SHA-256 (``result_files``), so that a reader
+    (:func:`read_result`, ``berg plot``, a batch rerun) tells a result whose renames a kill
+    cut short from a whole one. On any failure no new file remains and an earlier result of
+    the same name is intact.
 
     Parameters
     ----------
@@ -171,57 +244,61 @@ def write_outputs(
     ------
     InvalidParameterError, MissingDependencyError
         From :func:`check_formats`, before any file is written.
+    ResultWriteError
+        The disk is full (the message names the folder, the space the result needs and
+        what is free) or the folder cannot be written.
     """
     formats = check_formats(formats)
     out = Path(out_dir)
     vertices = cortex.result_vertices(responses, metadata)
     row_times = np.asarray(metadata["timing"]["row_times_s"], dtype=np.float64)
+    files = _file_names(stem, formats)
+    table = functools.cache(lambda: _roi_table(responses, metadata, row_times))
+    args = (responses, metadata, vertices, row_times, table)
+    manifest: dict[str, dict] = {}
+    try:
+        with atomic_group([out / name for _, name in files]) as temporaries:
+            for (fmt, name), temporary in zip(files, temporaries):
+                if fmt == "json":
+                    document = dict(to_jsonable(metadata), result_files=manifest)
+                    data = json.dumps(document, indent=1).encode("utf-8")
+                else:
+                    data = _render(name, fmt, *args)
+                    manifest[Path(name).name] = {
+                        "size": len(data),
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                    }
+                temporary.write_bytes(data)
+    except OSError as error:
+        raise _write_error(error, out, files, args) from error
+    for _, name in files:  # what killed writes of this result left long ago
+        remove_stale_temporaries((out / name).parent, Path(name).name)
     written: dict[str, Path] = {}
-    if "npz" in formats:
-        path = out / f"{stem}.npz"
-        with atomic_open(path) as f:
-            np.savez_compressed(
-                f, responses=responses.astype(np.float32), row_times=row_times, vertices=vertices
-            )
-        written["npz"] = path
-    if "json" in formats:
-        path = out / f"{stem}.json"
-        with atomic_open(path, "w") as f:
-            json.dump(to_jsonable(metadata), f, indent=1)
-        written["json"] = path
-    if "gifti" in formats:
-        full = _full_surface(responses, vertices)
-        half = cortex.N_VERTICES_PER_HEMISPHERE
-        for hemisphere, values in (("lh", full[:, :half]), ("rh", full[:, half:])):
-            path = out / f"{stem}.{hemisphere}.func.gii"
-            _write_gifti(path, values, hemisphere, row_times)
-        written["gifti"] = out / f"{stem}.lh.func.gii"
-    if "csv" in formats or "parquet" in formats:
-        table = _roi_table(responses, metadata, row_times)
-    if "csv" in formats:
-        path = out / f"{stem}_roi.csv"
-        with atomic_open(path, "w") as f:
-            writer = csv.writer(f)
-            writer.writerow(list(table))
-            for start, end, name, value in zip(*table.values()):
-                writer.writerow([f"{start:g}", f"{end:g}", name, f"{value:.7g}"])
-        written["csv"] = path
-    if "parquet" in formats:
-        import pyarrow as pa  # there: check_formats said so
-        import pyarrow.parquet as pq
+    for fmt, name in files:
+        written.setdefault(fmt, out / name)
+    return written
 
-        path = out / f"{stem}_roi.parquet"
-        arrow = pa.table(
-            {
-                "time_start_s": table["time_start_s"],
-                "time_end_s": table["time_end_s"],
-                "roi": pa.array(table["roi"].tolist(), pa.string()),
-                "response": table["response"].astype(np.float32),
-            }
-        )
-        with atomic_open(path) as f:
-            pq.write_table(arrow, f)
-        written["parquet"] = path
+
+def _write_error(error: OSError, out: Path, files, args) -> ResultWriteError:
+    """The error for a result that could not be written: where, and for a full disk, how
+    much it needs (every file measured, one at a time) against what is free."""
+    if error.errno != errno.ENOSPC:
+        return ResultWriteError(f"cannot write the result in {str(out)!r}: {error}")
+    needed = (
+        sum(len(_render(name, fmt, *args)) for fmt, name in files if fmt != "json")
+        + len(json.dumps(to_jsonable(args[1]), indent=1))
+        + 1000 * len(files)
+    )
+    try:
+        free = f"{shutil.disk_usage(out).free / 1e6:,.1f} MB free"
+    except OSError:
+        free = "free space unknown"
+    written = ResultWriteError(
+        f"the disk of {str(out)!r} is full: the result ({len(files)} files) needs about "
+        f"{needed / 1e6:,.1f} MB, {free}; nothing of it was left there. Free some space or "
+        "write elsewhere"
+    )
+    written.errno = errno.ENOSPC
     return written
 
 
@@ -239,7 +316,8 @@ def read_result(npz_path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     Raises
     ------
     BERGError
-        Either file is missing.
+        Either file is missing, or the two are not of one result: the NPZ is not the one
+        the JSON lists (``result_files``), as when a kill cut a rewrite of the result short.
     """
     npz_path = Path(npz_path)
     json_path = npz_path.with_suffix(".json")
@@ -249,9 +327,16 @@ def read_result(npz_path: str | os.PathLike) -> tuple[np.ndarray, dict]:
                 f"{path} does not exist; a result is the NAME.npz and NAME.json "
                 "that `berg encode` writes"
             )
-    with np.load(npz_path, allow_pickle=False) as npz:
-        responses = npz["responses"]
     metadata = json.loads(json_path.read_text(encoding="utf-8"))
+    data = npz_path.read_bytes()
+    problem = mismatched_files(json_path.parent, metadata, names=[npz_path.name], data=data)
+    if problem:
+        raise BERGError(
+            f"{npz_path} and {json_path.name} are not of one result ({problem}): a write of "
+            "the result was cut short; encode the stimulus again"
+        )
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        responses = npz["responses"]
     for part, key in (
         ("roi", "roi_labels"),
         ("roi", "roi_assignments"),
@@ -260,3 +345,47 @@ def read_result(npz_path: str | os.PathLike) -> tuple[np.ndarray, dict]:
     ):
         metadata[part][key] = np.asarray(metadata[part][key])
     return responses, metadata
+
+
+def mismatched_files(
+    folder: str | os.PathLike,
+    metadata: dict,
+    *,
+    names: list[str] | None = None,
+    data: bytes | None = None,
+    hash_files: bool = True,
+) -> str:
+    """Why the files beside a result's JSON are not the ones it lists ('' when they are).
+
+    Parameters
+    ----------
+    folder : path
+        Where the result is.
+    metadata : dict
+        The JSON, read; results written before berg listed their files pass as they are.
+    names : list of str, optional
+        The files to check (default: every one the JSON lists).
+    data : bytes, optional
+        The bytes of the one file named in ``names``, when the caller has read them.
+    hash_files : bool
+        Compare SHA-256 digests; False compares sizes only (cheap, for many results).
+    """
+    listed = metadata.get("result_files")
+    if not isinstance(listed, dict):
+        return ""
+    for name in listed if names is None else names:
+        expected = listed.get(name)
+        if not isinstance(expected, dict):
+            return f"{name} is not one of its files"
+        path = Path(folder) / name
+        try:
+            if data is not None:
+                size, digest = len(data), hashlib.sha256(data).hexdigest() if hash_files else None
+            else:
+                size = path.stat().st_size
+                digest = file_sha256(path) if hash_files else None
+        except FileNotFoundError:
+            return f"{name} is missing"
+        if size != expected.get("size") or (hash_files and digest != expected.get("sha256")):
+            return f"{name} differs from the one it lists"
+    return ""

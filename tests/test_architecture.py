@@ -23,6 +23,7 @@ LAYERS = [
         "berg.validation",
         "berg.holder",
     ],
+    ["berg.store"],  # the caches' one store, on the file helpers
     ["berg.registry", "berg.cortex"],
     ["berg.metadata", "berg.io"],
     ["berg.stimulus"],

@@ -565,3 +565,33 @@ def test_the_command_line(setup, tmp_path, monkeypatch, capsys):
     assert "failed: broken: StimulusError:" in printed
     assert main(command[:-1] + ["--ray-address", "auto", "--workers", "0", "-q"]) == 1
     assert "workers must be" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_in_a_list_is_a_failed_record_not_a_hang(setup, tmp_path):
+    # Hashing a FIFO would wait for a writer forever: it is refused by what it is.
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    report = BERG(setup["root"] / "berg").encode_many(
+        MODEL, [fifo], tmp_path / "out", **setup["options"]
+    )
+    assert (report.encoded, report.failed) == (0, 1)
+    assert "named pipe (FIFO)" in report.records["pipe"].error
+
+
+def test_a_result_whose_files_do_not_match_is_done_again(setup, tmp_path):
+    # A rewrite killed between its renames leaves files of two runs: the ledger's record says
+    # done, but the files are not the ones the result's JSON lists.
+    out = tmp_path / "out"
+    berg = BERG(setup["root"] / "berg")
+    stimuli = tmp_path / "stimuli"
+    stimuli.mkdir()
+    for name in ("clip0.mp4", "clip1.mp4"):
+        (stimuli / name).write_bytes((setup["stimuli"] / "films" / name).read_bytes())
+    assert berg.encode_many(MODEL, stimuli, out, **setup["options"]).encoded == 2
+    good = (out / "clip1.npz").read_bytes()
+    (out / "clip1.npz").write_bytes((out / "clip0.npz").read_bytes())
+    assert (out / "clip1.npz").stat().st_size != len(good)
+    again = berg.encode_many(MODEL, stimuli, out, **setup["options"])
+    assert (again.encoded, again.skipped) == (1, 1)
+    assert (out / "clip1.npz").read_bytes() == good

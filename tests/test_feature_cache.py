@@ -206,9 +206,9 @@ def test_a_damaged_entry_is_detected_deleted_and_recomputed(cache, key, damage, 
     cache.put(key, features())
     path = cache.path_for(key)
     damage(path)
-    with caplog.at_level(logging.WARNING, logger="berg.features.cache"):
+    with caplog.at_level(logging.DEBUG, logger="berg.store"):
         assert cache.get(key) is None
-    assert "corrupt" in caplog.text
+    assert "corrupt" in caplog.text and caplog.records[0].levelname == "DEBUG"
     assert not path.exists()
 
     cache.put(key, features())
@@ -344,7 +344,7 @@ def test_concurrent_writers_leave_one_valid_entry_and_readers_never_see_a_partia
         result = cache.get(key)
         seen.append(None if result is None else result[0].data.shape)
 
-    with caplog.at_level(logging.WARNING, logger="berg.features.cache"):
+    with caplog.at_level(logging.DEBUG, logger="berg.store"):
         computed = _race(tmp_path, cache, key, "put", watch=watch)
     assert len(computed) == 2  # no lock: both computed, both wrote
     assert "corrupt" not in caplog.text

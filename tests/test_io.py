@@ -131,3 +131,83 @@ def test_default_formats_include_parquet_only_with_pyarrow(tmp_path, example):
     responses, meta = example
     written = write_outputs(tmp_path, "clip", responses, meta)
     assert ("parquet" in written) == (importlib.util.find_spec("pyarrow") is not None)
+
+
+# --- a result is one unit (reliability finding 2) ---------------------------------------------
+
+
+def test_the_json_lists_every_other_file_of_the_result(tmp_path, example):
+    import hashlib
+
+    responses, meta = example
+    written = write_outputs(tmp_path, "clip", responses, meta)
+    listed = json.loads(written["json"].read_text())["result_files"]
+    others = sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".json")
+    assert sorted(listed) == others
+    for name, entry in listed.items():
+        data = (tmp_path / name).read_bytes()
+        assert entry == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def test_a_pair_from_two_runs_is_refused_by_the_reader(tmp_path, example):
+    from berg import BERGError
+    from berg.io import read_result
+
+    responses, meta = example
+    write_outputs(tmp_path / "old", "note", responses[:2], metadata_for(range(20484), 2, tmp_path))
+    write_outputs(tmp_path / "new", "note", responses, meta, formats=["npz", "json"])
+    # A rewrite killed between its renames: the new npz beside the old JSON.
+    (tmp_path / "old" / "note.npz").write_bytes((tmp_path / "new" / "note.npz").read_bytes())
+    with pytest.raises(BERGError, match="not of one result .*note.npz differs"):
+        read_result(tmp_path / "old" / "note.npz")
+    got, _ = read_result(tmp_path / "new" / "note.npz")
+    np.testing.assert_array_equal(got, responses)
+
+
+def test_a_full_disk_keeps_the_old_result_and_says_what_is_needed(tmp_path, example, monkeypatch):
+    import errno
+    import pathlib
+
+    from berg import ResultWriteError
+
+    responses, meta = example
+    out = tmp_path / "out"
+    write_outputs(out, "speech", responses[:2], metadata_for(range(20484), 2, tmp_path))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = pathlib.Path.write_bytes
+    calls = []
+
+    def fill_up(self, data):  # the disk fills up at the result's second file
+        calls.append(self.name)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", fill_up)
+    with pytest.raises(ResultWriteError) as info:
+        write_outputs(out, "speech", responses, meta, formats=["npz", "gifti", "json"])
+    monkeypatch.undo()
+    message = str(info.value)
+    assert str(out) in message and "MB" in message and "needs about" in message
+    assert info.value.errno == errno.ENOSPC and isinstance(info.value, OSError)
+    # Nothing new, nothing temporary, the old result whole.
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_what_a_killed_write_left_long_ago_goes_with_the_next_write(tmp_path, example):
+    import os
+    import time
+
+    from berg.files import STALE_SECONDS
+
+    responses, meta = example
+    stale = tmp_path / ".clip.npz.k1ll3d.tmp"
+    young = tmp_path / ".clip.npz.wr1t1ng.tmp"  # another process's write, under way
+    other = tmp_path / ".other.npz.k1ll3d.tmp"  # another result's: not this write's business
+    for leftover in (stale, young, other):
+        leftover.write_bytes(b"partial")
+    old = time.time() - STALE_SECONDS - 60
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    write_outputs(tmp_path, "clip", responses, meta, formats=["npz", "json"])
+    assert not stale.exists() and young.exists() and other.exists()

@@ -406,3 +406,73 @@ def test_nothing_written_beside_the_input(files):
     after = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     assert after == before
     assert not [n for n in os.listdir(os.getcwd()) if n.endswith((".wav", ".tsv"))]
+
+
+# --- variable frame rate: the duration is what is shown (reliability finding 7) ---------------
+
+
+def test_a_vfr_clip_lasts_until_its_last_frame_is_shown(tmp_path):
+    # FFmpeg's own muxer, four frames near the end dropped (-fps_mode vfr): the stream and the
+    # container headers say 3.96 s (they count 99 frames), but the frames at 4.04 and 4.08 s
+    # are there and decode; the last is shown until 4.12 s. 5 rows, not 4.
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from berg.tribe.binning import output_rows
+
+    path = tmp_path / "vfr.mp4"
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=25:duration=4.1",
+            "-vf",
+            "select='not(between(n\\,97\\,100))'",
+            "-fps_mode",
+            "vfr",
+            "-c:v",
+            "libx264",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert float(stream.duration * stream.time_base) == pytest.approx(3.96)  # the header
+        shown = [float(f.pts * f.time_base) for f in container.decode(stream)]
+    assert shown[-1] == pytest.approx(4.08)
+    info = media.probe(path)
+    assert info.duration == pytest.approx(4.12) and info.video_duration == pytest.approx(4.12)
+    assert output_rows(info.duration) == 5
+
+
+def test_with_b_frames_the_last_frame_shown_sets_the_end(tmp_path):
+    # Frames at uneven times through PyAV's H.264 encoder (B-frames): in the file, packets are
+    # in decoding order, each with its own duration; the end is the frame presented last,
+    # 4.08 s, plus its 0.04 s (ffprobe's 4.12 s), not the latest packet start + duration.
+    from fractions import Fraction
+
+    from media_factory import frame_image
+
+    path = tmp_path / "uneven.mp4"
+    times = [0.0, 0.5, 1.2, 2.0, 3.0, 3.6, 4.08]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for k, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(frame_image(k), format="rgb24")
+            frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        assert container.duration / 1e6 == pytest.approx(4.12)
+    assert media.probe(path).duration == pytest.approx(4.12)

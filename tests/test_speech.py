@@ -328,10 +328,14 @@ def test_text_file_to_cached_speech(tmp_path):
 
     speech = synthesize_text_file(path, cache)
     assert_speech(speech, backend="piper", language="en", min_seconds=3)
-    assert speech.path.parent == cache / "speech" and speech.path.suffix == ".wav"
-    assert len(speech.path.stem) == 32
+    # An entry of the speech store: speech/<ab>/<key>.wav, its record beside it.
+    assert speech.path.parent.parent == cache / "speech" and speech.path.suffix == ".wav"
+    assert len(speech.path.stem) == 64 and speech.path.parent.name == speech.path.stem[:2]
     assert sorted(p.name for p in folder.iterdir()) == ["histoire à lire.txt"]  # nothing beside
-    assert [p.name for p in (cache / "speech").iterdir()] == [speech.path.name]
+    assert sorted(p.name for p in speech.path.parent.iterdir()) == [
+        speech.path.name,
+        speech.path.name + ".sum",
+    ]
 
     # the same text again: the cached file, untouched, and no synthesis
     mtime = speech.path.stat().st_mtime_ns
@@ -347,6 +351,18 @@ def test_text_file_to_cached_speech(tmp_path):
     assert redone.path == speech.path
     assert redone.duration == pytest.approx(speech.duration, rel=0.2)
     assert wav_facts(redone.path)[3].size == round(redone.duration * redone.sample_rate)
+
+    # one sample changed (still a whole, valid WAV): the record tells, and it is made again
+    whole = bytearray(redone.path.read_bytes())
+    whole[-100] ^= 0x01
+    redone.path.write_bytes(bytes(whole))
+    calls = []
+    voice = PiperSynthesizer()
+    synthesize = voice.synthesize
+    voice.synthesize = lambda *a, **k: calls.append(1) or synthesize(*a, **k)
+    again = synthesize_text_file(path, cache, backend=voice)
+    assert calls == [1] and again.path == speech.path
+    assert again.path.read_bytes() != bytes(whole)
 
 
 @needs_piper
@@ -411,3 +427,99 @@ def test_backend_object_and_options_conflict(tmp_path):
         synthesize_text_file(path, tmp_path, backend=EspeakSynthesizer(), voice="en-gb")
     with pytest.raises(InvalidParameterError, match="backend must be"):
         synthesize_text_file(path, tmp_path, backend=3)
+
+
+# --- texts a synthesiser cannot take (reliability findings 4 to 6) ----------------------------
+
+
+class _Recording:
+    """A synthesiser of the protocol that records what it is given and writes a short tone."""
+
+    name = "recording"
+    default_language = "en"
+
+    def __init__(self):
+        self.texts = []
+
+    def voice_for(self, language):
+        return f"recording-{language}"
+
+    def fingerprint(self, language):
+        return "recording"
+
+    def synthesize(self, text, out_path, *, language):
+        from berg.stimulus.speech.synthesizer import speech_from_file, write_wav
+
+        self.texts.append(text)
+        tone = (3000 * np.sin(np.arange(16000) * 0.05)).astype(np.int16)
+        write_wav(out_path, tone, 16000)
+        return speech_from_file(out_path, self.name, self.voice_for(language), language)
+
+
+@pytest.mark.parametrize("content", ["!!! ... ???", "— … «» ¿¡ ***", "\u2026 \u3002 ."])
+def test_punctuation_only_text_is_refused_naming_the_file(tmp_path, content):
+    path = tmp_path / "nothing.txt"
+    path.write_text(content, encoding="utf-8")
+    synthesizer = _Recording()
+    with pytest.raises(StimulusError, match="no word to speak") as info:
+        synthesize_text_file(path, tmp_path / "cache", backend=synthesizer)
+    assert str(path) in str(info.value) and synthesizer.texts == []
+
+
+def test_an_unbroken_200kb_line_is_refused_at_once(tmp_path):
+    import time
+
+    path = tmp_path / "line.txt"
+    path.write_text("abcdefghij" * 20_000, encoding="utf-8")  # 200 kB, not one space
+    synthesizer = _Recording()
+    started = time.perf_counter()
+    with pytest.raises(StimulusError, match="200,000 characters without a space") as info:
+        synthesize_text_file(path, tmp_path / "cache", backend=synthesizer)
+    assert time.perf_counter() - started < 5  # refused before any speech is made
+    assert str(path) in str(info.value) and synthesizer.texts == []
+
+
+def test_long_stretches_without_a_sentence_end_are_spoken_in_bounded_sentences(tmp_path):
+    from berg.stimulus.speech.speakable import MAX_SENTENCE, speakable_text
+
+    words = [f"word{i}" for i in range(3000)]  # ~26,000 characters, no punctuation
+    path = tmp_path / "transcript.txt"
+    path.write_text(" ".join(words), encoding="utf-8")
+    synthesizer = _Recording()
+    synthesize_text_file(path, tmp_path / "cache", backend=synthesizer, language="en")
+    (spoken,) = synthesizer.texts
+    sentences = [s for s in spoken.split(".") if s.strip()]
+    assert max(len(s) for s in sentences) <= MAX_SENTENCE
+    assert spoken.replace(".", " ").split() == words  # every word, in order, none made up
+    # Ordinary text is given to the synthesiser as it is.
+    assert speakable_text(PARAGRAPHS.strip(), "x") == PARAGRAPHS.strip()
+    assert speakable_text(ENGLISH, "x") == ENGLISH
+
+
+def test_text_the_detector_cannot_judge_is_read_in_the_voices_language(tmp_path):
+    import random
+
+    letters = random.Random(0).choices("abcdefghijklmnopqrstuvwxyz", k=900)
+    path = tmp_path / "letters.txt"
+    path.write_text("".join(letters), encoding="utf-8")
+    guess = guess_language("".join(letters))
+    assert not guess.reliable and "not words" in guess.reason
+    synthesizer = _Recording()
+    synthesizer.default_language = "fr"
+    with pytest.warns(UserWarning, match="uncertain.*not words.*'fr'"):
+        speech = synthesize_text_file(path, tmp_path / "cache", backend=synthesizer)
+    assert speech.language == "fr"
+    # Chinese is written without spaces: its runs are not held against it.
+    assert guess_language(
+        "这是一个很长的中文句子，没有空格，但是语言检测应该可以工作。" * 4
+    ).reliable
+
+
+@needs_piper
+def test_a_language_mismatch_names_the_file(tmp_path):
+    path = tmp_path / "chinese.txt"
+    path.write_text("这是一个很长的中文句子，没有空格，但是语言检测应该可以工作。" * 4, "utf-8")
+    with pytest.raises(InvalidParameterError) as info:
+        synthesize_text_file(path, tmp_path / "cache")
+    message = str(info.value)
+    assert message.startswith(f"text stimulus {str(path)!r}: the text is in 'zh'")

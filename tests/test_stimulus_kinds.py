@@ -83,3 +83,45 @@ def test_unreadable_file(tmp_path):
             check_stimulus_file(path)
     finally:
         path.chmod(0o644)
+
+
+def _within_a_second(call):
+    """Run ``call`` in a thread; fail if it is still running after a second (a hang)."""
+    import threading
+
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # handed to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(1.0)
+    assert not thread.is_alive(), "still running after a second: it hangs"
+    return outcome
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_refused_at_once_by_name(tmp_path):
+    import os
+
+    fifo = tmp_path / "x.wav"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    outcome = _within_a_second(lambda: check_stimulus_file(fifo))
+    assert isinstance(outcome.get("error"), StimulusError)
+    message = str(outcome["error"])
+    assert "named pipe (FIFO)" in message and str(fifo) in message
+
+
+def test_a_device_is_refused(tmp_path):
+    import os
+
+    if not os.path.exists("/dev/null"):
+        pytest.skip("no /dev/null")
+    link = tmp_path / "null.mp4"
+    link.symlink_to("/dev/null")  # the extension is fine, the file is a character device
+    with pytest.raises(StimulusError, match="character device"):
+        check_stimulus_file(link)

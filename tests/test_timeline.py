@@ -182,7 +182,7 @@ def test_text_is_spoken_then_transcribed(tmp_path, asr):
     timeline = build_timeline(path, cache_dir=tmp_path / "cache", transcriber=asr)
     assert timeline.kind == "text"
     assert timeline.modalities == ("text", "audio")
-    assert timeline.audio_source.parent == tmp_path / "cache" / "speech"
+    assert timeline.audio_source.parent.parent == tmp_path / "cache" / "speech"
     assert timeline.provenance["tts"]["backend"] == "piper"
     assert timeline.provenance["tts"]["language"] == "en"
     assert os.listdir(folder) == ["story ü.txt"]
@@ -312,3 +312,15 @@ def test_audio_stimulus_without_audio_track(tmp_path):
     with pytest.raises(StimulusError, match="no audio track") as info:
         build_timeline(path, cache_dir=tmp_path / "cache")
     assert "no audio.ogg" in str(info.value)
+
+
+def test_a_recogniser_error_names_the_stimulus(tmp_path, speech_track):
+    path = make_audio(tmp_path / "talk.wav", speech_track, SR)
+
+    class Refusing:
+        def transcribe(self, audio, sample_rate, *, language=None):
+            raise StimulusError("the recogniser could not read this sound")
+
+    with pytest.raises(StimulusError) as info:
+        build_timeline(path, cache_dir=tmp_path / "cache", transcriber=Refusing())
+    assert str(info.value) == (f"stimulus {str(path)!r}: the recogniser could not read this sound")

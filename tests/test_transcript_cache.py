@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 
@@ -38,7 +39,14 @@ def test_a_transcript_comes_back_exactly(tmp_path):
     cache.put(key, TRANSCRIPT)
     assert cache.get(key) == TRANSCRIPT  # floats too: 0.1 + 0.2 is not 0.3
     assert cache.get(key).words[0].start == 0.30000000000000004
-    assert sorted(p.name for p in (tmp_path / key[:2]).iterdir()) == [f"{key}.json"]
+    # The entry and its record (the key, size and SHA-256 of the entry's bytes).
+    assert sorted(p.name for p in (tmp_path / key[:2]).iterdir()) == [
+        f"{key}.json",
+        f"{key}.json.sum",
+    ]
+    record = json.loads((tmp_path / key[:2] / f"{key}.json.sum").read_text())
+    entry = cache.path_for(key).read_bytes()
+    assert record == {"key": key, "size": len(entry), "sha256": hashlib.sha256(entry).hexdigest()}
     undetected = Transcript((), "en", None, "faster-whisper", "tiny.en")
     cache.put(key, undetected)  # replaced
     assert cache.get(key) == undetected
@@ -59,7 +67,9 @@ def test_the_key_changes_with_the_sound_the_recogniser_and_the_language():
     assert len({key, *others}) == 5
 
 
-@pytest.mark.parametrize("damage", ["truncated", "other key", "not words", "not json"])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "other key", "not words", "not json", "one letter changed"]
+)
 def test_a_damaged_entry_is_a_miss_and_is_removed(tmp_path, caplog, damage):
     cache = TranscriptCache(tmp_path)
     key = cache.key(AUDIO, RECOGNISER, None)
@@ -72,9 +82,12 @@ def test_a_damaged_entry_is_a_miss_and_is_removed(tmp_path, caplog, damage):
         "other key": json.dumps(dict(data, key="0" * 64)),
         "not words": json.dumps(dict(data, words=[["a", 1.0]])),
         "not json": "\0\1\2",
+        # Still a valid transcript, of other words: only the digest tells.
+        "one letter changed": text.replace('"Naïve', '"Naive', 1),
     }[damage]
+    assert damaged != text
     path.write_text(damaged, encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="berg.stimulus.transcript_cache"):
+    with caplog.at_level(logging.DEBUG, logger="berg.store"):
         assert cache.get(key) is None
-    assert not path.exists()
-    assert "recognising the words again" in caplog.text
+    assert not path.exists() and not path.with_name(path.name + ".sum").exists()
+    assert "computing it again" in caplog.text and caplog.records[0].levelname == "DEBUG"

@@ -159,8 +159,25 @@ class Ledger:
         if record is None or record.sha256 != sha256 or record.settings != settings:
             return False
         if record.status == "done":
-            return all((self.folder / name).is_file() for name in record.files)
+            return self._result_whole(record)
         return record.final
+
+    def _result_whole(self, record: Record) -> bool:
+        """Whether the files of a done record are all there and of one result: their sizes
+        are those the result's JSON lists (a cheap check; ``berg plot`` hashes them)."""
+        if not all((self.folder / name).is_file() for name in record.files):
+            return False
+        from berg.io import mismatched_files
+
+        for name in record.files:
+            if name.endswith(".json"):
+                path = self.folder / name
+                try:
+                    metadata = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    return False
+                return not mismatched_files(path.parent, metadata, hash_files=False)
+        return True
 
     def add(self, record: Record) -> None:
         """Append a record, durably."""

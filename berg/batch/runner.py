@@ -124,12 +124,17 @@ def _content(
 ) -> tuple[str | None, int | None, int | None, str | None]:
     """``(sha256, size, mtime_ns, error)`` of a stimulus file; the hash of an earlier record
     is reused when the file's size and time are unchanged."""
+    from stat import S_ISREG
+
     from berg.files import file_sha256
+    from berg.stimulus.kinds import not_a_regular_file
 
     try:
         stat = item.path.stat()
     except OSError as error:
         return None, None, None, f"StimulusError: cannot read {str(item.path)!r}: {error}"
+    if not S_ISREG(stat.st_mode):  # hashing a FIFO would wait for a writer forever
+        return None, None, None, f"StimulusError: {not_a_regular_file(item.path, stat.st_mode)}"
     if (
         previous is not None
         and previous.sha256

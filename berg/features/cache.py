@@ -15,10 +15,12 @@ Entry file (``{root}/{key[:2]}/{key}.feat``), little-endian::
     sha256                         32 bytes: digest of everything above
 
 A file that is truncated, altered or not ours fails the digest or the parse: it is treated as
-a miss, deleted and logged, so the caller recomputes. Writes go to a temporary file in the
-same folder, are fsynced and renamed over the entry (``os.replace``), so a reader sees either
-no entry or a whole one, and two processes writing the same entry both succeed. No pickles:
-the format has only JSON and raw float32.
+a miss, deleted and logged (debug level), so the caller recomputes. Entries live in a
+:class:`berg.store.ContentStore` (self-verifying: the digest and key are in the entry): written
+to a temporary file in the same folder, fsynced and renamed over the entry (``os.replace``),
+so a reader sees either no entry or a whole one, and two processes writing the same entry both
+succeed; files and locks get the permissions the umask allows, so a group can share a cache.
+No pickles: the format has only JSON and raw float32.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import json
 import logging
 import math
 import os
-import re
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -37,7 +38,8 @@ import numpy as np
 
 from berg.errors import InvalidParameterError
 from berg.features.timed import TimedFeature
-from berg.files import atomic_open
+from berg.files import file_mode
+from berg.store import ContentStore
 
 __all__ = ["CACHE_FORMAT_VERSION", "FeatureCache"]
 
@@ -48,7 +50,6 @@ CACHE_FORMAT_VERSION = 1
 _MAGIC = b"BERGFEAT"
 _SUFFIX = ".feat"
 _DIGEST_BYTES = 32
-_KEY = re.compile(r"[0-9a-f]{64}")
 _DTYPE = np.dtype("<f4")
 
 
@@ -97,6 +98,7 @@ class FeatureCache:
     def __init__(self, root: str | os.PathLike, *, lock_timeout: float | None = None):
         self.root = Path(root)
         self.lock_timeout = lock_timeout
+        self.store = ContentStore(self.root, _SUFFIX, what="feature", self_verifying=True)
 
     def __repr__(self) -> str:
         return f"FeatureCache({str(self.root)!r})"
@@ -138,11 +140,7 @@ class FeatureCache:
 
     def path_for(self, key: str) -> Path:
         """Where the entry of ``key`` lives (whether or not it exists)."""
-        if not isinstance(key, str) or not _KEY.fullmatch(key):
-            raise InvalidParameterError(
-                f"a cache key is 64 lowercase hex digits (from FeatureCache.key), got {key!r}"
-            )
-        return self.root / key[:2] / f"{key}{_SUFFIX}"
+        return self.store.path_for(key)
 
     # -- reading and writing ----------------------------------------------------------------
 
@@ -168,8 +166,7 @@ class FeatureCache:
             UnicodeDecodeError,
             struct.error,
         ) as error:
-            logger.warning("feature cache entry %s is corrupt (%s); deleting it", path, error)
-            self._discard(path, identity)
+            self.store.discard(key, f"corrupt ({error})", identity)
             return None
 
     def put(self, key: str, features: Sequence[TimedFeature]) -> None:
@@ -177,7 +174,7 @@ class FeatureCache:
 
         Data are stored as float32; ``start`` and ``duration`` exactly.
         """
-        path = self.path_for(key)
+        self.path_for(key)  # a bad key fails before any work
         arrays, records = [], []
         for feature in features:
             if not isinstance(feature, TimedFeature):
@@ -207,7 +204,7 @@ class FeatureCache:
             separators=(",", ":"),
         ).encode("utf-8")
 
-        with atomic_open(path, "wb", durable=True) as file:
+        with self.store.writing(key) as temporary, open(temporary, "wb") as file:
             digest = hashlib.sha256()
             for block in (_MAGIC, struct.pack("<Q", len(header)), header, *arrays):
                 view = block if isinstance(block, bytes) else block.reshape(-1).view(np.uint8)
@@ -233,6 +230,7 @@ class FeatureCache:
         lock = FileLock(
             str(path.with_suffix(".lock")),
             timeout=-1 if self.lock_timeout is None else self.lock_timeout,
+            mode=file_mode(),  # another member of the group takes the same lock
         )
         try:
             with lock:
@@ -263,58 +261,18 @@ class FeatureCache:
 
     def entries(self) -> list[str]:
         """Keys of the entries on disk, sorted."""
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            p.stem
-            for p in self.root.glob(f"??/*{_SUFFIX}")
-            if _KEY.fullmatch(p.stem) and p.parent.name == p.stem[:2]
-        )
+        return self.store.entries()
 
     def size_bytes(self) -> int:
         """Total size of the entries on disk."""
-        total = 0
-        for key in self.entries():
-            try:
-                total += self.path_for(key).stat().st_size
-            except FileNotFoundError:
-                pass
-        return total
+        return self.store.size_bytes()
 
     def clear(self) -> int:
         """Delete every entry (and leftover temporary and lock files); returns entries removed.
 
         Do not run it while another process writes to this cache.
         """
-        removed = 0
-        for key in self.entries():
-            try:
-                self.path_for(key).unlink()
-                removed += 1
-            except FileNotFoundError:
-                pass
-        if self.root.is_dir():
-            for leftover in [*self.root.glob("??/.*.tmp"), *self.root.glob("??/*.lock")]:
-                try:
-                    leftover.unlink()
-                except FileNotFoundError:
-                    pass
-            for folder in self.root.glob("??"):
-                try:
-                    folder.rmdir()  # only when empty
-                except OSError:
-                    pass
-        return removed
-
-    @staticmethod
-    def _discard(path: Path, identity: os.stat_result) -> None:
-        """Delete a bad entry, unless another process has already replaced it with a new one."""
-        try:
-            current = os.stat(path)
-            if (current.st_ino, current.st_dev) == (identity.st_ino, identity.st_dev):
-                os.unlink(path)
-        except FileNotFoundError:
-            pass
+        return self.store.clear()
 
 
 def _decode(buffer: bytearray, key: str) -> list[TimedFeature]:

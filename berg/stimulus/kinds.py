@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from berg.errors import StimulusError, did_you_mean
 
-__all__ = ["STIMULUS_EXTENSIONS", "check_stimulus_file"]
+__all__ = ["STIMULUS_EXTENSIONS", "check_stimulus_file", "not_a_regular_file"]
 
 #: File extension (lower case) -> stimulus kind. The kind decides the modalities used:
 #: video -> video + audio + text, audio -> audio + text, text -> speech, then as audio.
@@ -42,8 +43,9 @@ def check_stimulus_file(stimulus: object) -> tuple[Path, str]:
     Raises
     ------
     StimulusError
-        Not a single path, missing, a directory, empty, or an unsupported extension; the
-        message names the file and lists the supported extensions.
+        Not a single path, missing, a directory, a FIFO, device or socket (refused without
+        opening it: a FIFO would wait for a writer forever), empty, or an unsupported
+        extension; the message names the file and lists the supported extensions.
     """
     if isinstance(stimulus, (list, tuple, set)):
         raise StimulusError(
@@ -70,11 +72,45 @@ def check_stimulus_file(stimulus: object) -> tuple[Path, str]:
             f"cannot tell the kind of stimulus {str(path)!r}: {what}{hint} (supported: {supported})"
         )
     try:
-        size = path.stat().st_size
-        with path.open("rb"):
-            pass
+        mode = path.stat().st_mode
     except OSError as exc:
         raise StimulusError(f"stimulus file {str(path)!r} cannot be read: {exc}") from exc
+    if not stat.S_ISREG(mode):
+        # Opening a FIFO waits for a writer forever; a device or socket is no stimulus.
+        raise not_a_regular_file(path, mode)
+    try:
+        # Non-blocking, so that a FIFO put in the file's place since the check does not hang.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            identity = os.fstat(descriptor)
+        finally:
+            os.close(descriptor)
+    except OSError as exc:
+        raise StimulusError(f"stimulus file {str(path)!r} cannot be read: {exc}") from exc
+    if not stat.S_ISREG(identity.st_mode):
+        raise not_a_regular_file(path, identity.st_mode)
+    size = identity.st_size
     if size == 0:
         raise StimulusError(f"stimulus file {str(path)!r} is empty (0 bytes)")
     return path.resolve(), STIMULUS_EXTENSIONS[suffix]
+
+
+def not_a_regular_file(path: Path, mode: int) -> StimulusError:
+    """The error for a stimulus path that is a FIFO, a device or a socket (``mode`` from
+    ``os.stat``), naming what it is."""
+    return StimulusError(
+        f"stimulus {str(path)!r} is a {_special_kind(mode)}, not a regular file; give a "
+        "video, audio or text file"
+    )
+
+
+def _special_kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "named pipe (FIFO)"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return "special file"

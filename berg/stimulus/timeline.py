@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from berg.errors import InvalidParameterError, StimulusError
+from berg.errors import InvalidParameterError, StimulusError, naming
 from berg.timing import StageClock
 
 __all__ = [
@@ -314,7 +314,13 @@ def build_timeline(
     if audio_source is not None:
         transcriber = as_transcriber(transcriber or _default_transcriber())
         transcript, cached = _transcribe(
-            audio_source, transcriber, language, Path(cache_dir) / "transcripts", clock, digests
+            audio_source,
+            transcriber,
+            language,
+            Path(cache_dir) / "transcripts",
+            clock,
+            digests,
+            stimulus=path,
         )
         language = language or transcript.language
         provenance["asr"] = {
@@ -355,6 +361,7 @@ def _transcribe(
     cache_root: Path,
     clock: StageClock,
     digests: dict[Path, str],
+    stimulus: Path,
 ):
     """``(transcript, from_cache)``: the words of ``audio_source``, from the transcript cache
     when this recogniser (its ``fingerprint()``) already heard these bytes. The sound's
@@ -362,7 +369,8 @@ def _transcribe(
 
     A recogniser without ``fingerprint`` (a custom one) is always run. Stages: ``decode``
     (reading the sound: hashing it for the look-up, decoding it for the recogniser), and
-    only when the recogniser runs, ``load_asr`` and ``asr``.
+    only when the recogniser runs, ``load_asr`` and ``asr``. Errors of the recogniser name
+    the ``stimulus`` file.
     """
     from berg.files import file_sha256
     from berg.stimulus import media
@@ -383,7 +391,7 @@ def _transcribe(
     if not transcriber.loaded:
         with clock.stage("load_asr"):
             transcriber.load()
-    with clock.stage("asr"):
+    with clock.stage("asr"), naming(f"stimulus {str(stimulus)!r}", mentions=str(stimulus)):
         transcript = transcriber.transcribe(samples, 16000, language=language)
         del samples  # the recogniser's copy of the sound: 230 MB an hour
         if cache is not None:

@@ -12,25 +12,24 @@ Entry (``{root}/{key[:2]}/{key}.json``, UTF-8 JSON)::
 
 The key is the SHA-256 of the audio file's SHA-256, the recogniser's fingerprint (backend,
 model and its files, compute type, device, decoding options, package versions) and the
-language asked for. An entry that does not parse, or names another key, is a miss: it is
-deleted (and logged) and the words are recognised again. Entries are written atomically.
+language asked for. Entries live in a :class:`berg.store.ContentStore`: written durably,
+each verified against its record when read; an entry that was changed, cut short, does not
+parse or names another key is a miss: it is removed (logged at debug level) and the words are
+recognised again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from berg.files import atomic_open
 from berg.stimulus.events import TimedWord, Transcript
+from berg.store import ContentStore
 
 __all__ = ["TranscriptCache", "TRANSCRIPT_FORMAT"]
-
-logger = logging.getLogger(__name__)
 
 TRANSCRIPT_FORMAT = 1
 
@@ -46,6 +45,7 @@ class TranscriptCache:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self.store = ContentStore(self.root, ".json", what="transcript")
 
     def __repr__(self) -> str:
         return f"TranscriptCache({str(self.root)!r})"
@@ -73,20 +73,17 @@ class TranscriptCache:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def path_for(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        return self.store.path_for(key)
 
     def get(self, key: str) -> Transcript | None:
         """The transcript stored under ``key``, or None (a damaged entry is removed)."""
-        path = self.path_for(key)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        raw = self.store.read_bytes(key)
+        if raw is None:
             return None
-        except (OSError, ValueError) as error:
-            return self._discard(path, f"unreadable ({error})")
         try:
+            data = json.loads(raw.decode("utf-8"))
             if data["format"] != TRANSCRIPT_FORMAT or data["key"] != key:
-                return self._discard(path, "written for another key or format")
+                return self.store.discard(key, "written for another key or format")
             words = tuple(
                 TimedWord(str(text), float(start), float(end)) for text, start, end in data["words"]
             )
@@ -99,10 +96,10 @@ class TranscriptCache:
                 model=str(data["model"]),
             )
         except (KeyError, TypeError, ValueError) as error:
-            return self._discard(path, f"not a transcript ({error!r})")
+            return self.store.discard(key, f"not a transcript ({error!r})")
 
     def put(self, key: str, transcript: Transcript) -> None:
-        """Store ``transcript`` under ``key`` (atomically; an existing entry is replaced)."""
+        """Store ``transcript`` under ``key`` (durably; an existing entry is replaced)."""
         data = {
             "format": TRANSCRIPT_FORMAT,
             "key": key,
@@ -112,23 +109,12 @@ class TranscriptCache:
             "language_probability": transcript.language_probability,
             "words": [[w.text, w.start, w.end] for w in transcript.words],
         }
-        with atomic_open(self.path_for(key), "w") as handle:
-            json.dump(data, handle, ensure_ascii=False)
+        self.store.write_bytes(key, json.dumps(data, ensure_ascii=False).encode("utf-8"))
 
     def entries(self) -> list[Path]:
         """The entry files, sorted."""
-        return sorted(self.root.glob("??/*.json")) if self.root.is_dir() else []
+        return [self.store.path_for(key) for key in self.store.entries()]
 
     def clear(self) -> int:
-        """Remove every entry; returns how many there were."""
-        removed = 0
-        for path in self.entries():
-            path.unlink(missing_ok=True)
-            removed += 1
-        return removed
-
-    @staticmethod
-    def _discard(path: Path, why: str) -> None:
-        logger.warning("transcript cache entry %s is %s: recognising the words again", path, why)
-        path.unlink(missing_ok=True)
-        return None
+        """Remove every entry (and what killed writers left); returns how many there were."""
+        return self.store.clear()

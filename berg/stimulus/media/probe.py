@@ -86,11 +86,16 @@ class MediaInfo:
 def _packet_end(
     path: Path, index: int, seek_to: float | None, origin: float, frame_step: float
 ) -> tuple[float | None, int]:
-    """End of the last packet of stream ``index`` (timeline seconds) and how many were read.
+    """Where the last packet of stream ``index`` is shown until (timeline seconds: the
+    presentation time of the packet presented last, plus its duration), and how many packets
+    were read.
 
     Reads packets only (no decoding) from ``seek_to`` (timeline seconds; ``None`` = from the
-    start) to the end of the file. Packets without a duration (the last video packet in some
-    containers) count ``frame_step`` seconds. ``None`` when no packet was read.
+    start) to the end of the file; packets that an edit list leaves out (flagged discard) do
+    not count. The last in presentation order, not in the file: with B-frames the two differ,
+    and a packet's duration is its own, not its neighbour's. Packets without a duration (the
+    last video packet in some containers) count ``frame_step`` seconds. ``None`` when no
+    packet was read.
     """
     with opened(path) as container:
         stream = container.streams[index]
@@ -100,16 +105,17 @@ def _packet_end(
                 container.seek(int((seek_to + origin) / tb), stream=stream, backward=True)
             except av.error.FFmpegError:
                 return None, 0
-        end, count = None, 0
+        last, end, count = None, None, 0
         try:
             for packet in container.demux(stream):
                 ts = packet.pts if packet.pts is not None else packet.dts
-                if ts is None or packet.size == 0:
+                if ts is None or packet.size == 0 or packet.is_discard:
                     continue
-                length = ts_seconds(packet.duration, tb) if packet.duration else frame_step
-                stop = ts_seconds(ts, tb) - origin + length
-                end = stop if end is None else max(end, stop)
                 count += 1
+                if last is None or ts >= last:
+                    last = ts
+                    length = ts_seconds(packet.duration, tb) if packet.duration else frame_step
+                    end = ts_seconds(ts, tb) - origin + length
         except av.error.FFmpegError:
             pass  # a damaged tail: what was read before it is what the file holds
         return end, count
@@ -122,6 +128,7 @@ def _stream_end(
     origin: float,
     container_end: float | None,
     frame_step: float,
+    video: bool = False,
 ) -> tuple[float | None, bool, int | None]:
     """Where a stream's data ends (timeline seconds), checked against what the headers say.
 
@@ -134,8 +141,12 @@ def _stream_end(
         tail, _ = _packet_end(path, index, max(0.0, expected - _TAIL_SECONDS), origin, frame_step)
         if tail is not None and abs(tail - expected) <= _TRUNCATION_TOLERANCE:
             # The data ends where the header says: trust the header, exact where it exists
-            # (mp4 edit lists trim the audio encoder's padding; packets do not).
-            return (header_end if header_end is not None else tail), False, None
+            # (mp4 edit lists trim the audio encoder's padding; packets do not). But a video
+            # whose last frame is shown past the header's end lasts until then: a
+            # variable-frame-rate file's header may count frames, not time.
+            if header_end is None or (video and tail > header_end):
+                return tail, False, None
+            return header_end, False, None
         if tail is not None and tail > expected:
             # Data past the header's end: the header was an estimate (an AVI without its
             # index guesses from the file size).
@@ -144,7 +155,7 @@ def _stream_end(
     end, count = _packet_end(path, index, None, origin, frame_step)
     if end is not None and header_end is not None:
         if abs(end - header_end) <= _TRUNCATION_TOLERANCE:
-            return header_end, False, count
+            return (end if video and end > header_end else header_end), False, count
         return end, end < header_end, count
     return end, False, count
 
@@ -234,7 +245,13 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     shortfall = []
     if video_index is not None:
         video_end, short, count = _stream_end(
-            path, video_index, video_header, origin, container_end, 1.0 / fps if fps else 0.0
+            path,
+            video_index,
+            video_header,
+            origin,
+            container_end,
+            1.0 / fps if fps else 0.0,
+            video=True,
         )
         if count is not None and (short or not n_frames):
             n_frames = count

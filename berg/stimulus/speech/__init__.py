@@ -28,6 +28,7 @@ from berg.stimulus.speech.text_files import (
     check_synthesizer,
     make_synthesizer,
     read_text_file,
+    speech_store,
     synthesize_text_file,
 )
 
@@ -43,5 +44,6 @@ __all__ = [
     "guess_language",
     "make_synthesizer",
     "read_text_file",
+    "speech_store",
     "synthesize_text_file",
 ]

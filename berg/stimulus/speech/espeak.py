@@ -44,6 +44,7 @@ class EspeakSynthesizer:
     """
 
     name = "espeak-ng"
+    default_language = None  # about a hundred
 
     def __init__(
         self, voice: str | None = None, *, speed: int = 175, executable: str = "espeak-ng"

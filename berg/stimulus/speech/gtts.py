@@ -45,6 +45,7 @@ class GTTSSynthesizer:
     """
 
     name = "gtts"
+    default_language = None  # dozens
 
     def __init__(self, *, tld: str = "com", slow: bool = False, timeout: float = 30.0):
         self.check_options(tld=tld, slow=slow, timeout=timeout)

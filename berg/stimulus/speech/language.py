@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import functools
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from berg.stimulus.options import normalize_language
 
 __all__ = ["LanguageGuess", "detect_language", "guess_language"]
+
+# No word of a language written with spaces has more letters (German compounds stay below).
+_MAX_WORD_LETTERS = 60
+# Scripts written without spaces between words: their runs say nothing about words.
+_UNSPACED_SCRIPTS = (
+    "CJK",
+    "HIRAGANA",
+    "KATAKANA",
+    "THAI",
+    "LAO",
+    "KHMER",
+    "MYANMAR",
+    "TIBETAN",
+    "HALFWIDTH",
+    "IDEOGRAPHIC",
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,16 @@ def guess_language(
             False,
             f"too short to tell ({n_letters} letters, fewer than {min_letters})",
         )
+    longest = _longest_spaced_run(text)
+    if longest > _MAX_WORD_LETTERS:
+        # langdetect scores letter n-grams: a long run of random letters scores as some
+        # language (Polish, often) with a high probability. Words are what it can judge.
+        return LanguageGuess(
+            fallback,
+            None,
+            False,
+            f"not words: a run of {longest} letters without a space, too long for a word",
+        )
     detector = _detector_factory().create()
     detector.append(text)
     try:
@@ -91,6 +119,21 @@ def guess_language(
         others = ", ".join(f"{c.lang} {c.prob:.2f}" for c in candidates[:3])
         return LanguageGuess(language, probability, False, f"no clear winner ({others})")
     return LanguageGuess(language, probability, True)
+
+
+def _longest_spaced_run(text: str) -> int:
+    """Letters in the longest run without a space, counting only scripts written with spaces
+    between words (Chinese, Japanese, Thai and the like are written without)."""
+    longest = 0
+    for run in re.findall(rf"[^\W\d_]{{{_MAX_WORD_LETTERS + 1},}}", text):
+        spaced = sum(1 for ch in run if not _unspaced_script(ch))
+        longest = max(longest, spaced)
+    return longest
+
+
+def _unspaced_script(ch: str) -> bool:
+    name = unicodedata.name(ch, "")
+    return name.startswith(_UNSPACED_SCRIPTS)
 
 
 def detect_language(text: str, *, fallback: str = "en") -> str:

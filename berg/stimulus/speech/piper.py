@@ -95,6 +95,11 @@ class PiperSynthesizer(ModelHolder):
     def __repr__(self) -> str:
         return f"PiperSynthesizer(voice={self.voice!r}, language={self.language!r})"
 
+    @property
+    def default_language(self) -> str:
+        """The language of the voice (a Piper voice speaks one)."""
+        return self.language
+
     def voice_for(self, language: str) -> str:
         if normalize_language(language) != self.language:
             raise language_mismatch(language, self.name, self.voice, self.language)

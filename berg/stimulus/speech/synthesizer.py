@@ -38,6 +38,9 @@ class Synthesizer(Protocol):
     """Anything that speaks a text into a mono 16-bit WAV file."""
 
     name: str
+    #: The one language its voice speaks, or None when it speaks many (text in a language
+    #: the detector cannot judge is read in this one; else in English).
+    default_language: str | None
 
     def voice_for(self, language: str) -> str:
         """The voice that would speak ``language``; raises if none can."""

@@ -13,6 +13,7 @@ from berg.errors import (
     InvalidParameterError,
     StimulusError,
     format_choices,
+    naming,
 )
 from berg.stimulus.events import SynthesizedSpeech
 from berg.stimulus.options import backend_class, make_backend, normalize_language
@@ -20,13 +21,16 @@ from berg.stimulus.speech.espeak import EspeakSynthesizer
 from berg.stimulus.speech.gtts import GTTSSynthesizer
 from berg.stimulus.speech.language import guess_language
 from berg.stimulus.speech.piper import PiperSynthesizer
+from berg.stimulus.speech.speakable import speakable_text
 from berg.stimulus.speech.synthesizer import Synthesizer, speech_from_file, wav_info
+from berg.store import ContentStore
 
 __all__ = [
     "SYNTHESIZERS",
     "check_synthesizer",
     "make_synthesizer",
     "read_text_file",
+    "speech_store",
     "synthesize_text_file",
 ]
 
@@ -139,8 +143,9 @@ def synthesize_text_file(
     path : path
         The text file (UTF-8).
     cache_dir : path
-        berg's cache directory; the WAV goes to ``cache_dir/speech/<hash>.wav``, the hash
-        covering the text, backend, voice and language. An existing complete file is reused.
+        berg's cache directory; the WAV goes to ``cache_dir/speech/<ab>/<key>.wav`` (a
+        :class:`berg.store.ContentStore`), the key covering the text, backend, voice and
+        language. An existing entry is reused when it matches its record.
     backend : {'piper', 'espeak-ng', 'gtts'} or Synthesizer
         The synthesiser, by name or as an object (to reuse one loaded voice across files).
     language : str, optional
@@ -157,7 +162,9 @@ def synthesize_text_file(
     Raises
     ------
     StimulusError
-        The file is unreadable, not UTF-8 text, empty, or the synthesiser failed.
+        The file is unreadable, not UTF-8 text, empty, has no word to speak or a run too
+        long to be a word (:mod:`berg.stimulus.speech.speakable`), or the synthesiser
+        failed. Every error about the text names the file.
     InvalidParameterError
         Unknown backend/option, or the voice does not speak the text's language.
     MissingDependencyError
@@ -166,6 +173,8 @@ def synthesize_text_file(
         The voice files cannot be loaded.
     """
     text = read_text_file(path)
+    name = repr(str(path))
+    text = speakable_text(text, name)
     if isinstance(backend, str):
         synthesizer = make_synthesizer(backend, **options)
     elif isinstance(backend, Synthesizer):
@@ -182,11 +191,13 @@ def synthesize_text_file(
         )
 
     if language is None:
-        guess = guess_language(text)
+        # What the detector cannot judge (too short, not words) is read in the voice's own
+        # language, not in whatever the detector guessed.
+        guess = guess_language(text, fallback=synthesizer.default_language or "en")
         language = guess.language
         if not guess.reliable:
             warnings.warn(
-                f"the language of {str(path)!r} is uncertain ({guess.reason}); reading it as "
+                f"the language of {name} is uncertain ({guess.reason}); reading it as "
                 f"{language!r}. Pass language='..' to choose.",
                 UserWarning,
                 stacklevel=2,
@@ -194,11 +205,22 @@ def synthesize_text_file(
     else:
         language = normalize_language(language)
 
-    voice = synthesizer.voice_for(language)
+    with naming(f"text stimulus {name}", mentions=str(path)):
+        voice = synthesizer.voice_for(language)
     key = "\x00".join(
         [f"v{_CACHE_VERSION}", text, synthesizer.name, synthesizer.fingerprint(language), language]
     )
-    out_path = Path(cache_dir) / "speech" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.wav"
-    if wav_info(out_path) is not None:
-        return speech_from_file(out_path, synthesizer.name, voice, language)
-    return synthesizer.synthesize(text, out_path, language=language)
+    # The WAV is an entry of the speech store, verified against its record when reused.
+    store = speech_store(cache_dir)
+    entry = hashlib.sha256(key.encode()).hexdigest()
+    cached = store.verified_path(entry)
+    if cached is not None and wav_info(cached) is not None:
+        return speech_from_file(cached, synthesizer.name, voice, language)
+    with naming(f"text stimulus {name}", mentions=str(path)), store.writing(entry) as temporary:
+        synthesizer.synthesize(text, temporary, language=language)
+    return speech_from_file(store.path_for(entry), synthesizer.name, voice, language)
+
+
+def speech_store(cache_dir: str | os.PathLike) -> ContentStore:
+    """The synthesised speech under berg's cache folder: ``{cache_dir}/speech``."""
+    return ContentStore(Path(cache_dir) / "speech", ".wav", what="synthesised speech")
