@@ -97,11 +97,16 @@ def _cmd_download(args, berg) -> None:
 
 
 def _cmd_encode(args, berg) -> None:
-    from berg.io import check_formats, write_outputs
+    from berg.io import check_formats, check_output_folder, write_outputs
+    from berg.stimulus import check_stimulus_file
 
+    # Everything cheap first: a typo must not cost a model load, let alone a download.
+    for path in args.files:
+        check_stimulus_file(path)
+    check_output_folder(args.output)
     selection, options = _encoding_options(args)
     options["show_progress"] = not args.quiet
-    formats = check_formats(args.format)  # before any model loads; None: all it can write
+    formats = check_formats(args.format)  # None: all it can write
     stems = [Path(f).stem for f in args.files]
     if len(set(stems)) != len(stems):
         raise BERGError(
@@ -116,9 +121,13 @@ def _cmd_encode(args, berg) -> None:
                 model, path, return_metadata=True, show_progress=not args.quiet
             )
             written = write_outputs(args.output, stem, responses, metadata, formats)
+            files = [str(p) for p in written.values()]
+            if "gifti" in written:  # written names the left hemisphere; the right is beside
+                left = str(written["gifti"])
+                files.insert(files.index(left) + 1, left.replace(".lh.func.gii", ".rh.func.gii"))
             print(
                 f"{path}: {responses.shape[0]} s x {responses.shape[1]} vertices -> "
-                + ", ".join(str(p) for p in written.values())
+                + ", ".join(files)
             )
 
 
@@ -162,21 +171,27 @@ def _cmd_encode_batch(args, berg) -> None:
 
 def _cmd_plot(args, berg) -> None:
     from berg.io import read_result
-    from berg.plotting import plot_cortical_map, plot_roi_timecourses, save_figure
+    from berg.plotting import (
+        most_varying_rois,
+        plot_cortical_map,
+        plot_roi_timecourses,
+        save_figure,
+    )
 
     npz_path = Path(args.result)
     responses, metadata = read_result(npz_path)
     out = Path(args.output or npz_path.parent)
     stem = npz_path.stem
     suffix = f"_t{args.time:g}s" if args.time is not None else "_mean"
-    written = [
-        save_figure(
-            plot_cortical_map(responses, metadata, time=args.time), out / f"{stem}_map{suffix}.png"
-        ),
-        save_figure(
-            plot_roi_timecourses(responses, metadata, rois=args.roi), out / f"{stem}_roi.png"
-        ),
-    ]
+    # Without --roi: the ten areas whose predicted time course varies most (all of a
+    # smaller selection), named in the legend.
+    rois = args.roi or most_varying_rois(responses, metadata)
+    # Both pictures are drawn before either is saved: an error leaves none behind.
+    figures = {
+        out / f"{stem}_map{suffix}.png": plot_cortical_map(responses, metadata, time=args.time),
+        out / f"{stem}_roi.png": plot_roi_timecourses(responses, metadata, rois=rois),
+    }
+    written = [save_figure(figure, path) for path, figure in figures.items()]
     print("\n".join(str(p) for p in written))
 
 
@@ -299,7 +314,19 @@ def _add_encoding_arguments(p: argparse.ArgumentParser) -> None:
         help="speech synthesiser for .txt: piper (default), espeak-ng or gtts",
     )
     p.add_argument("--language", help="ISO 639-1 code; detected when omitted")
+    for name, what in _MODEL_FOLDERS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=Path, metavar="DIR", help=what)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+# The model folders the API takes (get_encoding_model's keywords), as command-line options.
+_MODEL_FOLDERS = {
+    "checkpoint_dir": "a folder with the TRIBE v2 config.yaml and best.ckpt (nothing is "
+    "downloaded)",
+    "text_model_dir": "a Llama-3.2-3B folder (else $BERG_TEXT_MODEL, else the Hub)",
+    "audio_model_dir": "a w2v-bert-2.0 folder (else $BERG_AUDIO_MODEL, else the Hub)",
+    "video_model_dir": "a V-JEPA 2 folder (else $BERG_VIDEO_MODEL, else the Hub)",
+}
 
 
 def _encoding_options(args) -> tuple[dict | None, dict]:
@@ -307,6 +334,9 @@ def _encoding_options(args) -> tuple[dict | None, dict]:
     options = {"asr_model": args.asr_model, "tts": args.tts}
     if args.language:
         options["language"] = args.language
+    for name in _MODEL_FOLDERS:
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     return ({"roi": args.roi} if args.roi else None), options
 
 

@@ -45,6 +45,7 @@ from berg.files import atomic_group, file_sha256, remove_stale_temporaries
 __all__ = [
     "FORMATS",
     "check_formats",
+    "check_output_folder",
     "default_formats",
     "mismatched_files",
     "read_result",
@@ -147,6 +148,35 @@ def check_formats(formats=None) -> tuple[str, ...]:
             "table is written as csv)"
         )
     return formats
+
+
+def check_output_folder(folder: str | os.PathLike) -> Path:
+    """Check, creating nothing, that results can be written to ``folder``.
+
+    Returns
+    -------
+    Path
+        The folder (it may not exist yet: the first result creates it).
+
+    Raises
+    ------
+    ResultWriteError
+        ``folder`` is a file, or lies under a file, or in a folder that cannot be written.
+    """
+    folder = Path(folder).expanduser()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == folder else f"lies under the file {str(existing)!r}"
+        raise ResultWriteError(
+            f"the output folder {str(folder)!r} {what}; give a folder (it is created if needed)"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ResultWriteError(
+            f"cannot write to the output folder {str(folder)!r}: {str(existing)!r} is not writable"
+        )
+    return folder
 
 
 def _roi_table(responses: np.ndarray, metadata: dict, row_times: np.ndarray) -> dict:

@@ -61,7 +61,9 @@ class EncodingOptions:
     revision: str | None = _option(
         None, "weights", "Hub revision instead of the pinned one", results=True
     )
-    show_progress: bool = _option(True, "weights", "progress bars for downloads", results=False)
+    show_progress: bool = _option(
+        True, "weights", "progress bars for downloads and loading", results=False
+    )
     cache_dir: str | os.PathLike | None = _option(
         None,
         "cache",

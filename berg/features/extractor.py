@@ -98,6 +98,9 @@ class FeatureExtractor(ModelHolder):
     version: ClassVar[int]
     #: The subclass's own options: name -> check returning the value to keep.
     option_checks: ClassVar[Mapping[str, Callable[[Any], Any]]] = {}
+    #: Whether transformers may draw its "Loading weights" bars (set by the pipeline from
+    #: ``show_progress``).
+    show_progress: bool = True
 
     def __init__(
         self,

@@ -100,7 +100,7 @@ class FeatureOptions:
         Free each model after its stage (bounded GPU memory); keep them for many stimuli
         in a row when False.
     show_progress : bool
-        Progress bars for model downloads.
+        Progress bars for model downloads, and transformers' while a model loads.
     extractor_options : mapping of modality to dict
         Each extractor's own options (batch sizes, memory budget...): names and values are
         checked here (`validate_extractor_options`).
@@ -209,6 +209,7 @@ class FeaturePipeline:
                 layers=layer_selection_from_config(self.tribe_config, modality),
                 **self.options.extractor_options[modality],
             )
+            self._extractors[modality].show_progress = self.options.show_progress
             self._numerics[modality] = self._extractors[modality].numerics
         return self._extractors[modality]
 

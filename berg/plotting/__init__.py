@@ -21,6 +21,12 @@ fsaverage5 meshes and sulcal depth ship inside nilearn, so nothing is downloaded
 
 from berg.plotting.figures import save_figure
 from berg.plotting.maps import plot_cortical_map
-from berg.plotting.timecourses import MAX_DEFAULT_ROIS, plot_roi_timecourses
+from berg.plotting.timecourses import MAX_DEFAULT_ROIS, most_varying_rois, plot_roi_timecourses
 
-__all__ = ["plot_cortical_map", "plot_roi_timecourses", "save_figure", "MAX_DEFAULT_ROIS"]
+__all__ = [
+    "plot_cortical_map",
+    "plot_roi_timecourses",
+    "most_varying_rois",
+    "save_figure",
+    "MAX_DEFAULT_ROIS",
+]

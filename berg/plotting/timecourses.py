@@ -14,7 +14,7 @@ from berg.plotting.figures import UNITS, check_inputs, model_name, require, sec
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_roi_timecourses", "MAX_DEFAULT_ROIS"]
+__all__ = ["plot_roi_timecourses", "most_varying_rois", "MAX_DEFAULT_ROIS"]
 
 MAX_DEFAULT_ROIS = 10
 """``plot_roi_timecourses`` draws every area of the selection only up to this many."""
@@ -130,6 +130,31 @@ def plot_roi_timecourses(
     return fig
 
 
+def most_varying_rois(responses: np.ndarray, metadata: dict, n: int = MAX_DEFAULT_ROIS) -> list:
+    """The ``n`` Glasser areas of a result whose predicted time course varies most (standard
+    deviation over rows of the area's mean), in that order; every area when there are at
+    most ``n``.
+
+    Parameters
+    ----------
+    responses : np.ndarray
+        float (n_rows, n_columns), from ``BERG.encode``.
+    metadata : dict
+        From ``BERG.encode(..., return_metadata=True)``.
+    n : int
+
+    Returns
+    -------
+    list of str
+    """
+    check_inputs(responses, metadata)
+    names, values = cortex.roi_timecourses(np.asarray(responses), metadata)
+    if len(names) <= n:
+        return list(names)
+    spread = values.std(axis=0) if len(values) > 1 else np.abs(values).mean(axis=0)
+    return [names[i] for i in np.argsort(-spread, kind="stable")[:n]]
+
+
 def _check_rois(rois: Any, available: list[str]) -> list[str]:
     """``rois`` as a list of distinct names that have selected vertices, or an error."""
     if isinstance(rois, str):
@@ -148,8 +173,9 @@ def _check_rois(rois: Any, available: list[str]) -> list[str]:
         if not isinstance(name, str):
             raise InvalidParameterError(f"rois must hold area names (str); got {name!r}")
         if name not in labels:
+            hint = did_you_mean(name, labels)
             raise InvalidParameterError(
-                f"unknown ROI {name!r}{did_you_mean(name, labels)}; Glasser HCP-MMP1.0 names "
+                f"unknown ROI {name!r}{hint}{' ' if hint else '; '}Glasser HCP-MMP1.0 names "
                 "are case-sensitive and bilateral, listed in metadata['roi']['roi_labels']"
             )
         if name not in available:

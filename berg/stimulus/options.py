@@ -12,7 +12,16 @@ from collections.abc import Mapping
 
 from berg.errors import InvalidParameterError, did_you_mean, format_choices
 
-__all__ = ["make_backend", "normalize_language"]
+__all__ = ["WHISPER_LANGUAGES", "check_language", "make_backend", "normalize_language"]
+
+#: The languages Whisper knows (faster-whisper's list): every stimulus's words come from it
+#: (a text is spoken, then recognised), so a language outside it cannot be asked for.
+WHISPER_LANGUAGES = frozenset(
+    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha "
+    "haw he hi hr ht hu hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr "
+    "ms mt my ne nl nn no oc pa pl ps pt ro ru sa sd si sk sl sn so sq sr su sv sw ta te tg "
+    "th tk tl tr tt uk ur uz vi yi yo yue zh".split()
+)
 
 
 # English names of common languages, accepted for their codes ("English" -> "en").
@@ -48,6 +57,26 @@ def normalize_language(language: object) -> str | None:
         raise InvalidParameterError(
             f"language must be an ISO 639-1 code such as 'en' or 'fr', or None to detect it; "
             f"got {language!r}"
+        )
+    return code
+
+
+def check_language(language: object) -> str | None:
+    """A language the user asks for, normalised (:func:`normalize_language`) and checked to
+    be one Whisper knows; None (found from the speech or the text) stays None.
+
+    Raises
+    ------
+    InvalidParameterError
+        Not a language code, or one Whisper does not know (with the closest it does).
+    """
+    code = normalize_language(language)
+    if code is not None and code not in WHISPER_LANGUAGES:
+        raise InvalidParameterError(
+            f"unknown language {language!r}: every stimulus is transcribed by Whisper, which "
+            f"knows {format_choices(sorted(WHISPER_LANGUAGES), limit=16)} (ISO 639-1 codes); "
+            "or leave it unset to have it found"
+            f"{did_you_mean(code, sorted(WHISPER_LANGUAGES))}"
         )
     return code
 

@@ -166,7 +166,7 @@ class StimulusOptions:
     sentence_splitter: Any = "auto"
 
     def __post_init__(self) -> None:
-        from berg.stimulus.options import normalize_language
+        from berg.stimulus.options import check_language
         from berg.stimulus.speech import check_synthesizer
         from berg.stimulus.text.splitters import check_splitter
 
@@ -174,7 +174,7 @@ class StimulusOptions:
         if not isinstance(tts_options, Mapping):
             raise InvalidParameterError(f"tts_options must be a dict, got {tts_options!r}")
         object.__setattr__(self, "tts_options", dict(tts_options))
-        object.__setattr__(self, "language", normalize_language(self.language))
+        object.__setattr__(self, "language", check_language(self.language))
         check_synthesizer(self.tts, self.tts_options)
         check_splitter(self.sentence_splitter, self.language)
 

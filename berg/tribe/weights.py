@@ -9,6 +9,8 @@ at a pinned revision so that everybody gets the same numbers.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
@@ -35,16 +37,22 @@ def _as_path(value: object, what: str) -> Path:
     return Path(value).expanduser()
 
 
+def _reason(error: BaseException) -> str:
+    """An error's first line, without its closing full stop (the message goes on)."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    return lines[0].rstrip(". ")
+
+
 def _manual_steps(target: Path, source: WeightsSource) -> str:
-    urls = "\n".join(
-        f"  https://huggingface.co/{source.hub_repo}/resolve/{source.revision}/{name}"
+    """What to do instead, in one line, for the command line and for Python."""
+    files = " and ".join(
+        f"{name} (https://huggingface.co/{source.hub_repo}/resolve/{source.revision}/{name})"
         for name in source.files
     )
     return (
-        f"To install them by hand, download\n{urls}\ninto\n  {target}\n"
-        f"(on a machine with internet, `berg download --berg-dir DIR` fetches them; "
-        f"copy DIR/{source.berg_path} across), or pass checkpoint_dir= a folder that "
-        f"holds {' and '.join(source.files)}."
+        f"Fetch them where there is internet with `berg download` (then copy the BERG "
+        f"directory's {source.berg_path} here), put {files} into {target}, or name a folder "
+        f"that holds them (berg encode --checkpoint-dir DIR; checkpoint_dir= in Python)"
     )
 
 
@@ -135,6 +143,34 @@ def fetch_weights(
     Path
         ``target``, now holding every file of ``source``.
     """
+    revision = revision or source.revision
+    created = target
+    while not created.parent.exists() and created.parent != created:
+        created = created.parent  # the first folder this download makes, if any
+    created = None if created.exists() else created
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot create the weights folder {target}: {exc}") from exc
+    try:
+        _download(target, source, revision, show_progress, endpoint, only or source.files)
+    except BaseException:
+        # A failed first download leaves no folders behind (nor the Hub client's locks in
+        # them): a mistyped berg_dir must not stay on the disk.
+        if created is not None and not any((target / name).exists() for name in source.files):
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    absent = missing_files(target, source)
+    if absent:
+        raise ModelLoadError(
+            f"after downloading, {', '.join(absent)} is still missing from "
+            f"{target}. " + _manual_steps(target, source)
+        )
+    return target
+
+
+def _download(target, source, revision, show_progress, endpoint, names) -> None:
+    """Each of ``names`` from the Hub into ``target``, or the error that says what to do."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -145,14 +181,8 @@ def fetch_weights(
         RevisionNotFoundError,
     )
 
-    revision = revision or source.revision
     where = f"{source.hub_repo} (revision {revision})"
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ModelLoadError(f"cannot create the weights folder {target}: {exc}") from exc
-
-    for name in only or source.files:
+    for name in names:
         try:
             hf_hub_download(
                 repo_id=source.hub_repo,
@@ -192,17 +222,19 @@ def fetch_weights(
             ) from exc
         except HfHubHTTPError as exc:
             raise ModelLoadError(
-                f"downloading {name} from {where} failed: {exc}. " + _manual_steps(target, source)
+                f"downloading {name} from {where} failed: {_reason(exc)}. "
+                + _manual_steps(target, source)
             ) from exc
         except Exception as exc:  # noqa: BLE001 - network/disk errors of any HTTP stack
+            short = re.search(r"should be of size (\d+) but has size (\d+)", str(exc))
+            if short:  # huggingface_hub's check of the length the server announced
+                expected, got = (int(n) for n in short.groups())
+                raise ModelLoadError(
+                    f"the download of {name} from {where} was cut short ({got:,} of "
+                    f"{expected:,} bytes arrived): the connection dropped; run the same "
+                    "command again"
+                ) from exc
             raise ModelLoadError(
                 f"downloading {name} from {where} into {target} failed: "
-                f"{exc}. " + _manual_steps(target, source)
+                f"{_reason(exc)}. " + _manual_steps(target, source)
             ) from exc
-    absent = missing_files(target, source)
-    if absent:
-        raise ModelLoadError(
-            f"after downloading, {', '.join(absent)} is still missing from "
-            f"{target}. " + _manual_steps(target, source)
-        )
-    return target

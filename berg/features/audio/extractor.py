@@ -148,7 +148,12 @@ class AudioFeatureExtractor(FeatureExtractor):
         from transformers import Wav2Vec2BertModel
 
         model = load_pretrained(
-            Wav2Vec2BertModel, self.model_dir, kind="audio", dtype=self.dtype, device=self.device
+            Wav2Vec2BertModel,
+            self.model_dir,
+            kind="audio",
+            dtype=self.dtype,
+            device=self.device,
+            quiet=not self.show_progress,
         )
         if self.fast_relative_attention:
             from berg.features.relative_attention import speed_up_relative_attention

@@ -156,7 +156,12 @@ class TextFeatureExtractor(FeatureExtractor):
         from transformers import AutoModel
 
         return load_pretrained(
-            AutoModel, self.model_dir, kind="text", dtype=self.dtype, device=self.device
+            AutoModel,
+            self.model_dir,
+            kind="text",
+            dtype=self.dtype,
+            device=self.device,
+            quiet=not self.show_progress,
         )
 
     @property

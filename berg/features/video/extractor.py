@@ -205,7 +205,7 @@ class VideoFeatureExtractor(FeatureExtractor):
             kind="video",
             dtype=self.dtype,
             device=self.device,
-            quiet=True,
+            quiet=not self.show_progress,
             check_info=self._check_encoder_weights,
         )
 
