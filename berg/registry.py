@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import PurePosixPath
 from typing import Any
@@ -48,6 +48,11 @@ class WeightsSource:
         Folder of these files relative to ``berg_dir`` (BERG's layout).
     license : str
         The weights' licence, shown to the user before they download.
+    sha256 : mapping of str to str
+        Known SHA-256 digests of files at ``revision``: a download is checked against them.
+    sizes : mapping of str to int
+        Known sizes in bytes of files at ``revision`` (checked likewise; shown before a
+        download).
     """
 
     hub_repo: str
@@ -55,6 +60,8 @@ class WeightsSource:
     files: tuple[str, ...]
     berg_path: PurePosixPath
     license: str
+    sha256: Mapping[str, str] = field(default_factory=dict)
+    sizes: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,8 @@ class ModelCard(Mapping):
             files=tuple(w["files"]),
             berg_path=PurePosixPath(w["berg_path"]),
             license=w["license"],
+            sha256={str(k): str(v) for k, v in (w.get("sha256") or {}).items()},
+            sizes={str(k): int(v) for k, v in (w.get("sizes") or {}).items()},
         )
 
     def extractor(self, modality: str):

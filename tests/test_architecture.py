@@ -22,6 +22,7 @@ LAYERS = [
         "berg.timing",
         "berg.validation",
         "berg.holder",
+        "berg.network",
     ],
     ["berg.store"],  # the caches' one store, on the file helpers
     ["berg.registry", "berg.cortex"],

@@ -84,12 +84,29 @@ def test_download_into_berg_dir(tmp_path):
 
     source = write_tiny_checkpoint(tmp_path / "served")
     files = {name: (source / name).read_bytes() for name in ("config.yaml", "best.ckpt")}
-    revision = get_card("fmri-dascoli_2026-tribe_v2").weights.revision
+    # At the pinned revision the card knows the real files' sizes and digest: the tiny ones
+    # are caught and removed.
+    pinned = get_card("fmri-dascoli_2026-tribe_v2").weights.revision
+    with FakeHub("facebook/tribev2", pinned, files) as hub:
+        caught = run_berg(
+            "--berg-dir",
+            str(tmp_path / "caught"),
+            "download",
+            "--quiet",
+            env_extra={"HF_ENDPOINT": hub.endpoint},
+        )
+    assert caught.returncode == 1 and caught.stderr.count("\n") == 1
+    assert "is not the file of revision" in caught.stderr and "18,041" in caught.stderr
+    assert not list((tmp_path / "caught").rglob("config.yaml"))
+    # Another revision, asked for by name: no digest is known for it, the files are taken.
+    revision = "1" * 40
     with FakeHub("facebook/tribev2", revision, files) as hub:
         result = run_berg(
             "--berg-dir",
             str(tmp_path / "berg"),
             "download",
+            "--revision",
+            revision,
             "--quiet",
             env_extra={"HF_ENDPOINT": hub.endpoint},
         )

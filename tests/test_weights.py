@@ -145,3 +145,49 @@ def test_a_failed_first_download_leaves_no_folders_and_says_it_in_one_line(tmp_p
         assert message.endswith("run the same command again")
     else:
         assert "--checkpoint-dir" in message and "checkpoint_dir=" in message
+
+
+def test_a_download_is_checked_against_the_known_digests_and_the_check_recorded(tmp_path):
+    import dataclasses
+    import hashlib
+    import json
+
+    known = dataclasses.replace(
+        SOURCE,
+        sha256={"best.ckpt": hashlib.sha256(FILES["best.ckpt"]).hexdigest()},
+        sizes={name: len(data) for name, data in FILES.items()},
+    )
+    with FakeHub("facebook/tribev2", REVISION, FILES) as hub:
+        found = locate_weights(tmp_path, known, endpoint=hub.endpoint, show_progress=False)
+    record = json.loads((found / ".berg-verified.json").read_text())
+    assert record["best.ckpt"]["sha256"] == known.sha256["best.ckpt"]
+    assert record["config.yaml"]["size"] == len(FILES["config.yaml"])
+
+
+def test_a_file_that_is_not_the_pinned_one_is_refused_and_removed(tmp_path):
+    import dataclasses
+
+    expected = "ab" * 32
+    known = dataclasses.replace(SOURCE, sha256={"best.ckpt": expected})
+    with FakeHub("facebook/tribev2", REVISION, FILES) as hub:
+        with pytest.raises(ModelLoadError) as info:
+            locate_weights(tmp_path, known, endpoint=hub.endpoint, show_progress=False)
+    message = str(info.value)
+    import hashlib
+
+    got = hashlib.sha256(FILES["best.ckpt"]).hexdigest()
+    assert f"sha256 {got} where it has {expected}" in message and "best.ckpt" in message
+    assert not list(tmp_path.rglob("best.ckpt"))  # never left where it would be loaded
+
+
+def test_no_network_fails_at_once_without_the_hub_clients_retries(tmp_path):
+    # A name that cannot resolve (.invalid is reserved): no DNS, as on an offline machine.
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(ModelLoadError, match="cannot be resolved") as info:
+        locate_weights(
+            tmp_path / "berg", SOURCE, endpoint="https://hub.berg.invalid", show_progress=False
+        )
+    assert time.perf_counter() - started < 10  # the client would retry for half a minute
+    assert "\n" not in str(info.value) and not (tmp_path / "berg").exists()

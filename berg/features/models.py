@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
+from berg.network import hub_unreachable
 from berg.progress import silent_tqdm_class
 from berg.registry import PretrainedSpec
 
@@ -104,13 +105,15 @@ def resolve_pretrained(
         f"cache (HF_HOME), (2) set {spec.env_var} to a folder holding the model, or (3) "
         f"pass {spec.modality}_model_dir= to get_encoding_model."
     )
+    # Without a network, take what the cache holds at once (no retries of the Hub client).
+    unreachable = "" if local_files_only else hub_unreachable()
     try:
         path = snapshot_download(
             repo_id=spec.hub_id,
             revision=spec.revision,
             cache_dir=cache_dir,
             allow_patterns=list(MODEL_FILE_PATTERNS),
-            local_files_only=local_files_only,
+            local_files_only=local_files_only or bool(unreachable),
             **({} if show_progress else {"tqdm_class": silent_tqdm_class()}),
         )
     except GatedRepoError as error:
@@ -125,10 +128,11 @@ def resolve_pretrained(
     except (HfHubHTTPError, OSError, ValueError) as error:
         # LocalEntryNotFoundError (offline, nothing cached) is an OSError/ValueError here.
         gated = " It is gated: it also needs an accepted licence and a token." if spec.gated else ""
+        why = unreachable or type(error).__name__
         raise ModelLoadError(
             f"the {spec.modality} model {spec.hub_id} (revision "
             f"{spec.revision}) is not cached and could not be downloaded "
-            f"({type(error).__name__}).{gated} {ways}"
+            f"({why}).{gated} {ways}"
         ) from error
     folder = Path(path)
     commit = folder.name if _COMMIT.match(folder.name) else None

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
+from berg.network import hub_unreachable
 from berg.progress import silent_tqdm_class
 from berg.registry import WeightsSource
 
@@ -144,6 +145,14 @@ def fetch_weights(
         ``target``, now holding every file of ``source``.
     """
     revision = revision or source.revision
+    names = only or source.files
+    unreachable = hub_unreachable(endpoint)
+    if unreachable:  # before the Hub client's retries, and before any folder is made
+        raise ModelLoadError(
+            f"cannot download {', '.join(names)} from {source.hub_repo} (revision {revision}): "
+            f"the Hub is unreachable or offline mode is on ({unreachable}). "
+            + _manual_steps(target, source)
+        )
     created = target
     while not created.parent.exists() and created.parent != created:
         created = created.parent  # the first folder this download makes, if any
@@ -153,7 +162,7 @@ def fetch_weights(
     except OSError as exc:
         raise ModelLoadError(f"cannot create the weights folder {target}: {exc}") from exc
     try:
-        _download(target, source, revision, show_progress, endpoint, only or source.files)
+        _download(target, source, revision, show_progress, endpoint, names)
     except BaseException:
         # A failed first download leaves no folders behind (nor the Hub client's locks in
         # them): a mistyped berg_dir must not stay on the disk.
@@ -166,7 +175,56 @@ def fetch_weights(
             f"after downloading, {', '.join(absent)} is still missing from "
             f"{target}. " + _manual_steps(target, source)
         )
+    if revision == source.revision:  # digests are known for the pinned commit only
+        verify_downloaded(target, source, names)
     return target
+
+
+#: Beside the weights: what was checked after the download (name -> size, mtime, sha256).
+VERIFIED_RECORD = ".berg-verified.json"
+
+
+def verify_downloaded(target: Path, source: WeightsSource, names) -> dict[str, dict]:
+    """Check downloaded files against the sizes and SHA-256 digests the card knows, and
+    record the check beside them (:data:`VERIFIED_RECORD`).
+
+    Raises
+    ------
+    ModelLoadError
+        A file is not the one the pinned revision holds: it is removed, and the message
+        names it with both sizes or digests.
+    """
+    import json
+
+    from berg.files import atomic_open, file_sha256
+
+    record_path = target / VERIFIED_RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    for name in names:
+        path = target / name
+        facts = path.stat()
+        found = {"size": facts.st_size, "mtime_ns": facts.st_mtime_ns}
+        problem = ""
+        if name in source.sizes and facts.st_size != source.sizes[name]:
+            problem = f"{facts.st_size:,} bytes where it has {source.sizes[name]:,}"
+        elif name in source.sha256:
+            found["sha256"] = file_sha256(path)
+            if found["sha256"] != source.sha256[name]:
+                problem = f"sha256 {found['sha256']} where it has {source.sha256[name]}"
+        if problem:
+            path.unlink(missing_ok=True)
+            raise ModelLoadError(
+                f"{name} downloaded from {source.hub_repo} is not the file of revision "
+                f"{source.revision}: {problem}; it was removed. Run the same command again; "
+                "if it happens again, the Hub or a proxy serves another file"
+            )
+        record[name] = found
+    with atomic_open(record_path, "w") as handle:
+        json.dump(record, handle, indent=1)
+    return record
 
 
 def _download(target, source, revision, show_progress, endpoint, names) -> None:
