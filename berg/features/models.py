@@ -101,9 +101,10 @@ def resolve_pretrained(
 
     ways = (
         f"Provide it one of three ways: (1) download it where the Hub is reachable "
-        f"(`berg download`, or `hf download {spec.hub_id}`) and reuse that Hugging Face "
-        f"cache (HF_HOME), (2) set {spec.env_var} to a folder holding the model, or (3) "
-        f"pass {spec.modality}_model_dir= to get_encoding_model."
+        f"(`hf download {spec.hub_id} --revision {spec.revision}`) and reuse that Hugging "
+        f"Face cache (HF_HOME), (2) set {spec.env_var} to a folder holding the model, or (3) "
+        f"name that folder (berg encode --{spec.modality}-model-dir DIR; "
+        f"{spec.modality}_model_dir= in Python)."
     )
     # Without a network, take what the cache holds at once (no retries of the Hub client).
     unreachable = "" if local_files_only else hub_unreachable()
