@@ -3,7 +3,8 @@
     berg models                         list the model ids
     berg describe MODEL_ID              print the model card
     berg metadata MODEL_ID [--json F]   summarise (or save) the metadata, no weights needed
-    berg download [MODEL_ID]            fetch the weights into the BERG directory ahead of time
+    berg download [MODEL_ID] [--modalities text,audio,video] [--asr-model NAME]
+                                        fetch every model a run needs, ahead of time
     berg selftest                       check the install with tiny random models
     berg plot NAME.npz [--time T]       cortical map and ROI time courses of a result
     berg cache [--clear]                show (or clear) the feature and speech cache
@@ -81,10 +82,12 @@ def _cmd_metadata(args, berg) -> None:
 
 
 def _cmd_download(args, berg) -> None:
-    from berg.registry import get_card
+    from berg.features.models import resolve_pretrained
+    from berg.registry import MODALITIES, get_card
     from berg.tribe.weights import locate_weights
 
     card = get_card(args.model_id)
+    modalities = _modalities(args.modalities, MODALITIES)
     weights = card.weights
     print(
         f"{card.model_id}: {weights.hub_repo} @ {args.revision or weights.revision} "
@@ -94,6 +97,64 @@ def _cmd_download(args, berg) -> None:
         berg.berg_dir, weights, revision=args.revision, show_progress=not args.quiet
     )
     print(f"weights ready in {folder}")
+    # Every feature model the chosen modalities need, and the recogniser; what fails is
+    # said at the end, all at once, after the others are in place.
+    if args.weights_only:
+        return
+    failed = []
+    for modality in modalities:
+        spec = card.extractor(modality)
+        try:
+            found = resolve_pretrained(spec, show_progress=not args.quiet)
+        except BERGError as error:
+            gated = ", gated: request access on its Hub page, then `hf auth login`"
+            failed.append(
+                f"{modality} model {spec.hub_id} ({_cause(error)}{gated if spec.gated else ''})"
+            )
+            continue
+        print(f"{modality} model {spec.hub_id} @ {found.revision or spec.revision} in {found.path}")
+    try:
+        print(f"speech recogniser {_fetch_whisper(args.asr_model, quiet=args.quiet)}")
+    except BERGError as error:
+        failed.append(f"speech recogniser {args.asr_model or 'large-v3'} ({_cause(error)})")
+    if failed:
+        raise BERGError(
+            f"{len(failed)} model(s) could not be fetched: {'; '.join(failed)}. Run "
+            "`berg download` again where the Hub is reachable, or name folders that hold them "
+            "(--text-model-dir, --audio-model-dir, --video-model-dir, --asr-model)"
+        )
+
+
+def _cause(error: BaseException) -> str:
+    """What went wrong underneath a berg error, in a few words (the Hub client's class)."""
+    cause = error.__cause__
+    return type(cause).__name__ if cause is not None else str(error).split(":")[0]
+
+
+def _modalities(text: str | None, valid: tuple[str, ...]) -> tuple[str, ...]:
+    """``"video,audio"`` -> the modalities, checked (default: all three)."""
+    from berg.errors import InvalidParameterError, did_you_mean
+
+    if not text:
+        return valid
+    chosen = tuple(m.strip() for m in text.split(",") if m.strip())
+    for modality in chosen:
+        if modality not in valid:
+            raise InvalidParameterError(
+                f"unknown modality {modality!r}{did_you_mean(modality, valid)} "
+                f"(--modalities takes some of {','.join(valid)})"
+            )
+    return chosen
+
+
+def _fetch_whisper(asr_model: str | None, *, quiet: bool) -> str:
+    """The Whisper model encodes use (--asr-model, else $BERG_ASR_MODEL, else large-v3) in
+    place: a folder is checked, a name is downloaded into the Hugging Face cache."""
+    from berg.stimulus.transcribe.models import download_whisper
+
+    return download_whisper(
+        asr_model or os.environ.get("BERG_ASR_MODEL") or "large-v3", show_progress=not quiet
+    )
 
 
 def _cmd_encode(args, berg) -> None:
@@ -370,7 +431,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("download", help="download a model's weights into the BERG directory")
     p.add_argument("model_id", nargs="?", default=DEFAULT_MODEL)
-    p.add_argument("--revision", help="Hub revision instead of the pinned one")
+    p.add_argument("--revision", help="Hub revision of the TRIBE weights instead of the pinned one")
+    p.add_argument(
+        "--modalities",
+        metavar="LIST",
+        help="the feature models to fetch, some of text,audio,video (default: all three)",
+    )
+    p.add_argument(
+        "--asr-model",
+        default=None,
+        help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, else large-v3)",
+    )
+    p.add_argument(
+        "--weights-only",
+        action="store_true",
+        help="only the TRIBE v2 weights (the other models are in place or named by folder)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_download)
 

@@ -130,15 +130,22 @@ def run_doctor(
         spec = card.extractor(modality)
         try:
             resolved = resolve_pretrained(spec, local_files_only=True, show_progress=False)
-            line("ok", f"{modality} model", f"{spec.hub_id} in {resolved.path}")
+            line(
+                "ok",
+                f"{modality} model",
+                f"{spec.hub_id} "
+                + (f"@ {resolved.revision[:12]}" if resolved.revision else f"({resolved.source})")
+                + f", {_size(resolved.path)} in {resolved.path}",
+            )
         except Exception:  # noqa: BLE001 - absent is an answer here, not an error
             gated = " (gated: request access and log in first)" if spec.gated else ""
             line(
                 "--",
                 f"{modality} model",
-                f"{spec.hub_id} not on this machine: downloaded "
-                f"on first use{gated}, or set ${spec.env_var} to a folder",
+                f"{spec.hub_id} not on this machine: `berg download`{gated}, or set "
+                f"${spec.env_var} to a folder",
             )
+    line(*_whisper_line())
     if check_hub:
         try:
             from huggingface_hub import HfApi
@@ -158,3 +165,33 @@ def run_doctor(
         else "something essential is missing (FAIL above)"
     )
     return essential_ok
+
+
+def _size(folder: Path) -> str:
+    """The size of a model folder's files (a Hub snapshot's links followed), for a person."""
+    total = sum(p.stat().st_size for p in Path(folder).iterdir() if p.is_file())
+    return f"{total / 1e9:.1f} GB" if total >= 1e8 else f"{total / 1e6:.1f} MB"
+
+
+def _whisper_line() -> tuple[str, str, str]:
+    """(status, name, text) of the Whisper model encodes use, looked up without a download."""
+    import os
+
+    from berg.stimulus.transcribe.models import pinned_revision, resolve_whisper_model
+
+    try:
+        name, source = resolve_whisper_model(os.environ.get("BERG_ASR_MODEL") or "large-v3")
+        if os.path.isdir(source):
+            return "ok", "speech recogniser", f"Whisper {name} ({_size(Path(source))})"
+        import faster_whisper
+
+        revision = pinned_revision(source)
+        folder = faster_whisper.download_model(source, local_files_only=True, revision=revision)
+        return "ok", "speech recogniser", f"Whisper {name}, {_size(Path(folder))} in {folder}"
+    except Exception:  # noqa: BLE001 - absent is an answer here, not an error
+        return (
+            "--",
+            "speech recogniser",
+            "Whisper large-v3 (3.1 GB) not on this machine: `berg download`, or "
+            "--asr-model / $BERG_ASR_MODEL naming a CTranslate2 folder",
+        )

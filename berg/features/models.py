@@ -101,8 +101,9 @@ def resolve_pretrained(
 
     ways = (
         f"Provide it one of three ways: (1) download it where the Hub is reachable "
-        f"(`hf download {spec.hub_id} --revision {spec.revision}`) and reuse that Hugging "
-        f"Face cache (HF_HOME), (2) set {spec.env_var} to a folder holding the model, or (3) "
+        f"(`berg download`, or `hf download {spec.hub_id} --revision {spec.revision}`) and "
+        f"reuse that Hugging Face cache (HF_HOME), (2) set {spec.env_var} to a folder "
+        f"holding the model, or (3) "
         f"name that folder (berg encode --{spec.modality}-model-dir DIR; "
         f"{spec.modality}_model_dir= in Python)."
     )

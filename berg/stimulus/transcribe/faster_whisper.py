@@ -19,6 +19,7 @@ from berg.stimulus.transcribe.models import (
     choose_compute_type,
     model_identity,
     model_load_error,
+    pinned_revision,
     resolve_asr_device,
     resolve_whisper_model,
 )
@@ -172,6 +173,7 @@ class FasterWhisperTranscriber(ModelHolder):
                 cpu_threads=self.cpu_threads,
                 download_root=self.download_root,
                 local_files_only=self.local_files_only,
+                revision=pinned_revision(self._model_source),  # what `berg download` fetched
             )
         except Exception as error:
             raise model_load_error(

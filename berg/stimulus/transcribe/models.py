@@ -18,10 +18,13 @@ from berg.errors import (
 )
 
 __all__ = [
+    "PINNED_WHISPER",
     "choose_compute_type",
+    "download_whisper",
     "missing_whisperx",
     "model_identity",
     "model_load_error",
+    "pinned_revision",
     "resolve_asr_device",
     "resolve_whisper_model",
 ]
@@ -134,7 +137,8 @@ def model_identity(source: str) -> str:
 def model_load_error(name: str, source: str, error: Exception, local_files_only: bool) -> BERGError:
     if isinstance(error, BERGError):
         return error
-    detail = f"[{type(error).__name__}: {error}]"
+    first_line = (str(error).strip().splitlines() or [""])[0].rstrip(". ")
+    detail = f"[{type(error).__name__}: {first_line}]"
     fetching = type(error).__module__.startswith("huggingface_hub") or isinstance(
         error, (FileNotFoundError, ConnectionError)
     )
@@ -147,10 +151,46 @@ def model_load_error(name: str, source: str, error: Exception, local_files_only:
         "(no network?)"
     )
     return ModelLoadError(
-        f"could not load the Whisper model {name!r}: {how}. Download it once where there is "
-        f"a network (e.g. faster_whisper.download_model({name!r})), set download_root to the "
-        f"directory that holds it, or pass model='/path/to/converted/model' {detail}"
+        f"could not load the Whisper model {name!r}: {how}. Fetch it where there is a network "
+        f"(berg download --asr-model {name}), or name a folder holding a CTranslate2 "
+        f"conversion (--asr-model DIR on the command line; asr_model= in Python, model= for "
+        f"a FasterWhisperTranscriber) {detail}"
     )
+
+
+#: Whisper models berg pins, by name: (Hub repository, commit). Other names load the
+#: repository's main branch.
+PINNED_WHISPER = {
+    "large-v3": ("Systran/faster-whisper-large-v3", "edaa852ec7e145841d8ffdb056a99866b5f0a478"),
+}
+
+
+def pinned_revision(source: str) -> str | None:
+    """The commit berg pins for a Whisper model name (None: a folder, or not pinned)."""
+    entry = PINNED_WHISPER.get(source)
+    return entry[1] if entry else None
+
+
+def download_whisper(model: object, *, show_progress: bool = True) -> str:
+    """Put a Whisper model in place: a folder is checked, a name (or a Hub repo id) is
+    downloaded into the Hugging Face cache at the pinned commit. Returns what it is, where.
+
+    Raises
+    ------
+    InvalidParameterError, ModelLoadError
+        An unknown name, a folder without a model, or a download that failed.
+    """
+    import faster_whisper
+
+    name, source = resolve_whisper_model(model)
+    if os.path.isdir(source):
+        return f"{name} (a local folder)"
+    revision = pinned_revision(source)
+    try:
+        folder = faster_whisper.download_model(source, revision=revision)
+    except Exception as error:  # huggingface_hub's and the network's
+        raise model_load_error(name, source, error, False) from error
+    return f"{name} @ {revision or 'main'} in {folder}"
 
 
 def missing_whisperx() -> MissingDependencyError:
