@@ -7,6 +7,7 @@ tell which frame it got with :func:`frame_code`.
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -202,3 +203,19 @@ def make_audio(
     with av.open(str(path), mode="w") as container:
         _mux(container, _encode_audio(container, codec, samples, rate))
     return path
+
+
+def mp3_bytes(samples: np.ndarray, rate: int) -> bytes:
+    """int16 mono ``samples`` as an MP3 file's bytes (LAME), as Google's TTS answers."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples, np.int16)[None], format="s16", layout="mono"
+        )
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()

@@ -1,6 +1,5 @@
 """Text to speech for .txt stimuli: language detection, real synthesisers, checks and cache."""
 
-import io
 import os
 import shutil
 import wave
@@ -268,22 +267,13 @@ def test_gtts_offline_is_a_stimulus_error_naming_the_alternatives(stand_in_gtts,
 
 def test_mp3_from_google_becomes_wav(tmp_path):
     """What GTTSSynthesizer does with Google's answer: an MP3 made here stands in for it."""
-    import av
+    from media_factory import mp3_bytes
 
     from berg.stimulus.speech.gtts import _decode_mp3
 
     rate = 24000
     tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate) * 32767).astype(np.int16)
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp3") as container:
-        stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(tone[None], format="s16", layout="mono")
-        frame.sample_rate = rate
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    samples, found_rate = _decode_mp3(buffer.getvalue())
+    samples, found_rate = _decode_mp3(mp3_bytes(tone, rate))
     assert found_rate == rate and samples.dtype == np.int16
     assert abs(len(samples) - rate) < 0.1 * rate
     assert np.abs(samples).max() > 10000
