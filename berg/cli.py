@@ -133,18 +133,11 @@ def _cause(error: BaseException) -> str:
 
 def _modalities(text: str | None, valid: tuple[str, ...]) -> tuple[str, ...]:
     """``"video,audio"`` -> the modalities, checked (default: all three)."""
-    from berg.errors import InvalidParameterError, did_you_mean
+    from berg.registry import check_modality
 
     if not text:
         return valid
-    chosen = tuple(m.strip() for m in text.split(",") if m.strip())
-    for modality in chosen:
-        if modality not in valid:
-            raise InvalidParameterError(
-                f"unknown modality {modality!r}{did_you_mean(modality, valid)} "
-                f"(--modalities takes some of {','.join(valid)})"
-            )
-    return chosen
+    return tuple(check_modality(m.strip()) for m in text.split(",") if m.strip())
 
 
 def _fetch_whisper(asr_model: str | None, *, quiet: bool) -> str:

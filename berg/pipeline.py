@@ -19,11 +19,11 @@ import numpy as np
 
 from berg import cortex
 from berg.devices import resolve_device
-from berg.errors import InvalidParameterError, did_you_mean
+from berg.errors import InvalidParameterError
 from berg.metadata import model_metadata
 from berg.options import EncodingOptions, option_names
 from berg.progress import Stages as _Stages
-from berg.registry import MODALITIES, ModelCard
+from berg.registry import MODALITIES, ModelCard, check_modality
 from berg.timing import StageClock
 
 __all__ = ["ENCODING_MODEL_OPTIONS", "TribeV2Model", "check_options", "load_encoding_model"]
@@ -231,12 +231,7 @@ class TribeV2Model:
         """
         self._check_open()
         for modality in modalities:
-            if modality not in MODALITIES:
-                raise InvalidParameterError(
-                    f"unknown modality {modality!r}"
-                    f"{did_you_mean(str(modality), MODALITIES)} "
-                    f"(valid: {', '.join(MODALITIES)})"
-                )
+            check_modality(modality)
         if not self._transcriber.loaded:
             self._transcriber.load()
         for modality in modalities:

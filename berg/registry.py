@@ -19,6 +19,7 @@ import yaml
 from berg.errors import BERGError, ModelNotFoundError, did_you_mean, format_choices
 
 __all__ = [
+    "check_modality",
     "MODALITIES",
     "ModelCard",
     "PretrainedSpec",
@@ -30,6 +31,13 @@ __all__ = [
 
 #: The feature modalities, in the brain model's concatenation order (text | audio | video).
 MODALITIES = ("text", "audio", "video")
+
+
+def check_modality(modality: object) -> str:
+    """``modality`` if it is one of :data:`MODALITIES`; else the error with the close match."""
+    from berg.validation import check_choice
+
+    return check_choice("modality", modality, MODALITIES)
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from berg.errors import InvalidParameterError, did_you_mean
+from berg.errors import InvalidParameterError
 from berg.features.cache import FeatureCache
 from berg.features.layers import layer_selection_from_config
 from berg.features.models import ResolvedModel, resolve_pretrained
 from berg.features.timed import TimedFeature
 from berg.files import file_sha256
-from berg.registry import MODALITIES, ModelCard
+from berg.registry import MODALITIES, ModelCard, check_modality
 from berg.stimulus.timeline import Timeline
 from berg.timing import StageClock
 from berg.validation import check_bool, check_choice
@@ -70,13 +70,7 @@ def validate_extractor_options(options: Mapping[str, Mapping] | None) -> dict[st
             f"'video') to a dict of options, got {options!r}"
         )
     for modality, given in options.items():
-        if modality not in MODALITIES:
-            raise InvalidParameterError(
-                f"extractor options for an unknown modality "
-                f"{modality!r}{did_you_mean(str(modality), MODALITIES)} "
-                f"(valid: {', '.join(MODALITIES)})"
-            )
-        _extractor_class(modality).check_options(**given)
+        _extractor_class(check_modality(modality)).check_options(**given)
     return {m: dict(options.get(m, {})) for m in MODALITIES}
 
 
@@ -123,12 +117,8 @@ class FeatureOptions:
             "feature dtype", self.dtype, FEATURE_DTYPES, what="; float32 reproduces the reference"
         )
         model_dirs = dict(self.model_dirs or {})
-        unknown = set(model_dirs) - set(MODALITIES)
-        if unknown:
-            raise InvalidParameterError(
-                f"model_dirs has unknown modalities {sorted(unknown)}; "
-                f"valid: {', '.join(MODALITIES)}"
-            )
+        for modality in model_dirs:
+            check_modality(modality)
         object.__setattr__(self, "model_dirs", model_dirs)
         for name in ("local_files_only", "release_models", "show_progress"):
             check_bool(name, getattr(self, name))
