@@ -76,6 +76,60 @@ class BERG:
         """
         return model_metadata(get_card(model_id))
 
+    def download(
+        self,
+        model_id: str,
+        *,
+        modalities=None,
+        asr_model: str | os.PathLike | None = None,
+        revision: str | None = None,
+        weights_only: bool = False,
+        show_progress: bool = True,
+    ):
+        """Fetch every model a run needs, ahead of time, with one progress bar.
+
+        The TRIBE v2 weights go into the BERG directory; the feature models of
+        ``modalities`` and the speech recogniser into the Hugging Face cache (``HF_HOME``),
+        each at its pinned commit, each pinned file checked against its digest. Models
+        already in place are not fetched again. What cannot be fetched (offline, gated
+        without access) is reported, not raised, so that the others still arrive.
+
+        Parameters
+        ----------
+        model_id : str
+            As for ``get_encoding_model``.
+        modalities : sequence of {'text', 'audio', 'video'}, optional
+            The feature models to fetch (default: all three).
+        asr_model : str or path, optional
+            The Whisper model encodes will use (default ``$BERG_ASR_MODEL``, else
+            ``'large-v3'``); a folder is only checked.
+        revision : str, optional
+            Another revision of the TRIBE weights than the pinned one (not checked).
+        weights_only : bool
+            Only the TRIBE weights.
+        show_progress : bool
+            One bar over everything (off a terminal: one line at the end).
+
+        Returns
+        -------
+        list of berg.downloads.DownloadOutcome
+            Per model: ``need`` (what it is), ``ok``, and ``detail`` (where it is, or why
+            it could not be fetched).
+        """
+        from berg.downloads import download_models, models_needed
+        from berg.registry import MODALITIES, check_modality
+
+        card = get_card(model_id)
+        check_bool("weights_only", weights_only)
+        check_bool("show_progress", show_progress)
+        chosen = MODALITIES if modalities is None else tuple(check_modality(m) for m in modalities)
+        needs = models_needed(card, self.berg_dir, modalities=chosen, asr_model=asr_model)
+        if weights_only:
+            needs = needs[:1]
+        return download_models(
+            needs, self.berg_dir, card, revision=revision, show_progress=show_progress
+        )
+
     def get_encoding_model(
         self,
         model_id: str,

@@ -82,53 +82,47 @@ def _cmd_metadata(args, berg) -> None:
 
 
 def _cmd_download(args, berg) -> None:
-    from berg.features.models import resolve_pretrained
     from berg.registry import MODALITIES, get_card
-    from berg.tribe.weights import locate_weights
 
     card = get_card(args.model_id)
-    modalities = _modalities(args.modalities, MODALITIES)
+    modalities = () if args.weights_only else _modalities(args.modalities, MODALITIES)
     weights = card.weights
     print(
         f"{card.model_id}: {weights.hub_repo} @ {args.revision or weights.revision} "
         f"(licence {weights.license})"
     )
-    folder = locate_weights(
-        berg.berg_dir, weights, revision=args.revision, show_progress=not args.quiet
+    outcomes = berg.download(
+        card.model_id,
+        modalities=modalities,
+        asr_model=None if args.weights_only else args.asr_model,
+        revision=args.revision,
+        weights_only=args.weights_only,
+        show_progress=not args.quiet,
     )
-    print(f"weights ready in {folder}")
-    # Every feature model the chosen modalities need, and the recogniser; what fails is
-    # said at the end, all at once, after the others are in place.
-    if args.weights_only:
-        return
-    failed = []
-    for modality in modalities:
-        spec = card.extractor(modality)
-        try:
-            found = resolve_pretrained(spec, show_progress=not args.quiet)
-        except BERGError as error:
-            gated = ", gated: request access on its Hub page, then `hf auth login`"
-            failed.append(
-                f"{modality} model {spec.hub_id} ({_cause(error)}{gated if spec.gated else ''})"
-            )
-            continue
-        print(f"{modality} model {spec.hub_id} @ {found.revision or spec.revision} in {found.path}")
-    try:
-        print(f"speech recogniser {_fetch_whisper(args.asr_model, quiet=args.quiet)}")
-    except BERGError as error:
-        failed.append(f"speech recogniser {args.asr_model or 'large-v3'} ({_cause(error)})")
+    for outcome in outcomes:
+        if outcome.ok:
+            need = outcome.need
+            revision = (args.revision if need.kind == "weights" else None) or need.revision
+            at = f" @ {revision}" if revision else ""
+            print(f"{need.label} {need.repo}{at} ready in {outcome.detail}")
+    failed = [o for o in outcomes if not o.ok]
     if failed:
         raise BERGError(
-            f"{len(failed)} model(s) could not be fetched: {'; '.join(failed)}. Run "
-            "`berg download` again where the Hub is reachable, or name folders that hold them "
-            "(--text-model-dir, --audio-model-dir, --video-model-dir, --asr-model)"
+            f"{len(failed)} model(s) could not be fetched: "
+            + "; ".join(
+                f"{o.need.label} {o.need.repo} ({o.detail}"
+                + (f"; {o.need.destination}" if o.need.destination else "")
+                + (
+                    ", gated: request access on its Hub page, then `hf auth login`"
+                    if o.need.gated
+                    else ""
+                )
+                + ")"
+                for o in failed
+            )
+            + ". Run `berg download` again where the Hub is reachable, or name folders that hold "
+            "them (" + ", ".join(o.need.option.split(" / ")[0] for o in failed) + ")"
         )
-
-
-def _cause(error: BaseException) -> str:
-    """What went wrong underneath a berg error, in a few words (the Hub client's class)."""
-    cause = error.__cause__
-    return type(cause).__name__ if cause is not None else str(error).split(":")[0]
 
 
 def _modalities(text: str | None, valid: tuple[str, ...]) -> tuple[str, ...]:
@@ -138,16 +132,6 @@ def _modalities(text: str | None, valid: tuple[str, ...]) -> tuple[str, ...]:
     if not text:
         return valid
     return tuple(check_modality(m.strip()) for m in text.split(",") if m.strip())
-
-
-def _fetch_whisper(asr_model: str | None, *, quiet: bool) -> str:
-    """The Whisper model encodes use (--asr-model, else $BERG_ASR_MODEL, else large-v3) in
-    place: a folder is checked, a name is downloaded into the Hugging Face cache."""
-    from berg.stimulus.transcribe.models import download_whisper
-
-    return download_whisper(
-        asr_model or os.environ.get("BERG_ASR_MODEL") or "large-v3", show_progress=not quiet
-    )
 
 
 def _cmd_encode(args, berg) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from berg import cortex
 from berg.devices import resolve_device
 from berg.errors import InvalidParameterError
+from berg.hub import MissingModelError
 from berg.metadata import model_metadata
 from berg.options import EncodingOptions, option_names
 from berg.progress import Stages as _Stages
@@ -82,20 +83,25 @@ class TribeV2Model:
         # unless told otherwise: CTranslate2 has its own CUDA build, which a GPU box may
         # lack ('auto' then falls back to the CPU). Like the feature models, it can come
         # from a folder named by an environment variable; else the reference's size.
+        self._asr_model = options.asr_model or os.environ.get("BERG_ASR_MODEL") or "large-v3"
         self._transcriber = make_transcriber(
             options.asr,
-            model=options.asr_model or os.environ.get("BERG_ASR_MODEL") or "large-v3",
+            model=self._asr_model,
             device=options.asr_device or str(self.device),
             **options.asr_options,
         )
-        self.weights_dir = locate_weights(
-            berg_dir,
-            card.weights,
-            checkpoint_dir=options.checkpoint_dir,
-            download=options.download,
-            revision=options.revision,
-            show_progress=options.show_progress,
-        )
+        self._berg_dir = berg_dir
+        try:
+            self.weights_dir = locate_weights(
+                berg_dir,
+                card.weights,
+                checkpoint_dir=options.checkpoint_dir,
+                download=options.download,
+                revision=options.revision,
+                show_progress=options.show_progress,
+            )
+        except MissingModelError as error:  # said once, with every other model missing
+            raise self._missing_models(error, MODALITIES) from error
         self.brain_model = load_brain_model(self.weights_dir, device=self.device)
         self.cache_dir = (
             Path(options.cache_dir).expanduser() if options.cache_dir else Path(berg_dir) / "cache"
@@ -127,12 +133,20 @@ class TribeV2Model:
             modalities, and how its timeline and features were made.
         """
         from berg.stimulus import check_stimulus_file
+
+        self._check_open()
+        _, kind = check_stimulus_file(stimulus)  # before any bar is drawn
+        try:
+            return self._encode(stimulus, show_progress, return_metadata)
+        except MissingModelError as error:  # said once, with every other model missing
+            modalities = ("text", "audio", "video") if kind == "video" else ("text", "audio")
+            raise self._missing_models(error, modalities) from error
+
+    def _encode(self, stimulus, show_progress: bool, return_metadata: bool):
         from berg.stimulus.timeline import build_timeline
         from berg.tribe.binning import row_times
         from berg.tribe.predict import predict_responses
 
-        self._check_open()
-        check_stimulus_file(stimulus)  # before any bar is drawn
         clock = StageClock(self.device, track_gpu_memory=self.options.track_gpu_memory)
         with _Stages(show_progress) as stages:
             stages.start("decoding + speech", total=None, unit="s")
@@ -185,6 +199,21 @@ class TribeV2Model:
             "packages": _package_versions(),
         }
         return responses, meta
+
+    def _missing_models(self, error, modalities):
+        """``error`` (a model not on this machine) as the error that lists every model of a
+        run on ``modalities`` that is missing here."""
+        from berg.downloads import missing_models_error, models_needed
+
+        needs = models_needed(
+            self.card,
+            self._berg_dir,
+            modalities=modalities,
+            asr_model=self._asr_model,
+            checkpoint_dir=self.options.checkpoint_dir,
+            model_dirs=self.options.feature_options().model_dirs,
+        )
+        return missing_models_error(needs, error)
 
     def _release_transcriber(self) -> None:
         """Free the recogniser's model (it loads again when next needed)."""

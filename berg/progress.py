@@ -6,7 +6,7 @@ import functools
 import sys
 import time
 
-__all__ = ["silent_tqdm_class"]
+__all__ = ["Stages", "TransferBar", "format_bytes", "silent_tqdm_class"]
 
 
 def _bars_can_be_drawn() -> bool:
@@ -106,3 +106,84 @@ class Stages:
             self.advance(increment)
 
         return report
+
+
+class TransferBar:
+    """One bar over many downloads: bytes, rate and time left for all of them together.
+
+    The Hub client draws a bar per file; :attr:`tqdm_class` is a class to hand it instead,
+    whose bars draw nothing and feed this one. When standard error is not a terminal nor
+    a notebook, one plain line says at the end how much came in how long.
+
+        with TransferBar(total_bytes, enabled=True) as bar:
+            hf_hub_download(..., tqdm_class=bar.tqdm_class)
+    """
+
+    def __init__(self, total: int, enabled: bool, desc: str = "downloading"):
+        self.total = int(total)
+        self.done = 0
+        self.enabled = enabled
+        self._started = time.perf_counter()
+        self._bar = None
+        if enabled and _bars_can_be_drawn():
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=self.total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024
+            )
+        self.tqdm_class = self._feeder_class()
+
+    def __enter__(self) -> TransferBar:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def add(self, n_bytes: float) -> None:
+        """Count ``n_bytes`` more (negative when a retried file starts again)."""
+        self.done += int(n_bytes)
+        if self._bar is not None:
+            self._bar.update(n_bytes)
+
+    def close(self) -> None:
+        """Close the bar (or say, in one line, what came in how long)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        elif self.enabled and self.done > 0:
+            elapsed = max(time.perf_counter() - self._started, 1e-9)
+            print(
+                f"downloaded {format_bytes(self.done)} in {elapsed:.0f} s "
+                f"({format_bytes(self.done / elapsed)}/s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        self.enabled = False
+
+    def _feeder_class(self):
+        from tqdm.auto import tqdm
+
+        shared = self
+
+        class FeedsOneBar(tqdm):
+            """A per-file bar that draws nothing and counts into the shared bar."""
+
+            def __init__(self, *args, **kwargs):
+                kwargs["disable"] = True
+                initial = kwargs.get("initial") or 0
+                super().__init__(*args, **kwargs)
+                if initial:  # bytes of an interrupted download, resumed
+                    shared.add(initial)
+
+            def update(self, n=1):
+                shared.add(n or 0)
+
+        return FeedsOneBar
+
+
+def format_bytes(n: float) -> str:
+    """A byte count for a person: ``'1.2 GB'``."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:.0f} B"

@@ -8,10 +8,11 @@ fixed metadata values (subject, output rate). Loading a card never touches the w
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -88,6 +89,14 @@ class PretrainedSpec:
         Environment variable that may name a local folder instead.
     gated : bool
         Whether the repository needs an accepted licence and a token (Llama).
+    sha256, sizes : mapping of str to int or str
+        Known SHA-256 digests and sizes in bytes of files at ``revision``: the Hub cache's
+        copies are checked against them (once; the check is recorded).
+    download_bytes : int, optional
+        About how much a download of the model weighs, for messages before there is a
+        listing (the exact sizes come from the Hub when downloading).
+    license : str
+        The model's licence, for the README and ``berg doctor``.
     """
 
     modality: str
@@ -95,6 +104,10 @@ class PretrainedSpec:
     revision: str
     env_var: str
     gated: bool = False
+    sha256: Mapping[str, str] = field(default_factory=dict)
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    download_bytes: int | None = None
+    license: str = ""
 
 
 class ModelCard(Mapping):
@@ -149,6 +162,10 @@ class ModelCard(Mapping):
             revision=str(e["revision"]),
             env_var=e["env_var"],
             gated=bool(e.get("gated", False)),
+            sha256={str(k): str(v) for k, v in (e.get("sha256") or {}).items()},
+            sizes={str(k): int(v) for k, v in (e.get("sizes") or {}).items()},
+            download_bytes=int(e["download_gb"] * 1e9) if e.get("download_gb") else None,
+            license=str(e.get("license", "")),
         )
 
     def __str__(self) -> str:
@@ -221,11 +238,27 @@ def _format_card(card: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: A folder of model cards that replace packaged ones of the same id (or add new ids): for
+#: a mirror that serves other commits, and for tests that serve tiny models under the real
+#: names (whose digests are not the real files').
+CARDS_ENV_VAR = "BERG_CARDS"
+
+
+def _card_files():
+    yield from resources.files("berg").joinpath("cards").iterdir()
+    extra = os.environ.get(CARDS_ENV_VAR)
+    if extra:
+        folder = Path(extra).expanduser()
+        if not folder.is_dir():
+            raise BERGError(f"${CARDS_ENV_VAR} names {str(folder)!r}, which is not a folder")
+        yield from sorted(folder.iterdir())
+
+
 @functools.cache
 def _cards() -> dict[str, ModelCard]:
-    """All packaged cards by canonical id (read once)."""
+    """All cards by canonical id (read once): the packaged ones, then ``$BERG_CARDS``'s."""
     cards = {}
-    for entry in resources.files("berg").joinpath("cards").iterdir():
+    for entry in _card_files():
         if not entry.name.endswith(".yaml"):
             continue
         try:
@@ -236,8 +269,12 @@ def _cards() -> dict[str, ModelCard]:
                 card.extractor(modality)
         except (yaml.YAMLError, KeyError, TypeError) as exc:
             raise BERGError(
-                f"the packaged model card {entry.name} is unreadable ({exc}); "
-                "the berg installation is broken, reinstall it"
+                f"the model card {entry.name} is unreadable ({exc}); "
+                + (
+                    f"fix it or unset ${CARDS_ENV_VAR}"
+                    if isinstance(entry, Path)
+                    else "the berg installation is broken, reinstall it"
+                )
             ) from exc
         cards[card.model_id] = card
     return cards

@@ -1,4 +1,4 @@
-"""``berg selftest``: check an installation end to end before downloading ~15 GB of weights.
+"""``berg selftest``: check an installation end to end before downloading ~17 GB of weights.
 
 It builds tiny random models of the real architectures (a TRIBE v2 brain model saved in the
 official checkpoint format, Llama, Wav2Vec-BERT 2.0, V-JEPA2), synthesises a short text

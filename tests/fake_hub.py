@@ -123,3 +123,24 @@ class FakeHub:
     def file_requests(self) -> list[str]:
         """The paths of the file downloads asked for (``GET .../resolve/...``)."""
         return [path for method, path in self.requests if method == "GET" and "/resolve/" in path]
+
+
+def write_card(folder, digests: dict[str, dict[str, str]] | None = None):
+    """A copy of berg's TRIBE v2 card in ``folder``, for ``$BERG_CARDS``, whose feature
+    models record ``digests`` (modality -> {file: sha256}; default none) instead of the real
+    files': the tiny models a fake Hub serves under the real names are not the real files.
+    Returns the folder."""
+    from importlib import resources
+    from pathlib import Path
+
+    import yaml
+
+    name = "fmri-dascoli_2026-tribe_v2.yaml"
+    card = yaml.safe_load(resources.files("berg").joinpath("cards", name).read_text("utf-8"))
+    for modality, extractor in card["extractors"].items():
+        extractor.pop("sizes", None)
+        extractor["sha256"] = dict((digests or {}).get(modality, {}))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
+    return folder

@@ -22,15 +22,14 @@ LAYERS = [
         "berg.timing",
         "berg.validation",
         "berg.holder",
-        "berg.network",
     ],
-    ["berg.store"],  # the caches' one store, on the file helpers
+    ["berg.store", "berg.hub"],  # the caches' one store and the Hub, on the file helpers
     ["berg.registry", "berg.cortex"],
     ["berg.metadata", "berg.io"],
     ["berg.stimulus"],
     ["berg.features"],
     ["berg.tribe"],
-    ["berg.options"],
+    ["berg.options", "berg.downloads"],
     ["berg.pipeline"],
     ["berg.batch"],
     ["berg.api"],

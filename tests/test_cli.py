@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fake_hub import FakeHub
+from fake_hub import FakeHub, write_card
 from tiny_checkpoint import write_tiny_checkpoint
 
 
@@ -92,11 +92,14 @@ def test_download_into_berg_dir(tmp_path):
             "--berg-dir",
             str(tmp_path / "caught"),
             "download",
+            "--weights-only",
             "--quiet",
             env_extra={"HF_ENDPOINT": hub.endpoint},
         )
     assert caught.returncode == 1 and caught.stderr.count("\n") == 1
-    assert "is not the file of revision" in caught.stderr and "18,041" in caught.stderr
+    assert "1 model(s) could not be fetched: TRIBE v2 weights facebook/tribev2" in caught.stderr
+    assert "not the file(s) that commit holds; removed" in caught.stderr
+    assert "where it has 18,041" in caught.stderr and "where it has 708,856,138" in caught.stderr
     assert not list((tmp_path / "caught").rglob("config.yaml"))
     # Another revision, asked for by name: no digest is known for it, the files are taken.
     revision = "1" * 40
@@ -121,7 +124,7 @@ def test_download_into_berg_dir(tmp_path):
         / "model-tribe_v2"
     )
     assert (target / "best.ckpt").read_bytes() == files["best.ckpt"]
-    assert f"weights ready in {target}" in result.stdout
+    assert f"TRIBE v2 weights facebook/tribev2 @ {revision} ready in {target}" in result.stdout
 
 
 def test_download_offline_fails_with_the_steps(tmp_path):
@@ -450,9 +453,12 @@ def test_quiet_means_no_loading_bars(encode_setup):
     )
 
 
-def test_download_fetches_every_model_then_encode_needs_the_network_no_more(tmp_path):
+def test_download_fetches_every_model_checks_them_then_encode_needs_the_network_no_more(tmp_path):
     # A loopback Hub serving tiny models under the real repository names and pinned commits
     # (the TRIBE weights at another revision: the pinned one's digests are the real files').
+    # The card the runs read ($BERG_CARDS) records the tiny video model's digest.
+    import hashlib
+
     from media_factory import make_audio, tone
     from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
 
@@ -472,39 +478,52 @@ def test_download_fetches_every_model_then_encode_needs_the_network_no_more(tmp_
         spec = card.extractor(modality)
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
         repos[spec.hub_id] = (spec.revision, files)
-    env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    video = card.extractor("video")
+    good = repos[video.hub_id][1]["model.safetensors"]
+    digest = hashlib.sha256(good).hexdigest()
+    cards = write_card(tmp_path / "cards", {"video": {"model.safetensors": digest}})
+    env = {
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "BERG_CARDS": str(cards),
+    }
     whisper = str(models.get_model_path())
     stimulus = make_audio(tmp_path / "talk.wav", 0.3 * tone(220, 2.5, 16000), 16000)
+    download = (
+        "--berg-dir",
+        str(tmp_path / "berg"),
+        "download",
+        "--revision",
+        revision,
+        "--asr-model",
+        whisper,
+        "--quiet",
+    )
+    # First the Hub serves a damaged video model: its digest catches it, the rest arrives.
+    damaged = good[:-8] + bytes(8)
+    repos[video.hub_id][1]["model.safetensors"] = damaged
     with FakeHub.of(repos) as hub:
         env["HF_ENDPOINT"] = hub.endpoint
-        first = run_berg(
-            "--berg-dir",
-            str(tmp_path / "berg"),
-            "download",
-            "--revision",
-            revision,
-            "--asr-model",
-            whisper,
-            "--quiet",
-            env_extra=env,
+        first = run_berg(*download, env_extra=env)
+        assert first.returncode == 1 and first.stderr.count("\n") == 1
+        wrong = hashlib.sha256(damaged).hexdigest()
+        assert (
+            f"model.safetensors (sha256 {wrong} where it has {digest}) of {video.hub_id} at "
+            f"{video.revision}: not the file(s) that commit holds; removed" in first.stderr
         )
-        assert first.returncode == 0, first.stderr
-        for modality in ("text", "audio", "video"):
+        for modality in ("text", "audio"):
             assert f"{modality} model {card.extractor(modality).hub_id} @ " in first.stdout
-        assert "speech recogniser" in first.stdout and "a local folder" in first.stdout
+        assert "speech recogniser (a local folder) ready in" in first.stdout
+        blobs = list((tmp_path / "hf").rglob("blobs/*"))
+        assert not any(b.read_bytes() == damaged for b in blobs)  # removed, not kept
+        # Then the right file: only it is fetched; a third run fetches nothing.
+        repos[video.hub_id][1]["model.safetensors"] = good
+        before = len(hub.file_requests())
+        second = run_berg(*download, env_extra=env)
+        assert second.returncode == 0, second.stderr
+        assert [p.rsplit("/", 1)[-1] for p in hub.file_requests()[before:]] == ["model.safetensors"]
         fetched = len(hub.file_requests())
-        assert fetched >= 3 + 2  # the weights' two files and each model's files
-        again = run_berg(
-            "--berg-dir",
-            str(tmp_path / "berg"),
-            "download",
-            "--revision",
-            revision,
-            "--asr-model",
-            whisper,
-            "--quiet",
-            env_extra=env,
-        )
+        again = run_berg(*download, env_extra=env)
         assert again.returncode == 0, again.stderr
         assert len(hub.file_requests()) == fetched  # a second download fetches nothing
         encoded = run_berg(
@@ -524,6 +543,8 @@ def test_download_fetches_every_model_then_encode_needs_the_network_no_more(tmp_
         assert encoded.returncode == 0, encoded.stderr
         assert len(hub.file_requests()) == fetched  # everything was in place
     assert (tmp_path / "out" / "talk.npz").is_file()
+    record = json.loads(next((tmp_path / "hf").rglob(".berg-verified.json")).read_text())
+    assert record[f"{video.revision}/model.safetensors"]["sha256"] == digest  # the check, kept
 
 
 def test_download_says_every_model_it_could_not_fetch_at_once(tmp_path):
@@ -545,7 +566,11 @@ def test_download_says_every_model_it_could_not_fetch_at_once(tmp_path):
             spec = card.extractor(modality)
             repos[spec.hub_id] = (spec.revision, {p.name: p.read_bytes() for p in folder.iterdir()})
     with FakeHub.of(repos) as hub:
-        env = {"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": hub.endpoint}
+        env = {
+            "HF_HOME": str(tmp_path / "hf"),
+            "HF_ENDPOINT": hub.endpoint,
+            "BERG_CARDS": str(write_card(tmp_path / "cards")),
+        }
         result = run_berg(
             "--berg-dir",
             str(tmp_path / "berg"),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
-from berg.network import hub_unreachable
+from berg.hub import MissingModelError, cache_record_path, hub_unreachable, verify_files
 from berg.progress import silent_tqdm_class
 from berg.registry import PretrainedSpec
 
@@ -119,23 +119,36 @@ def resolve_pretrained(
             **({} if show_progress else {"tqdm_class": silent_tqdm_class()}),
         )
     except GatedRepoError as error:
-        raise ModelLoadError(
+        raise MissingModelError(
             f"{spec.hub_id} is gated: request access on https://huggingface.co/{spec.hub_id}, "
-            f"then log in with a token (`hf auth login` or HF_TOKEN). {ways}"
+            f"then log in with a token (`hf auth login` or HF_TOKEN). {ways}",
+            reason="gated: no access with this token",
         ) from error
     except RevisionNotFoundError as error:
-        raise ModelLoadError(
-            f"revision {spec.revision!r} does not exist in {spec.hub_id}"
+        raise MissingModelError(
+            f"revision {spec.revision!r} does not exist in {spec.hub_id}",
+            reason="no such revision",
         ) from error
     except (HfHubHTTPError, OSError, ValueError) as error:
         # LocalEntryNotFoundError (offline, nothing cached) is an OSError/ValueError here.
         gated = " It is gated: it also needs an accepted licence and a token." if spec.gated else ""
         why = unreachable or type(error).__name__
-        raise ModelLoadError(
+        raise MissingModelError(
             f"the {spec.modality} model {spec.hub_id} (revision "
             f"{spec.revision}) is not cached and could not be downloaded "
-            f"({why}).{gated} {ways}"
+            f"({why}).{gated} {ways}",
+            reason=unreachable or "not cached, and the download failed",
         ) from error
     folder = Path(path)
     commit = folder.name if _COMMIT.match(folder.name) else None
+    if commit == spec.revision:  # the digests the card records are that commit's
+        verify_files(
+            folder,
+            sorted(set(spec.sha256) | set(spec.sizes)),
+            sha256=spec.sha256,
+            sizes=spec.sizes,
+            what=f"{spec.hub_id} at {spec.revision}",
+            record=cache_record_path(folder),
+            key_prefix=f"{commit}/",
+        )
     return ResolvedModel(path=folder, hub_id=spec.hub_id, revision=commit, source="hub")

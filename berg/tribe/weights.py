@@ -9,12 +9,11 @@ at a pinned revision so that everybody gets the same numbers.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
-from berg.network import hub_unreachable
+from berg.hub import MissingModelError, fetch_file, hub_unreachable, verify_files
 from berg.progress import silent_tqdm_class
 from berg.registry import WeightsSource
 
@@ -36,12 +35,6 @@ def _as_path(value: object, what: str) -> Path:
             f"{what} must be a path (str or os.PathLike), got {type(value).__name__} {value!r}"
         )
     return Path(value).expanduser()
-
-
-def _reason(error: BaseException) -> str:
-    """An error's first line, without its closing full stop (the message goes on)."""
-    lines = str(error).strip().splitlines() or [type(error).__name__]
-    return lines[0].rstrip(". ")
 
 
 def _manual_steps(target: Path, source: WeightsSource) -> str:
@@ -111,9 +104,10 @@ def locate_weights(
     if not absent:
         return target
     if not download:
-        raise ModelLoadError(
+        raise MissingModelError(
             f"the weights are not installed: {', '.join(absent)} missing from {target}. "
-            + _manual_steps(target, source)
+            + _manual_steps(target, source),
+            reason="download=False",
         )
     return fetch_weights(
         target,
@@ -133,11 +127,15 @@ def fetch_weights(
     show_progress: bool = True,
     endpoint: str | None = None,
     only: list[str] | None = None,
+    tqdm_class=None,
 ) -> Path:
     """Download the weight files from the Hub into ``target``.
 
     Each file arrives under a temporary name and is renamed into place when complete, so an
     interrupted download never leaves a truncated ``best.ckpt`` where berg would load it.
+
+    ``tqdm_class`` replaces the Hub client's progress bar (``berg download`` passes one
+    that feeds its single bar over every model).
 
     Returns
     -------
@@ -148,10 +146,11 @@ def fetch_weights(
     names = only or source.files
     unreachable = hub_unreachable(endpoint)
     if unreachable:  # before the Hub client's retries, and before any folder is made
-        raise ModelLoadError(
+        raise MissingModelError(
             f"cannot download {', '.join(names)} from {source.hub_repo} (revision {revision}): "
             f"the Hub is unreachable or offline mode is on ({unreachable}). "
-            + _manual_steps(target, source)
+            + _manual_steps(target, source),
+            reason=unreachable,
         )
     created = target
     while not created.parent.exists() and created.parent != created:
@@ -162,7 +161,7 @@ def fetch_weights(
     except OSError as exc:
         raise ModelLoadError(f"cannot create the weights folder {target}: {exc}") from exc
     try:
-        _download(target, source, revision, show_progress, endpoint, names)
+        _download(target, source, revision, show_progress, endpoint, names, tqdm_class)
     except BaseException:
         # A failed first download leaves no folders behind (nor the Hub client's locks in
         # them): a mistyped berg_dir must not stay on the disk.
@@ -180,13 +179,9 @@ def fetch_weights(
     return target
 
 
-#: Beside the weights: what was checked after the download (name -> size, mtime, sha256).
-VERIFIED_RECORD = ".berg-verified.json"
-
-
 def verify_downloaded(target: Path, source: WeightsSource, names) -> dict[str, dict]:
-    """Check downloaded files against the sizes and SHA-256 digests the card knows, and
-    record the check beside them (:data:`VERIFIED_RECORD`).
+    """Check downloaded weight files against the sizes and SHA-256 digests the card knows
+    for the pinned commit, and record the check beside them (``.berg-verified.json``).
 
     Raises
     ------
@@ -194,105 +189,26 @@ def verify_downloaded(target: Path, source: WeightsSource, names) -> dict[str, d
         A file is not the one the pinned revision holds: it is removed, and the message
         names it with both sizes or digests.
     """
-    import json
-
-    from berg.files import atomic_open, file_sha256
-
-    record_path = target / VERIFIED_RECORD
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        record = {}
-    for name in names:
-        path = target / name
-        facts = path.stat()
-        found = {"size": facts.st_size, "mtime_ns": facts.st_mtime_ns}
-        problem = ""
-        if name in source.sizes and facts.st_size != source.sizes[name]:
-            problem = f"{facts.st_size:,} bytes where it has {source.sizes[name]:,}"
-        elif name in source.sha256:
-            found["sha256"] = file_sha256(path)
-            if found["sha256"] != source.sha256[name]:
-                problem = f"sha256 {found['sha256']} where it has {source.sha256[name]}"
-        if problem:
-            path.unlink(missing_ok=True)
-            raise ModelLoadError(
-                f"{name} downloaded from {source.hub_repo} is not the file of revision "
-                f"{source.revision}: {problem}; it was removed. Run the same command again; "
-                "if it happens again, the Hub or a proxy serves another file"
-            )
-        record[name] = found
-    with atomic_open(record_path, "w") as handle:
-        json.dump(record, handle, indent=1)
-    return record
-
-
-def _download(target, source, revision, show_progress, endpoint, names) -> None:
-    """Each of ``names`` from the Hub into ``target``, or the error that says what to do."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
+    return verify_files(
+        target,
+        names,
+        sha256=source.sha256,
+        sizes=source.sizes,
+        what=f"{source.hub_repo} at {source.revision}",
     )
 
-    where = f"{source.hub_repo} (revision {revision})"
+
+def _download(target, source, revision, show_progress, endpoint, names, tqdm_class) -> None:
+    """Each of ``names`` from the Hub into ``target``, or the error that says what to do."""
+    if tqdm_class is None and not show_progress:
+        tqdm_class = silent_tqdm_class()
     for name in names:
-        try:
-            hf_hub_download(
-                repo_id=source.hub_repo,
-                filename=name,
-                revision=revision,
-                local_dir=target,
-                endpoint=endpoint,
-                tqdm_class=None if show_progress else silent_tqdm_class(),
-            )
-        except GatedRepoError as exc:
-            raise ModelLoadError(
-                f"{where} is gated and this machine is not allowed to download {name}: accept "
-                f"its terms on https://huggingface.co/{source.hub_repo} and log in with "
-                f"`hf auth login`. " + _manual_steps(target, source)
-            ) from exc
-        except RevisionNotFoundError as exc:
-            raise ModelLoadError(
-                f"revision {revision!r} does not exist in {source.hub_repo} "
-                f"(the pinned one is {source.revision!r})"
-            ) from exc
-        except RepositoryNotFoundError as exc:
-            raise ModelLoadError(
-                f"{source.hub_repo} was not found or needs a login (`hf auth login`). "
-                + _manual_steps(target, source)
-            ) from exc
-        except LocalEntryNotFoundError as exc:
-            # (Before EntryNotFoundError: it subclasses it in huggingface_hub 2.)
-            # What huggingface_hub raises offline (HF_HUB_OFFLINE=1) or when the Hub is
-            # unreachable and no copy exists.
-            raise ModelLoadError(
-                f"cannot download {name} from {where}: the Hub is unreachable or offline "
-                f"mode is on. " + _manual_steps(target, source)
-            ) from exc
-        except EntryNotFoundError as exc:
-            raise ModelLoadError(
-                f"{name} is not in {where}. " + _manual_steps(target, source)
-            ) from exc
-        except HfHubHTTPError as exc:
-            raise ModelLoadError(
-                f"downloading {name} from {where} failed: {_reason(exc)}. "
-                + _manual_steps(target, source)
-            ) from exc
-        except Exception as exc:  # noqa: BLE001 - network/disk errors of any HTTP stack
-            short = re.search(r"should be of size (\d+) but has size (\d+)", str(exc))
-            if short:  # huggingface_hub's check of the length the server announced
-                expected, got = (int(n) for n in short.groups())
-                raise ModelLoadError(
-                    f"the download of {name} from {where} was cut short ({got:,} of "
-                    f"{expected:,} bytes arrived): the connection dropped; run the same "
-                    "command again"
-                ) from exc
-            raise ModelLoadError(
-                f"downloading {name} from {where} into {target} failed: "
-                f"{_reason(exc)}. " + _manual_steps(target, source)
-            ) from exc
+        fetch_file(
+            source.hub_repo,
+            name,
+            revision,
+            next_step=_manual_steps(target, source),
+            local_dir=target,
+            endpoint=endpoint,
+            tqdm_class=tqdm_class,
+        )

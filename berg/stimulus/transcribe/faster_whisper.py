@@ -17,9 +17,9 @@ from berg.stimulus.events import Transcript
 from berg.stimulus.options import normalize_language
 from berg.stimulus.transcribe.models import (
     choose_compute_type,
+    locate_whisper,
     model_identity,
     model_load_error,
-    pinned_revision,
     resolve_asr_device,
     resolve_whisper_model,
 )
@@ -165,15 +165,24 @@ class FasterWhisperTranscriber(ModelHolder):
         from faster_whisper import WhisperModel
 
         try:
+            # A name is found (or fetched) in the cache first, so that a pinned model's
+            # file is checked against its digest before it is used.
+            where = (
+                self._model_source
+                if os.path.isdir(self._model_source)
+                else locate_whisper(
+                    self._model_source,
+                    local_files_only=self.local_files_only,
+                    cache_dir=self.download_root,
+                )
+            )
             self._model = WhisperModel(
-                self._model_source,
+                where,
                 device=self.device,
                 device_index=self.device_index,
                 compute_type=self.compute_type,
                 cpu_threads=self.cpu_threads,
                 download_root=self.download_root,
-                local_files_only=self.local_files_only,
-                revision=pinned_revision(self._model_source),  # what `berg download` fetched
             )
         except Exception as error:
             raise model_load_error(

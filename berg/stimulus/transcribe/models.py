@@ -16,9 +16,14 @@ from berg.errors import (
     did_you_mean,
     format_choices,
 )
+from berg.hub import MissingModelError, cache_record_path, hub_unreachable, verify_files
+from berg.registry import PretrainedSpec
 
 __all__ = [
     "PINNED_WHISPER",
+    "WHISPER_FILE_PATTERNS",
+    "locate_whisper",
+    "whisper_repo",
     "choose_compute_type",
     "download_whisper",
     "missing_whisperx",
@@ -150,28 +155,91 @@ def model_load_error(name: str, source: str, error: Exception, local_files_only:
         else "it is not cached here and could not be downloaded from the Hugging Face Hub "
         "(no network?)"
     )
-    return ModelLoadError(
+    return MissingModelError(
         f"could not load the Whisper model {name!r}: {how}. Fetch it where there is a network "
         f"(berg download --asr-model {name}), or name a folder holding a CTranslate2 "
         f"conversion (--asr-model DIR on the command line; asr_model= in Python, model= for "
-        f"a FasterWhisperTranscriber) {detail}"
+        f"a FasterWhisperTranscriber) {detail}",
+        reason="not cached here" if local_files_only else "not cached, and the download failed",
     )
 
 
-#: Whisper models berg pins, by name: (Hub repository, commit). Other names load the
-#: repository's main branch.
+#: Whisper models berg pins, by name: the Hub repository, the commit, and what its model.bin
+#: is (checked once it is in the cache; the check is recorded). Other names load the
+#: repository's main branch, unchecked.
 PINNED_WHISPER = {
-    "large-v3": ("Systran/faster-whisper-large-v3", "edaa852ec7e145841d8ffdb056a99866b5f0a478"),
+    "large-v3": PretrainedSpec(
+        modality="speech",
+        hub_id="Systran/faster-whisper-large-v3",
+        revision="edaa852ec7e145841d8ffdb056a99866b5f0a478",
+        env_var="BERG_ASR_MODEL",
+        sha256={"model.bin": "69f74147e3334731bc3a76048724833325d2ec74642fb52620eda87352e3d4f1"},
+        sizes={"model.bin": 3_087_284_237},
+        download_bytes=3_090_000_000,
+        license="MIT",
+    ),
 }
+
+#: The files of a CTranslate2 Whisper repository a recogniser uses (those faster-whisper's
+#: own download asks for).
+WHISPER_FILE_PATTERNS = (
+    "config.json",
+    "preprocessor_config.json",
+    "model.bin",
+    "tokenizer.json",
+    "vocabulary.*",
+)
 
 
 def pinned_revision(source: str) -> str | None:
     """The commit berg pins for a Whisper model name (None: a folder, or not pinned)."""
     entry = PINNED_WHISPER.get(source)
-    return entry[1] if entry else None
+    return entry.revision if entry else None
 
 
-def download_whisper(model: object, *, show_progress: bool = True) -> str:
+def whisper_repo(source: str) -> str:
+    """The Hub repository of a Whisper model name (``'large-v3'``) or repo id."""
+    from faster_whisper.utils import _MODELS  # the names faster-whisper accepts
+
+    return source if "/" in source else _MODELS.get(source, source)
+
+
+def locate_whisper(
+    source: str, *, local_files_only: bool = False, cache_dir: str | None = None
+) -> str:
+    """The folder of a Whisper model in the Hugging Face cache, downloaded if needed (at the
+    pinned commit for a pinned name, whose model.bin is then checked).
+
+    Raises
+    ------
+    Exception
+        The Hub client's errors (the caller words them with :func:`model_load_error`);
+        :class:`ModelLoadError` when a pinned file is not the one its commit holds.
+    """
+    import faster_whisper
+
+    # Without a network, take what the cache holds at once (no retries of the Hub client).
+    folder = faster_whisper.download_model(
+        source,
+        local_files_only=local_files_only or bool(hub_unreachable()),
+        cache_dir=cache_dir,
+        revision=pinned_revision(source),
+    )
+    spec = PINNED_WHISPER.get(source)
+    if spec is not None and Path(folder).name == spec.revision:
+        verify_files(
+            Path(folder),
+            sorted(spec.sizes),
+            sha256=spec.sha256,
+            sizes=spec.sizes,
+            what=f"{spec.hub_id} at {spec.revision}",
+            record=cache_record_path(Path(folder)),
+            key_prefix=f"{spec.revision}/",
+        )
+    return folder
+
+
+def download_whisper(model: object) -> str:
     """Put a Whisper model in place: a folder is checked, a name (or a Hub repo id) is
     downloaded into the Hugging Face cache at the pinned commit. Returns what it is, where.
 
@@ -180,17 +248,14 @@ def download_whisper(model: object, *, show_progress: bool = True) -> str:
     InvalidParameterError, ModelLoadError
         An unknown name, a folder without a model, or a download that failed.
     """
-    import faster_whisper
-
     name, source = resolve_whisper_model(model)
     if os.path.isdir(source):
         return f"{name} (a local folder)"
-    revision = pinned_revision(source)
     try:
-        folder = faster_whisper.download_model(source, revision=revision)
-    except Exception as error:  # huggingface_hub's and the network's
+        folder = locate_whisper(source)
+    except Exception as error:  # huggingface_hub's and the network's (berg's pass through)
         raise model_load_error(name, source, error, False) from error
-    return f"{name} @ {revision or 'main'} in {folder}"
+    return f"{name} @ {pinned_revision(source) or 'main'} in {folder}"
 
 
 def missing_whisperx() -> MissingDependencyError:
