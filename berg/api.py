@@ -179,6 +179,7 @@ class BERG:
         stimulus: str | os.PathLike,
         return_metadata: bool = False,
         show_progress: bool = False,
+        contributions: bool = False,
     ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
         """Predict the fMRI response to one stimulus file.
 
@@ -193,6 +194,12 @@ class BERG:
             Also return the metadata dictionary.
         show_progress : bool
             Show a progress bar per stage.
+        contributions : bool
+            With ``return_metadata=True``: also the contribution of each modality (the
+            response minus the response with that modality removed by the model's rule),
+            as ``metadata['contributions']`` (:class:`berg.tribe.contributions.
+            Contributions`: ``timecourses()``, ``maps()``, ``rgb()``, ``shares()``). The
+            features are reused; only the brain model runs again, once per modality.
 
         Returns
         -------
@@ -209,7 +216,12 @@ class BERG:
             )
         check_bool("return_metadata", return_metadata)
         check_bool("show_progress", show_progress)
-        return model.encode(stimulus, show_progress=show_progress, return_metadata=return_metadata)
+        return model.encode(
+            stimulus,
+            show_progress=show_progress,
+            return_metadata=return_metadata,
+            contributions=contributions,
+        )
 
     def encode_many(
         self,

@@ -88,8 +88,10 @@ def models_needed(
     checkpoint_dir: str | os.PathLike | None = None,
     model_dirs: Mapping[str, object] | None = None,
     cache_dir: str | os.PathLike | None = None,
+    recogniser: bool = True,
 ) -> list[ModelNeed]:
-    """The models a run of ``card`` on ``modalities`` needs, each marked present or not.
+    """The models a run of ``card`` on ``modalities`` needs, each marked present or not
+    (the speech recogniser too unless ``recogniser=False``: an image has no speech).
 
     Nothing is downloaded and the Hub is not asked; a model in the Hugging Face cache at
     its pinned commit counts as present once its recorded digests check out.
@@ -137,7 +139,8 @@ def models_needed(
         except BERGError:
             pass  # absent (or a copy that fails its check): the download says which
         needs.append(need)
-    needs.append(_recogniser_need(asr_model, cache_dir))
+    if recogniser:
+        needs.append(_recogniser_need(asr_model, cache_dir))
     return needs
 
 

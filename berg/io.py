@@ -57,7 +57,11 @@ FORMATS = ("npz", "json", "gifti", "csv", "parquet")
 
 
 def to_jsonable(value: Any) -> Any:
-    """Metadata as plain JSON types (arrays -> lists, numpy scalars -> numbers)."""
+    """Metadata as plain JSON types (arrays -> lists, numpy scalars -> numbers; an object
+    with a ``json_summary()``, such as modality contributions, by that summary)."""
+    summary = getattr(value, "json_summary", None)
+    if callable(summary):
+        return to_jsonable(summary())
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):

@@ -112,6 +112,12 @@ class EncodingOptions:
         "`'auto'`, `'spacy'`, `'spacy:<pipeline>'`, `'rules'` or a callable",
         results=True,
     )
+    image_duration: float = _option(
+        1.0,
+        "stimulus",
+        "seconds an image is shown, as a silent still video (the paper's localisers: 1 s)",
+        results=True,
+    )
     text_model_dir: str | os.PathLike | None = _option(
         None,
         "features",
@@ -222,6 +228,7 @@ class EncodingOptions:
             tts=self.tts,
             tts_options=self.tts_options,
             sentence_splitter=self.sentence_splitter,
+            image_duration=self.image_duration,
         )
 
     def feature_options(self):

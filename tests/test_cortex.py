@@ -135,7 +135,7 @@ def test_roi_metadata_copies_are_independent(parcellation):
 
 
 def test_missing_data_file_is_a_clear_berg_error(monkeypatch):
-    monkeypatch.setattr(cortex, "_DATA_FILE", "no_such_file.npz")
+    monkeypatch.setattr(cortex.surface, "_DATA_FILE", "no_such_file.npz")
     with pytest.raises(BERGError, match=r"no_such_file\.npz.*installation is broken"):
         cortex.load_parcellation.__wrapped__()  # bypass the cache
 
@@ -143,7 +143,7 @@ def test_missing_data_file_is_a_clear_berg_error(monkeypatch):
 def test_corrupt_data_file_is_a_clear_berg_error(monkeypatch, tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "glasser_fsaverage5.npz").write_bytes(b"not a zip file")
-    monkeypatch.setattr(cortex.importlib.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(cortex.surface.importlib.resources, "files", lambda package: tmp_path)
     with pytest.raises(BERGError, match=r"glasser_fsaverage5\.npz.*installation is broken"):
         cortex.load_parcellation.__wrapped__()
 
@@ -291,7 +291,11 @@ def _mask_with(*values):
             {"roi": ["V1", "v2", "xyzzy"]},
             ["2 unknown ROIs", "'v2' (did you mean 'V2'?)", "'xyzzy'"],
         ),
-        ({"roi": ["L_V1_ROI"]}, ["'L_V1_ROI'", "did you mean 'V1'?", "both hemispheres"]),
+        ({"roi": ["lh.V1"]}, ["'lh.V1'", "did you mean 'L_V1'?"]),
+        ({"roi": ["VX*"]}, ["'VX*'", "the pattern matches no area"]),
+        ({"roi": ["Early visual"]}, ["did you mean 'Early Visual Cortex'?"]),
+        ({"roi": ["V1"], "hemisphere": "lefft"}, ["hemisphere 'lefft'", "did you mean 'left'?"]),
+        ({"hemi": "left"}, ["'hemi'", "did you mean 'hemisphere'?"]),
         ({"vertices": np.ones((1, 20484))}, ["1-D", "20484", "(1, 20484)"]),
         ({"vertices": np.ones((20484, 1))}, ["1-D", "(20484, 1)"]),
         ({"vertices": np.ones(10242)}, ["20484", "(10242,)", "one hemisphere"]),

@@ -267,3 +267,29 @@ def test_bad_speed_options_are_refused_before_loading(berg_dir, options, match):
 
     with pytest.raises(InvalidParameterError, match=match):
         BERG(berg_dir).get_encoding_model("fmri-dascoli_2026-tribe_v2", device="cpu", **options)
+
+
+def test_contributions_of_a_video_with_speech_have_three_channels(
+    berg_dir, model, stimuli, tmp_path
+):
+    from berg.contribution_files import write_contributions
+    from berg.io import read_result
+
+    berg = BERG(berg_dir=str(berg_dir))
+    with pytest.raises(InvalidParameterError, match="return_metadata=True"):
+        berg.encode(model, stimuli["video"], contributions=True)
+    responses, metadata = berg.encode(
+        model, stimuli["video"], return_metadata=True, contributions=True
+    )
+    found = metadata["contributions"]
+    assert found.modalities == ("text", "audio", "video")
+    np.testing.assert_array_equal(found.full, responses)
+    rgb = found.rgb()
+    assert rgb.shape == (len(model.vertices), 3) and (rgb.max(axis=0) > 0).all()
+    assert "contributions" in metadata["provenance"]["stages"]
+    written = write_contributions(tmp_path, "clip", found, metadata)
+    assert [p.name for p in written][-1] == "clip_contributions.json"
+    for modality, course in found.timecourses().items():
+        saved, meta = read_result(tmp_path / f"clip_contribution_{modality}.npz")
+        np.testing.assert_array_equal(saved, course)
+        assert meta["stimulus"]["kind"] == "video"

@@ -11,7 +11,8 @@ from berg.errors import StimulusError, did_you_mean
 __all__ = ["STIMULUS_EXTENSIONS", "check_stimulus_file", "not_a_regular_file"]
 
 #: File extension (lower case) -> stimulus kind. The kind decides the modalities used:
-#: video -> video + audio + text, audio -> audio + text, text -> speech, then as audio.
+#: video -> video + audio + text, audio -> audio + text, text -> speech, then as audio,
+#: image -> a silent still video (video only).
 STIMULUS_EXTENSIONS: dict[str, str] = {
     ".mp4": "video",
     ".avi": "video",
@@ -23,6 +24,13 @@ STIMULUS_EXTENSIONS: dict[str, str] = {
     ".flac": "audio",
     ".ogg": "audio",
     ".txt": "text",
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".bmp": "image",
+    ".webp": "image",
+    ".tif": "image",
+    ".tiff": "image",
 }
 
 

@@ -101,6 +101,9 @@ class Timeline:
     audio_source : Path or None
         The file the audio extractor reads: the stimulus itself, or for a text stimulus the
         synthesised WAV in the cache. None when there is no audio.
+    video_source : Path or None
+        The file the video extractor reads when it is not the stimulus itself: an image's
+        still video in the cache.
     audio_chunks, video_chunks : tuple of Chunk
         Empty when the stimulus has no such stream.
     words : tuple of TimelineWord
@@ -124,6 +127,7 @@ class Timeline:
     language: str | None
     provenance: dict[str, Any] = field(default_factory=dict)
     digests: dict[Path, str] = field(default_factory=dict, repr=False)
+    video_source: Path | None = None
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -152,6 +156,8 @@ class StimulusOptions:
         Passed to the synthesiser (e.g. ``{"voice": path}``).
     sentence_splitter : 'auto', 'spacy', 'spacy:<pipeline>', 'rules' or callable
         How the transcript is split into sentences for the contexts.
+    image_duration : float
+        Seconds an image stimulus is shown, as a silent still video (the paper's 1 s).
 
     Raises
     ------
@@ -164,10 +170,12 @@ class StimulusOptions:
     tts: str = "piper"
     tts_options: Mapping[str, Any] = field(default_factory=dict)
     sentence_splitter: Any = "auto"
+    image_duration: float = 1.0
 
     def __post_init__(self) -> None:
         from berg.stimulus.options import check_language
         from berg.stimulus.speech import check_synthesizer
+        from berg.stimulus.still import check_image_duration
         from berg.stimulus.text.splitters import check_splitter
 
         tts_options = {} if self.tts_options is None else self.tts_options
@@ -177,6 +185,7 @@ class StimulusOptions:
         object.__setattr__(self, "language", check_language(self.language))
         check_synthesizer(self.tts, self.tts_options)
         check_splitter(self.sentence_splitter, self.language)
+        object.__setattr__(self, "image_duration", check_image_duration(self.image_duration))
 
 
 def split_into_chunks(
@@ -261,6 +270,7 @@ def build_timeline(
     language = options.language
     path, kind = check_stimulus_file(stimulus)
     provenance: dict[str, Any] = {"stimulus": str(path), "kind": kind}
+    video_source = None
 
     if kind == "text":
         from berg.stimulus.speech import synthesize_text_file
@@ -279,6 +289,19 @@ def build_timeline(
         audio_source = speech.path
         with clock.stage("decode"):
             info = media.probe(audio_source)
+    elif kind == "image":  # a silent still video, made once into the cache
+        from berg.stimulus.still import STILL_FPS, still_video
+
+        with clock.stage("decode"):
+            video_source = still_video(path, Path(cache_dir), options.image_duration)
+            info = media.probe(video_source)
+        provenance["still"] = {
+            "duration_s": options.image_duration,
+            "fps": STILL_FPS,
+            "video": str(video_source),
+            "codec": "ffv1 (lossless 8-bit RGB)",
+        }
+        audio_source = None
     else:
         with clock.stage("decode"):
             info = media.probe(path)
@@ -298,8 +321,10 @@ def build_timeline(
     if kind == "video" and not info.has_video:
         provenance["warnings"] = [f"{path.name} has no video stream: audio and text only"]
 
-    use_video = kind == "video" and info.has_video
-    video_chunks = split_into_chunks(info.video_duration or info.duration) if use_video else ()
+    use_video = kind in ("video", "image") and info.has_video
+    duration = options.image_duration if kind == "image" else float(info.duration)
+    shown = duration if kind == "image" else (info.video_duration or info.duration)
+    video_chunks = split_into_chunks(shown) if use_video else ()
     # The reference extracts a video's soundtrack to a WAV as long as the video (padded with
     # silence), so a video's audio chunks follow the video's span, not the audio track's.
     audio_span = (
@@ -343,7 +368,7 @@ def build_timeline(
     return Timeline(
         path=path,
         kind=kind,
-        duration=float(info.duration),
+        duration=duration,
         audio_source=audio_source,
         audio_chunks=audio_chunks,
         video_chunks=video_chunks,
@@ -351,6 +376,7 @@ def build_timeline(
         language=language,
         provenance=provenance,
         digests=digests,
+        video_source=video_source,
     )
 
 

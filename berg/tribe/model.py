@@ -17,7 +17,7 @@ official checkpoint loads with ``load_state_dict(strict=True)``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -268,7 +268,12 @@ class TribeBrainModel(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.time_pos_embed.dtype
 
-    def forward(self, features: Mapping[str, Tensor], columns: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        features: Mapping[str, Tensor],
+        columns: Tensor | None = None,
+        drop: Collection[str] = (),
+    ) -> Tensor:
         """Predict responses for a batch of windows.
 
         Parameters
@@ -284,6 +289,10 @@ class TribeBrainModel(nn.Module):
             (n_selected,) int64 output indices on the model's device: only those outputs
             are computed (the read-out is a matrix product per output, so a selection of
             1,000 vertices costs 1/20 of the whole cortex in the largest matmul).
+        drop : collection of str
+            Modalities to treat as absent although given: their projector output is zeros,
+            as for a modality left out (what removing a modality means for contributions;
+            the tensors still give the batch and time sizes when every modality is dropped).
 
         Returns
         -------
@@ -298,7 +307,7 @@ class TribeBrainModel(nn.Module):
         # 1-2. Project each modality to hidden / n_modalities channels and lay them side by side.
         parts = []
         for name, (n_layers, dim) in self.feature_dims.items():
-            if name not in features:
+            if name not in features or name in drop:
                 parts.append(self.time_pos_embed.new_zeros(batch, n_times, width))
                 continue
             x = features[name].to(device=self.device, dtype=self.dtype)

@@ -8,7 +8,7 @@ a batch at a time, so memory does not grow with the stimulus length.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -27,6 +27,7 @@ def predict_responses(
     columns: np.ndarray | None = None,
     batch_size: int = 4,
     progress: Callable[[float], None] | None = None,
+    drop: Collection[str] = (),
 ) -> np.ndarray:
     """Predict the cortical response to a stimulus from its features.
 
@@ -45,6 +46,9 @@ def predict_responses(
         Windows per forward pass.
     progress : callable(seconds), optional
         Called with the seconds of stimulus each batch covered.
+    drop : collection of str
+        Modalities whose features are given but treated as absent (the missing-modality
+        rule: zeros after their projector), for the response with them removed.
 
     Returns
     -------
@@ -68,7 +72,7 @@ def predict_responses(
         nonlocal row
         inputs = {m: torch.from_numpy(np.stack([w[m] for w in batch])) for m in batch[0]}
         with torch.inference_mode():
-            y = brain_model(inputs, index).transpose(1, 2)  # (B, 100, n_columns)
+            y = brain_model(inputs, index, drop=drop).transpose(1, 2)  # (B, 100, n_columns)
         y = y.reshape(-1, y.shape[-1]).float().cpu().numpy()
         keep = min(len(y), n_rows - row)
         out[row : row + keep] = y[:keep]

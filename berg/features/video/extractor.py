@@ -236,7 +236,7 @@ class VideoFeatureExtractor(FeatureExtractor):
 
     @staticmethod
     def timeline_source(timeline) -> Path:
-        return timeline.path
+        return timeline.video_source or timeline.path
 
     @staticmethod
     def timeline_events(timeline) -> list:
@@ -246,7 +246,9 @@ class VideoFeatureExtractor(FeatureExtractor):
         self, timeline, progress: Callable[[float], None] | None = None
     ) -> list[TimedFeature]:
         """`extract` of the timeline's video chunks (``progress``: seconds done)."""
-        return self.extract(timeline.path, timeline.video_chunks, progress=progress)
+        return self.extract(
+            timeline.video_source or timeline.path, timeline.video_chunks, progress=progress
+        )
 
     # -- extraction --------------------------------------------------------------------------
 

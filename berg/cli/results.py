@@ -1,0 +1,111 @@
+"""Commands that read results: plot, contributions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from berg.cli.encoding import add_encoding_arguments
+
+
+def _cmd_plot(args, berg) -> None:
+    from berg.io import read_result
+    from berg.plotting import (
+        most_varying_rois,
+        plot_cortical_map,
+        plot_roi_timecourses,
+        save_figure,
+    )
+
+    npz_path = Path(args.result)
+    responses, metadata = read_result(npz_path)
+    out = Path(args.output or npz_path.parent)
+    stem = npz_path.stem
+    suffix = f"_t{args.time:g}s" if args.time is not None else "_mean"
+    # Without --roi: the ten areas whose predicted time course varies most (all of a
+    # smaller selection), named in the legend.
+    rois = args.roi or most_varying_rois(responses, metadata)
+    # Both pictures are drawn before either is saved: an error leaves none behind.
+    figures = {
+        out / f"{stem}_map{suffix}.png": plot_cortical_map(responses, metadata, time=args.time),
+        out / f"{stem}_roi.png": plot_roi_timecourses(responses, metadata, rois=rois),
+    }
+    written = [save_figure(figure, path) for path, figure in figures.items()]
+    print("\n".join(str(p) for p in written))
+
+
+def _cmd_contributions(args, berg) -> None:
+    from berg.cli.encoding import encoding_options
+    from berg.contribution_files import write_contributions
+    from berg.io import check_formats, check_output_folder, read_result
+    from berg.stimulus import check_stimulus_file
+
+    source = Path(args.input)
+    selection, options = encoding_options(args)
+    if source.suffix.lower() == ".npz":  # a result: its stimulus again, its columns
+        _, earlier = read_result(source)
+        stimulus = Path(earlier["stimulus"]["path"])
+        if selection is None:
+            mask = [0] * earlier["fmri"]["n_vertices"]
+            for vertex in earlier["selection"]["vertices"]:
+                mask[int(vertex)] = 1
+            selection = {"vertices": mask}
+    else:
+        stimulus = source
+    check_stimulus_file(stimulus)
+    check_output_folder(args.output)
+    formats = check_formats(args.format)
+    options["show_progress"] = not args.quiet
+    with berg.get_encoding_model(
+        args.model, selection=selection, device=args.device, **options
+    ) as model:
+        _, metadata = berg.encode(
+            model,
+            stimulus,
+            return_metadata=True,
+            contributions=True,
+            show_progress=not args.quiet,
+        )
+    found = metadata["contributions"]
+    written = write_contributions(args.output, stimulus.stem, found, metadata, formats)
+    shares = ", ".join(f"{m} {share:.0%}" for m, share in found.shares().items())
+    print(f"{stimulus}: contributions ({shares}) -> " + ", ".join(str(p) for p in written))
+
+
+def register(sub) -> None:
+    """Add these commands to the ``berg`` parser's subcommands."""
+    p = sub.add_parser(
+        "plot",
+        help="draw a cortical map and ROI time courses of an encode "
+        "result (needs berg-tribe[plot])",
+    )
+    p.add_argument(
+        "result", metavar="NAME.npz", help="a result of `berg encode` (its .json must be beside it)"
+    )
+    p.add_argument(
+        "-o", "--output", type=Path, help="folder for the PNGs (default: beside the result)"
+    )
+    p.add_argument(
+        "--time", type=float, help="stimulus time in s to show (default: the mean over all rows)"
+    )
+    p.add_argument(
+        "--roi",
+        action="append",
+        metavar="NAME",
+        help="areas for the time-course plot; repeat for several",
+    )
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser(
+        "contributions",
+        help="what each modality adds: the response minus the response without it "
+        "(from a result of `berg encode`, or a stimulus file)",
+    )
+    p.add_argument(
+        "input",
+        metavar="RESULT_OR_STIMULUS",
+        help="NAME.npz from `berg encode` (its stimulus and columns are used again), or a "
+        "stimulus file",
+    )
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    add_encoding_arguments(p)
+    p.set_defaults(func=_cmd_contributions)
