@@ -36,6 +36,7 @@ LAYERS = [
     ["berg.api"],
     ["berg"],  # the package's face: BERG and the errors
     ["berg.plotting", "berg.doctor", "berg.selftest"],
+    ["berg.experiments"],  # encodes through a model, draws with berg.plotting
     ["berg.cli"],
     ["berg.__main__"],
 ]

@@ -7,6 +7,8 @@
                                         fetch every model a run needs, ahead of time
     berg selftest                       check the install with tiny random models
     berg plot NAME.npz [--time T]       cortical map and ROI time courses of a result
+    berg localizer COND=PATH ... -o DIR [--design event|block] [--contrast A-B ...]
+                                        an in silico experiment: maps, area tables, report
     berg contributions NAME.npz|FILE -o DIR
                                         what each modality adds (the response without it)
     berg cache [--clear]                show (or clear) the feature and speech cache

@@ -18,9 +18,9 @@ _MODEL_FOLDERS = {
 }
 
 
-def add_encoding_arguments(p: argparse.ArgumentParser) -> None:
-    """The options `encode` and `encode-batch` share: model, columns, device, formats,
-    speech."""
+def add_encoding_arguments(p: argparse.ArgumentParser, *, formats: bool = True) -> None:
+    """The options `encode` and `encode-batch` share: model, columns, device, formats (not
+    for commands that write their own files: ``formats=False``), speech."""
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
     p.add_argument(
         "--roi",
@@ -29,12 +29,14 @@ def add_encoding_arguments(p: argparse.ArgumentParser) -> None:
         help="keep this Glasser area (both hemispheres); repeat for several",
     )
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-    p.add_argument(
-        "--format",
-        action="append",
-        choices=["npz", "json", "gifti", "csv", "parquet"],
-        help="output format; repeat for several (default: all; parquet when pyarrow is installed)",
-    )
+    if formats:
+        p.add_argument(
+            "--format",
+            action="append",
+            choices=["npz", "json", "gifti", "csv", "parquet"],
+            help="output format; repeat for several (default: all; parquet when pyarrow is "
+            "installed)",
+        )
     p.add_argument(
         "--asr-model",
         default=None,

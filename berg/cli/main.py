@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from berg import __version__
-from berg.cli import encoding, fetch, info, results
+from berg.cli import encoding, experiments, fetch, info, results
 from berg.cli.common import default_berg_dir
 from berg.errors import BERGError
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="show full tracebacks on errors"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for commands in (info, fetch, encoding, results):
+    for commands in (info, fetch, encoding, results, experiments):
         commands.register(sub)
     return parser
 
