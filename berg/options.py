@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from berg.errors import InvalidParameterError, did_you_mean
@@ -296,6 +297,10 @@ class EncodingOptions:
                     f"(valid: selection, device, {', '.join(names)})"
                 )
         return cls(**options)
+
+    def cache_folder(self, berg_dir: str | os.PathLike) -> Path:
+        """Where berg's cache is: ``cache_dir``, else ``berg_dir/cache``."""
+        return Path(self.cache_dir).expanduser() if self.cache_dir else Path(berg_dir) / "cache"
 
     # -- what decides results ------------------------------------------------------------------
 

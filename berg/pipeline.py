@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,9 +103,7 @@ class TribeV2Model:
         except MissingModelError as error:  # said once, with every other model missing
             raise self._missing_models(error, MODALITIES) from error
         self.brain_model = load_brain_model(self.weights_dir, device=self.device)
-        self.cache_dir = (
-            Path(options.cache_dir).expanduser() if options.cache_dir else Path(berg_dir) / "cache"
-        )
+        self.cache_dir = options.cache_folder(berg_dir)
         self.stimulus_options = options.stimulus_options()
         self._keep_models_loaded = options.keep_models_loaded
         self._features = None
@@ -139,6 +136,7 @@ class TribeV2Model:
             modalities, and how its timeline and features were made.
         """
         from berg.stimulus import check_stimulus_file
+        from berg.stimulus.kinds import modalities_of
 
         self._check_open()
         check_bool("contributions", contributions)
@@ -150,7 +148,7 @@ class TribeV2Model:
         try:
             return self._encode(stimulus, show_progress, return_metadata, contributions)
         except MissingModelError as error:  # said once, with every other model missing
-            modalities = {"video": MODALITIES, "image": ("video",)}.get(kind, ("text", "audio"))
+            modalities = modalities_of([kind])
             raise self._missing_models(error, modalities) from error
 
     def _encode(self, stimulus, show_progress: bool, return_metadata: bool, contributions: bool):
@@ -237,7 +235,7 @@ class TribeV2Model:
             asr_model=self._asr_model,
             checkpoint_dir=self.options.checkpoint_dir,
             model_dirs=self.options.feature_options().model_dirs,
-            recogniser=modalities != ("video",),
+            recogniser="audio" in modalities,
         )
         return missing_models_error(needs, error)
 
@@ -279,15 +277,16 @@ class TribeV2Model:
     def load_models(self, modalities: Sequence[str] = MODALITIES) -> None:
         """Load the models these modalities' stimuli need now, not at the first ``encode``.
 
-        Every modality needs the speech recogniser (videos and sounds are transcribed);
-        each loads its feature model. A batch worker does this once when it starts, so that
-        its memory is known before more workers are placed beside it. Models loaded here are
-        still released after each ``encode`` unless ``keep_models_loaded=True``.
+        The speech recogniser is loaded when ``'audio'`` is among them (videos, sounds
+        and spoken texts are transcribed; images are not); each loads its feature model. A
+        batch worker does this once when it starts, so that its memory is known before more
+        workers are placed beside it. Models loaded here are still released after each
+        ``encode`` unless ``keep_models_loaded=True``.
         """
         self._check_open()
         for modality in modalities:
             check_modality(modality)
-        if not self._transcriber.loaded:
+        if "audio" in modalities and not self._transcriber.loaded:
             self._transcriber.load()
         for modality in modalities:
             extractor = self._get_features().extractor(modality)

@@ -219,6 +219,16 @@ def test_models_loaded_ahead_for_the_modalities_asked(berg_dir, stimuli, asr_mod
         stages = meta["provenance"]["stages"]
         assert "load_asr" not in stages  # the recogniser was loaded ahead too
         assert sorted(ahead._features._extractors) == ["audio", "text"]  # no video model
+    with berg.get_encoding_model(
+        "fmri-dascoli_2026-tribe_v2",
+        device="cpu",
+        asr_model="large-v3",  # not on this machine: loading it would fail
+        cache_dir=tmp_path / "cache",
+        keep_models_loaded=True,
+    ) as images:
+        images.load_models(("video",))
+        assert sorted(images._features._extractors) == ["video"]
+        assert not images._transcriber.loaded
 
 
 def test_batching_options_give_the_same_numbers(berg_dir, stimuli, asr_model, tmp_path):

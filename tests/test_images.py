@@ -100,8 +100,7 @@ def test_an_image_timeline_is_video_only(picture, tmp_path):
 def test_encoding_an_image_equals_encoding_its_still_video(tmp_path):
     # The independent expectation: the same pixels as a video the test writes itself
     # (another lossless codec, another frame rate) give the same features and responses.
-    from tiny_checkpoint import write_tiny_checkpoint
-    from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
+    from tiny_models import tiny_model_options
 
     from berg import BERG
 
@@ -118,15 +117,11 @@ def test_encoding_an_image_equals_encoding_its_still_video(tmp_path):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    folders = write_tiny_extractors(tmp_path / "models")
     model = BERG(tmp_path / "berg").get_encoding_model(
         "fmri-dascoli_2026-tribe_v2",
         device="cpu",
-        checkpoint_dir=write_tiny_checkpoint(tmp_path / "ckpt", feature_dims=TINY_FEATURE_DIMS),
-        video_model_dir=folders["video"],
-        audio_model_dir=folders["audio"],
-        text_model_dir=folders["text"],
         image_duration=2.0,
+        **tiny_model_options(tmp_path),
         selection={"roi": ["V1", "FFC"]},
     )
     from_image, metadata = model.encode(image, return_metadata=True)

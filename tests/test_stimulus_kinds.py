@@ -1,5 +1,7 @@
 """The checks every stimulus path gets before any work starts."""
 
+from pathlib import Path
+
 import pytest
 
 from berg import StimulusError
@@ -125,3 +127,22 @@ def test_a_device_is_refused(tmp_path):
     link.symlink_to("/dev/null")  # the extension is fine, the file is a character device
     with pytest.raises(StimulusError, match="character device"):
         check_stimulus_file(link)
+
+
+def test_the_modalities_each_kind_uses():
+    from berg.batch.runner import _modalities
+    from berg.batch.sources import BatchItem
+    from berg.stimulus.kinds import modalities_of
+
+    assert modalities_of(["image"]) == ("video",)
+    assert modalities_of(["audio"]) == modalities_of(["text"]) == ("text", "audio")
+    assert modalities_of(["image", "audio"]) == modalities_of(["video"])
+    assert modalities_of(["video"]) == ("text", "audio", "video")
+
+    def batch(*names):
+        return [BatchItem(Path(n).stem, Path(n)) for n in names]
+
+    assert _modalities(batch("a.png", "b.JPG")) == ("video",)  # no text or audio model
+    assert _modalities(batch("a.png", "b.wav")) == ("text", "audio", "video")
+    assert _modalities(batch("a.txt", "b.wav")) == ("text", "audio")
+    assert _modalities(batch("a.docx")) == ("text", "audio", "video")  # unknown: all

@@ -153,11 +153,13 @@ def _content(
 
 
 def _modalities(pending: Sequence[BatchItem]) -> tuple[str, ...]:
-    """The feature models a batch's stimuli need: the video model only for videos."""
-    from berg.stimulus.kinds import STIMULUS_EXTENSIONS
+    """The feature models a batch's stimuli need (the video model for videos and images,
+    the text and audio models for anything with sound); all three when a file's kind is
+    unknown (a manifest's file of another extension fails on its own)."""
+    from berg.stimulus.kinds import STIMULUS_EXTENSIONS, modalities_of
 
     kinds = {STIMULUS_EXTENSIONS.get(item.path.suffix.lower()) for item in pending}
-    return MODALITIES if "video" in kinds else MODALITIES[:2]  # sounds and texts: no video
+    return MODALITIES if None in kinds else modalities_of(kinds)
 
 
 def encode_many(

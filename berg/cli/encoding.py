@@ -53,6 +53,50 @@ def add_encoding_arguments(p: argparse.ArgumentParser, *, formats: bool = True) 
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
+def add_ray_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of commands that can encode on a Ray cluster."""
+    p.add_argument(
+        "--ray",
+        action="store_true",
+        help="run on Ray: a local cluster, or the one --ray-address names",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="an existing Ray cluster: auto, HOST:6379 or ray://HOST:10001",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="Ray workers at most (default: one per GPU; "
+        "on CPUs, as many as memory holds, at most one per CPU)",
+    )
+    p.add_argument(
+        "--cpus-per-worker",
+        type=float,
+        help="CPUs (torch threads) per Ray worker (default: a GPU worker takes its "
+        "share of its node's CPUs; CPU workers share all the CPUs)",
+    )
+    p.add_argument(
+        "--memory-per-worker",
+        type=float,
+        metavar="GB",
+        help="memory one CPU worker needs, in GB (default: measured on the first "
+        "worker once its models are loaded)",
+    )
+
+
+def ray_engine(args) -> dict:
+    """``BERG.encode_many``'s engine keywords from :func:`add_ray_arguments`' options."""
+    return {
+        "engine": "ray" if args.ray or args.ray_address else "sequential",
+        "ray_address": args.ray_address,
+        "workers": args.workers,
+        "cpus_per_worker": args.cpus_per_worker,
+        "memory_per_worker_gb": args.memory_per_worker,
+    }
+
+
 def encoding_options(args) -> tuple[dict | None, dict]:
     """``selection`` and the model options of the shared encoding arguments."""
     options = {"asr_model": args.asr_model, "tts": args.tts}
@@ -101,18 +145,13 @@ def _cmd_encode(args, berg) -> None:
 
 def _cmd_encode_batch(args, berg) -> None:
     selection, options = encoding_options(args)
-    engine = "ray" if args.ray or args.ray_address else "sequential"
     report = berg.encode_many(
         args.model,
         args.stimuli,
         args.output,
         selection=selection,
         device=args.device,
-        engine=engine,
-        ray_address=args.ray_address,
-        workers=args.workers,
-        cpus_per_worker=args.cpus_per_worker,
-        memory_per_worker_gb=args.memory_per_worker,
+        **ray_engine(args),
         formats=args.format,
         retry_failed=args.retry_failed,
         show_progress=not args.quiet,
@@ -219,35 +258,7 @@ def register(sub) -> None:
         help="output folder: one result per stimulus, and index.csv",
     )
     add_encoding_arguments(p)
-    p.add_argument(
-        "--ray",
-        action="store_true",
-        help="run on Ray: a local cluster, or the one --ray-address names",
-    )
-    p.add_argument(
-        "--ray-address",
-        metavar="ADDRESS",
-        help="an existing Ray cluster: auto, HOST:6379 or ray://HOST:10001",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        help="Ray workers at most (default: one per GPU; "
-        "on CPUs, as many as memory holds, at most one per CPU)",
-    )
-    p.add_argument(
-        "--cpus-per-worker",
-        type=float,
-        help="CPUs (torch threads) per Ray worker (default: a GPU worker takes its "
-        "share of its node's CPUs; CPU workers share all the CPUs)",
-    )
-    p.add_argument(
-        "--memory-per-worker",
-        type=float,
-        metavar="GB",
-        help="memory one CPU worker needs, in GB (default: measured on the first "
-        "worker once its models are loaded)",
-    )
+    add_ray_arguments(p)
     p.add_argument(
         "--retry-failed",
         action="store_true",

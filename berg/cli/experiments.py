@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from berg.cli.encoding import add_encoding_arguments, encoding_options
+from berg.cli.encoding import (
+    add_encoding_arguments,
+    add_ray_arguments,
+    encoding_options,
+    ray_engine,
+)
 from berg.errors import InvalidParameterError
 from berg.experiments.analysis import AnalysisOptions
 from berg.experiments.builtin import BUILTIN_LOCALISERS
@@ -36,8 +41,7 @@ def _design(args):
 
 
 def _cmd_localizer(args, berg) -> None:
-    from berg.experiments import run_builtin, run_experiment
-    from berg.experiments.run import collect_conditions
+    from berg.experiments import collect_conditions, run_builtin, run_experiment
     from berg.io import check_output_folder
     from berg.validation import check_int
 
@@ -53,39 +57,88 @@ def _cmd_localizer(args, berg) -> None:
         )
     if args.builtin:
         check_int("--items", args.items, minimum=2)
+        if ray_engine(args)["engine"] == "ray":
+            raise InvalidParameterError("--builtin runs here; --ray is for COND=PATH experiments")
     else:
         conditions = _conditions(args.conditions)
         collect_conditions(conditions)  # every file checked
     check_output_folder(args.output)
     design = _design(args)
     selection, options = encoding_options(args)
-    options["show_progress"] = not args.quiet
     experiment = {
         "design": design,
         "contrasts": args.contrast,
         "analysis": AnalysisOptions(),
-        "show_progress": not args.quiet,
     }
-    with berg.get_encoding_model(
-        args.model, selection=selection, device=args.device, **options
-    ) as model:
-        if args.builtin:
-            result = run_builtin(
-                model, args.builtin, args.output, n_items=args.items, seed=args.seed, **experiment
-            )
-        else:
-            result = run_experiment(model, conditions, args.output, **experiment)
+    if ray_engine(args)["engine"] == "ray":
+        result = _on_ray(args, berg, conditions, selection, options, experiment)
+    else:
+        options["show_progress"] = not args.quiet
+        with berg.get_encoding_model(
+            args.model, selection=selection, device=args.device, **options
+        ) as model:
+            if args.builtin:
+                result = run_builtin(
+                    model,
+                    args.builtin,
+                    args.output,
+                    n_items=args.items,
+                    seed=args.seed,
+                    show_progress=not args.quiet,
+                    **experiment,
+                )
+            else:
+                result = run_experiment(
+                    model, conditions, args.output, show_progress=not args.quiet, **experiment
+                )
     for text, found in result.contrasts.items():
         top = ", ".join(f"{row['area']} (t {row['glm_t']:.3g})" for row in found.top[:5])
         print(f"{text}: {top}")
     print(f"report: {Path(args.output) / 'report.md'} ({len(result.files)} files)")
 
 
+def _on_ray(args, berg, conditions, selection, options, experiment):
+    """Prepare here, encode the runs on Ray (resumably), analyse here."""
+    from berg.errors import BERGError
+    from berg.experiments import analyse_experiment, prepare_experiment
+    from berg.options import EncodingOptions
+
+    settings = EncodingOptions.from_kwargs(options)
+    plan = prepare_experiment(
+        conditions,
+        args.output,
+        cache_dir=settings.cache_folder(berg.berg_dir),
+        design=experiment["design"],
+        contrasts=experiment["contrasts"],
+        stimulus_options=settings.stimulus_options(),
+    )
+    report = berg.encode_many(
+        args.model,
+        plan.run_files,
+        plan.out_dir / "runs",
+        selection=selection,
+        device=args.device,
+        formats=["npz", "json"],
+        retry_failed=True,  # a run that failed before is tried again; finished ones are kept
+        show_progress=not args.quiet,
+        **ray_engine(args),
+        **options,
+    )
+    failed = [r for r in report.records.values() if r.status == "failed"]
+    if failed:
+        raise BERGError(
+            f"{len(failed)} of {len(plan.run_files)} runs failed on Ray ("
+            + "; ".join(f"{r.id}: {r.error}" for r in failed[:3])
+            + "): run the same command again to retry them"
+        )
+    return analyse_experiment(plan, plan.out_dir / "runs", analysis=experiment["analysis"])
+
+
 def register(sub) -> None:
     """Add these commands to the ``berg`` parser's subcommands."""
     p = sub.add_parser(
         "localizer",
-        help="an in silico experiment: conditions of images or sounds/texts -> maps, "
+        help="an in silico experiment: conditions of images, videos, sounds or texts -> maps, "
         "area tables and a report",
     )
     p.add_argument(
@@ -116,4 +169,5 @@ def register(sub) -> None:
     p.add_argument("--max-run", type=float, help="longest run in s (300)")
     p.add_argument("--seed", type=int, default=0, help="of the order and the jitter (0)")
     add_encoding_arguments(p, formats=False)
+    add_ray_arguments(p)
     p.set_defaults(func=_cmd_localizer)

@@ -12,7 +12,9 @@ out.
 - :mod:`~berg.experiments.compose`: the runs' stimulus files (a video of images, a sound);
 - :mod:`~berg.experiments.analysis`: peak responses, nilearn's GLM, contrasts, item t;
 - :mod:`~berg.experiments.tables`, :mod:`~berg.experiments.report`: what is written;
-- :mod:`~berg.experiments.run`: all of it in one call.
+- :mod:`~berg.experiments.plan`: the conditions checked, the runs planned and written;
+- :mod:`~berg.experiments.run`: all of it in one call, or the analysis of runs encoded
+  elsewhere (on Ray).
 
 Needs ``pip install 'berg-tribe[experiments]'`` (nilearn, scipy, matplotlib).
 """
@@ -20,7 +22,14 @@ Needs ``pip install 'berg-tribe[experiments]'`` (nilearn, scipy, matplotlib).
 from berg.experiments.analysis import AnalysisOptions, parse_contrast
 from berg.experiments.builtin import BUILTIN_LOCALISERS, write_builtin
 from berg.experiments.design import BlockDesign, Event, EventDesign, Item, Run, plan_runs
-from berg.experiments.run import ContrastResult, ExperimentResult, run_builtin, run_experiment
+from berg.experiments.plan import ExperimentPlan, collect_conditions, prepare_experiment
+from berg.experiments.run import (
+    ContrastResult,
+    ExperimentResult,
+    analyse_experiment,
+    run_builtin,
+    run_experiment,
+)
 
 __all__ = [
     "BUILTIN_LOCALISERS",
@@ -29,11 +38,15 @@ __all__ = [
     "ContrastResult",
     "Event",
     "EventDesign",
+    "ExperimentPlan",
     "ExperimentResult",
     "Item",
     "Run",
+    "analyse_experiment",
+    "collect_conditions",
     "parse_contrast",
     "plan_runs",
+    "prepare_experiment",
     "run_builtin",
     "run_experiment",
     "write_builtin",

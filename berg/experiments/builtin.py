@@ -26,9 +26,16 @@ from berg.errors import InvalidParameterError
 from berg.files import atomic_open
 from berg.validation import check_choice, check_int
 
-__all__ = ["BUILTIN_LOCALISERS", "SENTENCES", "BuiltinLocaliser", "nonwords", "write_builtin"]
+__all__ = [
+    "BUILTIN_CONDITIONS",
+    "BUILTIN_LOCALISERS",
+    "SENTENCES",
+    "BuiltinLocaliser",
+    "nonwords",
+    "write_builtin",
+]
 
-#: Short declarative sentences, 6 to 9 words, concrete and easy to say.
+#: Short declarative sentences, 7 to 11 words, concrete and easy to say.
 SENTENCES = (
     "The old fisherman mended his nets by the harbour.",
     "A small girl was feeding bread to the ducks.",
@@ -111,6 +118,8 @@ BUILTIN_LOCALISERS = {
     "language": "sentences against lists of pronounceable non-words, both spoken",
     "speech": "spoken sentences against the same recordings played backwards",
 }
+#: Name -> its conditions (the first against the second is its contrast).
+BUILTIN_CONDITIONS = {"language": ("sentences", "nonwords"), "speech": ("speech", "reversed")}
 
 
 def write_builtin(

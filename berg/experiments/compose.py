@@ -1,57 +1,54 @@
 """The stimulus files of an experiment's runs, made from its items and their events.
 
-- A **visual** run (images) is a silent video: every image on a square canvas of the run's
-  background colour (each scaled to fit, keeping its shape; images already of the canvas
-  size keep their exact pixels), at :data:`~berg.stimulus.still.STILL_FPS` frames per
-  second, losslessly (FFV1 in Matroska, as a single image's still video).
+- A **visual** run (images) is a silent video: each image on a square canvas of the run's
+  background colour for its duration, at :data:`~berg.stimulus.still.STILL_FPS` frames per
+  second (images already of the canvas size keep their exact pixels).
+- An **audiovisual** run (videos, or images with sounds) is a video at 16 frames per second
+  with each video's frames and each image at its onset, and a sound track with each item's
+  sound at its onset (:mod:`berg.experiments.video_runs`).
 - An **auditory** run (sounds, spoken texts) is a 16 kHz mono WAV: silence, with each item's
   sound placed at its onset, to the sample.
 
 Items are measured first (:func:`measure_items`): an image lasts the design's
-``item_duration``, a sound its own length, a text the length of its synthesised speech.
+``item_duration``, a video or a sound its own length, a text the length of its synthesised
+speech. Texts are spoken, and the run is then transcribed like any sound.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
-
-from berg.errors import InvalidParameterError
 from berg.experiments.design import Item, Run
+from berg.experiments.video_runs import (
+    AUDIO_RATE,
+    VIDEO_RUN_FPS,
+    pcm16,
+    placed_sound,
+    write_run_video,
+)
 from berg.stimulus.kinds import check_stimulus_file
 
-__all__ = ["SAMPLE_RATE", "compose_run", "measure_items", "run_kind"]
-
-SAMPLE_RATE = 16000
-_CANVAS_LIMIT = 512  # the video model sees 256 x 256; larger canvases only cost time
+__all__ = ["compose_run", "frame_period", "measure_items", "run_kind"]
 
 
 def run_kind(kinds: Sequence[str]) -> str:
-    """``'visual'`` (all images) or ``'auditory'`` (sounds and texts) for the items' kinds.
-
-    Raises
-    ------
-    InvalidParameterError
-        Videos (not composed into runs yet) or images mixed with sounds.
-    """
+    """The kind of run the items' kinds make: ``'visual'`` (images only), ``'auditory'``
+    (sounds and texts only) or ``'audiovisual'`` (videos, or images with sounds)."""
     found = set(kinds)
-    if "video" in found:
-        raise InvalidParameterError(
-            "video items are not composed into runs yet: use images (a visual run) or sounds "
-            "and texts (an auditory run), or encode the videos one by one"
-        )
     if found == {"image"}:
         return "visual"
     if found <= {"audio", "text"}:
         return "auditory"
-    raise InvalidParameterError(
-        "an experiment's items are all images (a visual run) or all sounds and texts (an "
-        f"auditory run); these mix {', '.join(sorted(found))}"
-    )
+    return "audiovisual"
+
+
+def frame_period(kind: str) -> float | None:
+    """Seconds between a run's frames (onsets go on this grid); None for a sound."""
+    from berg.stimulus.still import STILL_FPS
+
+    return {"visual": 1.0 / STILL_FPS, "audiovisual": 1.0 / VIDEO_RUN_FPS}.get(kind)
 
 
 def measure_items(
@@ -89,8 +86,9 @@ def measure_items(
     items = []
     for condition, paths in files.items():
         for path in paths:
+            name = Path(path).name
             if kinds[path] == "image":
-                items.append(Item(condition, Path(path).name, Path(path), float(item_duration)))
+                items.append(Item(condition, name, Path(path), float(item_duration)))
                 continue
             source = Path(path)
             if kinds[path] == "text":
@@ -102,8 +100,12 @@ def measure_items(
                     path, cache_dir, backend=synthesizer, language=options.language
                 ).path
             info = media.probe(source)
-            length = info.audio_duration or info.duration
-            items.append(Item(condition, Path(path).name, source, float(length)))
+            if info.has_video:
+                length = info.video_duration or info.duration
+                items.append(Item(condition, name, source, float(length), "video", info.has_audio))
+            else:
+                length = info.audio_duration or info.duration
+                items.append(Item(condition, name, source, float(length), "audio", True))
     if synthesizer is not None and hasattr(synthesizer, "close"):
         synthesizer.close()
     return items, kind
@@ -121,84 +123,22 @@ def compose_run(
     Returns
     -------
     Path
-        ``target_dir/run-NN.mkv`` (visual) or ``.wav`` (auditory), written atomically.
+        ``target_dir/run-NN.mkv`` (visual, audiovisual) or ``.wav`` (auditory), written
+        atomically.
     """
+    from berg.stimulus.still import STILL_FPS
+
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     name = f"run-{run.index + 1:02d}"
-    if kind == "visual":
-        return _visual_run(run, target_dir / f"{name}.mkv", background)
-    return _auditory_run(run, target_dir / f"{name}.wav")
-
-
-def _canvas_size(items: Sequence[Item]) -> int:
-    from PIL import Image
-
-    largest = 0
-    for item in items:
-        with Image.open(item.source) as image:
-            largest = max(largest, *image.size)
-    return min(largest, _CANVAS_LIMIT) + (min(largest, _CANVAS_LIMIT) % 2)
-
-
-def _on_canvas(frame: np.ndarray, side: int, background) -> np.ndarray:
-    """``frame`` centred on a square canvas, scaled down (or up) to fit when it must."""
-    from PIL import Image
-
-    height, width = frame.shape[:2]
-    if max(height, width) != side:
-        scale = side / max(height, width)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        frame = np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS))
-        height, width = frame.shape[:2]
-    canvas = np.empty((side, side, 3), np.uint8)
-    canvas[:] = background
-    top, left = (side - height) // 2, (side - width) // 2
-    canvas[top : top + height, left : left + width] = frame
-    return canvas
-
-
-def _visual_run(run: Run, target: Path, background) -> Path:
-    import av
-
-    from berg.files import atomic_path
-    from berg.stimulus.still import STILL_FPS, load_image
-
-    side = _canvas_size(run.items)
-    blank = np.empty((side, side, 3), np.uint8)
-    blank[:] = background
-    shown = {}  # frame index -> the canvas of the item on screen then
-    for item, event in zip(run.items, run.events):
-        canvas = _on_canvas(load_image(item.source), side, background)
-        first = round(event.onset * STILL_FPS)
-        for index in range(first, first + max(1, round(event.duration * STILL_FPS))):
-            shown[index] = canvas
-    n_frames = math.ceil(run.duration * STILL_FPS - 1e-9)
-    with atomic_path(target) as temporary:
-        with av.open(str(temporary), "w", format="matroska") as container:
-            stream = container.add_stream("ffv1", rate=STILL_FPS)
-            stream.width = stream.height = side
-            stream.pix_fmt = "bgr0"
-            for index in range(n_frames):
-                picture = av.VideoFrame.from_ndarray(shown.get(index, blank), format="rgb24")
-                picture.pts = index
-                for packet in stream.encode(picture):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-    return target
+    if kind == "auditory":
+        return _auditory_run(run, target_dir / f"{name}.wav")
+    fps = STILL_FPS if kind == "visual" else VIDEO_RUN_FPS
+    return write_run_video(run, target_dir / f"{name}.mkv", fps=fps, background=background)
 
 
 def _auditory_run(run: Run, target: Path) -> Path:
-    from berg.stimulus import media
     from berg.stimulus.speech.synthesizer import write_wav
 
-    samples = np.zeros(math.ceil(run.duration * SAMPLE_RATE), np.float32)
-    for item, event in zip(run.items, run.events):
-        sound = media.read_audio(item.source, SAMPLE_RATE)
-        first = round(event.onset * SAMPLE_RATE)
-        end = min(len(samples), first + len(sound))
-        samples[first:end] += sound[: end - first]
-    pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype(np.int16)
-    write_wav(target, pcm, SAMPLE_RATE)
+    write_wav(target, pcm16(placed_sound(run)), AUDIO_RATE)
     return target

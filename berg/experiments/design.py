@@ -17,6 +17,7 @@ clock is the stimulus clock of each run, from 0 s.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,15 +41,21 @@ class Item:
     name : str
         What the event table calls it (the file's name, or the built-in's label).
     source : Path
-        The file (an image, a sound, or the synthesised speech of a text).
+        The file (an image, a video, a sound, or the synthesised speech of a text).
     duration : float
         Seconds it lasts in a run (an image: the design's ``item_duration``).
+    kind : {'image', 'video', 'audio'}
+        What ``source`` is (a text's speech: 'audio').
+    has_audio : bool
+        Whether it has sound (a sound, a spoken text, a video with a sound track).
     """
 
     condition: str
     name: str
     source: Path
     duration: float
+    kind: str = "image"
+    has_audio: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,7 +172,9 @@ class BlockDesign:
         check_int("seed", self.seed, minimum=0)
 
 
-def plan_runs(items: Sequence[Item], design: EventDesign | BlockDesign) -> list[Run]:
+def plan_runs(
+    items: Sequence[Item], design: EventDesign | BlockDesign, *, grid: float | None = None
+) -> list[Run]:
     """Place ``items`` in time: the runs of the experiment.
 
     Parameters
@@ -173,6 +182,9 @@ def plan_runs(items: Sequence[Item], design: EventDesign | BlockDesign) -> list[
     items : sequence of Item
         Every item of every condition, in any order (the design decides the order).
     design : EventDesign or BlockDesign
+    grid : float, optional
+        Seconds: every onset is moved later to the next multiple of it (a run video's frame
+        period, so that each item starts on a frame); None: onsets as the design puts them.
 
     Returns
     -------
@@ -201,9 +213,14 @@ def plan_runs(items: Sequence[Item], design: EventDesign | BlockDesign) -> list[
         raise InvalidParameterError(
             f"design must be an EventDesign or a BlockDesign, got {type(design).__name__}"
         )
+
+    def on_grid(t: float) -> float:
+        return t if grid is None else math.ceil(round(t / grid, 6)) * grid
+
     runs: list[list[tuple[Item, float]]] = [[]]
-    clock = design.baseline
+    clock = on_grid(design.baseline)
     for group in groups:
+        clock = on_grid(clock)
         length = sum(i.duration for i in group) + inner_gap * (len(group) - 1)
         if design.baseline + length + design.baseline > design.max_run_seconds:
             raise InvalidParameterError(
@@ -213,10 +230,11 @@ def plan_runs(items: Sequence[Item], design: EventDesign | BlockDesign) -> list[
             )
         if runs[-1] and clock + length + design.baseline > design.max_run_seconds:
             runs.append([])
-            clock = design.baseline
+            clock = on_grid(design.baseline)
         for position, item in enumerate(group):
             runs[-1].append((item, clock))
             clock += item.duration + (inner_gap if position < len(group) - 1 else 0.0)
+            clock = on_grid(clock) if position < len(group) - 1 else clock
         clock += gaps()
     planned = []
     for index, placed in enumerate(runs):

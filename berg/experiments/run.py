@@ -1,18 +1,20 @@
 """An in silico experiment in one call: conditions in, maps, tables and a report out.
 
-:func:`run_experiment` checks everything cheap first (the conditions and their files, the
-output folder, the design, the contrasts), then measures the items, plans the runs, writes
-their stimulus files, encodes each run once through the model (cached like any encode),
-and analyses them: item responses at the haemodynamic peak, nilearn's GLM, the contrasts
-with item-level statistics, a table per Glasser area, the top areas, and ``report.md``.
+:func:`run_experiment` prepares the experiment (:mod:`berg.experiments.plan`: everything
+cheap checked first, then the items measured, the runs planned and their stimulus files
+written), encodes each run once through the model (cached like any encode), and
+:func:`analyse_experiment` analyses them: item responses at the haemodynamic peak,
+nilearn's GLM, the contrasts with item-level statistics, a table per Glasser area, the top
+areas, and ``report.md``. The runs can be encoded elsewhere instead (on Ray), between
+:func:`~berg.experiments.plan.prepare_experiment` and :func:`analyse_experiment`.
 """
 
 from __future__ import annotations
 
 import copy
 import io
+import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,23 +28,20 @@ from berg.experiments.analysis import (
     baseline_rows,
     fit_glm,
     item_statistics,
-    parse_contrast,
     peak_responses,
 )
-from berg.experiments.compose import compose_run, measure_items
-from berg.experiments.design import BlockDesign, Event, EventDesign, Run, plan_runs
+from berg.experiments.design import BlockDesign, Event, EventDesign, Run
+from berg.experiments.plan import ExperimentPlan, prepare_experiment
 from berg.experiments.report import write_report
-from berg.experiments.tables import AREA_COLUMNS, area_table, write_csv, write_events
+from berg.experiments.tables import AREA_COLUMNS, area_table, write_csv
 
 __all__ = [
     "ContrastResult",
     "ExperimentResult",
-    "collect_conditions",
+    "analyse_experiment",
     "run_builtin",
     "run_experiment",
 ]
-
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -67,45 +66,6 @@ class ExperimentResult:
     files: list[Path] = field(default_factory=list)
 
 
-def collect_conditions(conditions: Mapping[str, object]) -> dict[str, list[Path]]:
-    """Condition -> its stimulus files: a folder's (at any depth, sorted) or a list's.
-
-    Raises
-    ------
-    InvalidParameterError, StimulusError
-        A bad condition name, an empty condition, or a file that is no stimulus.
-    """
-    from berg.stimulus.kinds import STIMULUS_EXTENSIONS, check_stimulus_file
-
-    if not isinstance(conditions, Mapping) or len(conditions) < 1:
-        raise InvalidParameterError(
-            "conditions must be a dict of condition name -> folder or list of files"
-        )
-    found = {}
-    for name, source in conditions.items():
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise InvalidParameterError(
-                f"condition name {name!r} must start with a letter and hold only letters, "
-                "digits and _ (contrasts are written 'faces-places')"
-            )
-        if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
-            files = sorted(
-                p
-                for p in Path(source).rglob("*")
-                if p.is_file() and p.suffix.lower() in STIMULUS_EXTENSIONS
-            )
-        elif isinstance(source, (str, os.PathLike)):
-            files = [Path(source)]
-        else:
-            files = [Path(p) for p in source]
-        if not files:
-            raise InvalidParameterError(f"condition {name!r} has no stimulus files ({source})")
-        for path in files:
-            check_stimulus_file(path)
-        found[name] = files
-    return found
-
-
 def run_experiment(
     model,
     conditions: Mapping[str, object],
@@ -120,13 +80,17 @@ def run_experiment(
 ) -> ExperimentResult:
     """Run an in silico experiment with ``model`` and write what it finds to ``out_dir``.
 
+    :func:`~berg.experiments.plan.prepare_experiment`, each run encoded by ``model`` (its
+    result written as ``runs/run-NN.npz`` and ``.json``), then :func:`analyse_experiment`.
+
     Parameters
     ----------
     model : TribeV2Model
         From ``BERG.get_encoding_model`` (its selection decides the columns analysed).
     conditions : mapping
         Condition name -> a folder of stimuli or a list of files: images (a visual run),
-        or sounds and texts (an auditory run).
+        sounds and texts (an auditory run), or videos, alone or with the others (an
+        audiovisual run).
     out_dir : path
         Gets ``runs/`` (the run stimuli and their predicted responses), ``events.csv``,
         per contrast ``contrast-NAME_*`` (maps as results: npz, JSON, GIfTI; the area
@@ -149,36 +113,80 @@ def run_experiment(
     -------
     ExperimentResult
     """
-    from berg.io import check_output_folder, write_outputs
+    from berg.io import write_outputs
+
+    analysis = _checked(analysis, top_k)
+    plan = prepare_experiment(
+        conditions,
+        out_dir,
+        cache_dir=model.cache_dir,
+        design=design,
+        contrasts=contrasts,
+        stimulus_options=model.stimulus_options,
+    )
+    encoded, written = [], []
+    for path in plan.run_files:
+        values, metadata = model.encode(path, return_metadata=True, show_progress=show_progress)
+        encoded.append((values, metadata))
+        written += write_outputs(path.parent, path.stem, values, metadata, ["npz", "json"]).values()
+    result = analyse_experiment(plan, encoded, analysis=analysis, top_k=top_k, title=title)
+    result.files.extend(written)
+    return result
+
+
+def _checked(analysis: AnalysisOptions | None, top_k: int) -> AnalysisOptions:
     from berg.validation import check_int
 
-    design = EventDesign() if design is None else design
-    analysis = AnalysisOptions() if analysis is None else analysis
     check_int("top_k", top_k, minimum=1)
-    files = collect_conditions(conditions)
-    names = list(files)
-    default = [f"{c}-others" for c in names] if len(names) > 1 else names
-    parsed = [parse_contrast(text, names) for text in (contrasts or default)]
-    out = check_output_folder(out_dir)
+    analysis = AnalysisOptions() if analysis is None else analysis
+    if not isinstance(analysis, AnalysisOptions):
+        raise InvalidParameterError(f"analysis must be an AnalysisOptions, got {analysis!r}")
+    return analysis
 
-    items, kind = measure_items(
-        files,
-        item_duration=design.item_duration,
-        cache_dir=model.cache_dir,
-        options=model.stimulus_options,
-    )
-    runs = plan_runs(items, design)
-    responses, metadata = [], None
-    written: list[Path] = [
-        write_events(_made(out) / "events.csv", [e for r in runs for e in r.events])
-    ]
-    for run in runs:
-        path = compose_run(run, kind, out / "runs")
-        values, metadata = model.encode(path, return_metadata=True, show_progress=show_progress)
-        responses.append(values)
-        written += write_outputs(
-            out / "runs", path.stem, values, metadata, ["npz", "json"]
-        ).values()
+
+def analyse_experiment(
+    plan: ExperimentPlan,
+    encoded,
+    *,
+    analysis: AnalysisOptions | None = None,
+    top_k: int = 10,
+    title: str = "In silico experiment",
+) -> ExperimentResult:
+    """Analyse a prepared experiment's encoded runs and write the maps, tables and report.
+
+    Parameters
+    ----------
+    plan : ExperimentPlan
+        From :func:`~berg.experiments.plan.prepare_experiment`.
+    encoded : path, or sequence of (np.ndarray, dict)
+        A folder with each run's result as ``berg encode`` / ``BERG.encode_many`` write it
+        (``run-NN.npz`` and ``.json``), or each run's ``(responses, metadata)``.
+    analysis, top_k, title
+        As for :func:`run_experiment`.
+
+    Returns
+    -------
+    ExperimentResult
+    """
+    from berg.io import read_result
+
+    analysis = _checked(analysis, top_k)
+    if isinstance(encoded, (str, os.PathLike)):
+        encoded = [read_result(Path(encoded) / f"{p.stem}.npz") for p in plan.run_files]
+    encoded = list(encoded)
+    if len(encoded) != len(plan.runs):
+        raise InvalidParameterError(
+            f"the experiment has {len(plan.runs)} runs; {len(encoded)} results were given"
+        )
+    responses = [np.asarray(values) for values, _ in encoded]
+    metadata = encoded[-1][1]
+    runs, out = plan.runs, plan.out_dir
+    for values, run in zip(responses, runs):
+        if len(values) != math.ceil(run.duration - 1e-9):
+            raise InvalidParameterError(
+                f"run {run.index + 1} lasts {run.duration:g} s but its result has "
+                f"{len(values)} rows: the results are not of this experiment's runs"
+            )
     offset = analysis.offset
     if offset is None:
         offset = float(metadata["timing"]["hemodynamic_offset_s"])
@@ -188,8 +196,9 @@ def run_experiment(
     baseline = None if rest is None else rest.mean(axis=0)
     vertices = np.asarray(metadata["selection"]["vertices"], np.int64)
     glm = fit_glm(responses, runs, analysis, offset)
+    written = list(plan.written)
     results = {}
-    for contrast in parsed:
+    for contrast in plan.contrasts:
         found = glm.contrast(contrast)
         items_stats = item_statistics(peaks, events, contrast, baseline)
         maps = {
@@ -209,7 +218,16 @@ def run_experiment(
         results[contrast.text] = ContrastResult(contrast, maps, areas, areas[:top_k])
     result = ExperimentResult(runs, events, peaks, vertices, results, written)
     written.append(
-        write_report(out / "report.md", result, design, analysis, offset, files, kind, title=title)
+        write_report(
+            out / "report.md",
+            result,
+            plan.design,
+            analysis,
+            offset,
+            plan.files,
+            plan.kind,
+            title=title,
+        )
     )
     return result
 
@@ -240,11 +258,14 @@ def run_builtin(
         ``design``, ``contrasts``, ``analysis``, ``top_k``, ``show_progress`` of
         :func:`run_experiment`.
     """
-    from berg.experiments.builtin import BUILTIN_LOCALISERS, write_builtin
+    from berg.experiments.builtin import BUILTIN_CONDITIONS, BUILTIN_LOCALISERS, write_builtin
+    from berg.experiments.plan import check_contrasts
     from berg.io import check_output_folder
     from berg.validation import check_choice
 
     check_choice("built-in localiser", name, tuple(BUILTIN_LOCALISERS))
+    check_contrasts(experiment.get("contrasts"), BUILTIN_CONDITIONS[name])  # before any speech
+    _checked(experiment.get("analysis"), experiment.get("top_k", 10))
     out = check_output_folder(out_dir)
     localiser = write_builtin(
         name,
@@ -263,11 +284,6 @@ def run_builtin(
         title=f"Built-in {name} localiser: {BUILTIN_LOCALISERS[name]}",
         **experiment,
     )
-
-
-def _made(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _write_maps(out: Path, stem: str, maps, metadata, contrast: Contrast) -> list[Path]:

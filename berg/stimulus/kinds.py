@@ -7,8 +7,15 @@ import stat
 from pathlib import Path
 
 from berg.errors import StimulusError, did_you_mean
+from berg.registry import MODALITIES
 
-__all__ = ["STIMULUS_EXTENSIONS", "check_stimulus_file", "not_a_regular_file"]
+__all__ = [
+    "KIND_MODALITIES",
+    "STIMULUS_EXTENSIONS",
+    "check_stimulus_file",
+    "modalities_of",
+    "not_a_regular_file",
+]
 
 #: File extension (lower case) -> stimulus kind. The kind decides the modalities used:
 #: video -> video + audio + text, audio -> audio + text, text -> speech, then as audio,
@@ -32,6 +39,25 @@ STIMULUS_EXTENSIONS: dict[str, str] = {
     ".tif": "image",
     ".tiff": "image",
 }
+
+
+#: Stimulus kind -> the modalities (feature models) it can use, in the model's order.
+KIND_MODALITIES: dict[str, tuple[str, ...]] = {
+    "video": ("text", "audio", "video"),
+    "audio": ("text", "audio"),
+    "text": ("text", "audio"),
+    "image": ("video",),
+}
+
+
+def modalities_of(kinds) -> tuple[str, ...]:
+    """The modalities stimuli of these kinds can use, in the order text, audio, video.
+
+    The speech recogniser is needed exactly when ``'audio'`` is among them (sounds, spoken
+    texts and videos are transcribed; an image has no speech).
+    """
+    found = {m for kind in kinds for m in KIND_MODALITIES[kind]}
+    return tuple(m for m in MODALITIES if m in found)
 
 
 def check_stimulus_file(stimulus: object) -> tuple[Path, str]:
