@@ -205,6 +205,12 @@ class TribeV2Model:
             "modalities": list(timeline.modalities),
             "language": timeline.language,
             "n_words": len(timeline.words),
+            # Columns, not one object a word: a film's words stay a small part of the JSON.
+            "words": {
+                "text": [w.text for w in timeline.words],
+                "start_s": [round(w.start, 3) for w in timeline.words],
+                "duration_s": [round(w.duration, 3) for w in timeline.words],
+            },
         }
         meta["timing"]["row_times_s"] = row_times(timeline.duration)
         meta["provenance"] = {

@@ -16,6 +16,7 @@ LAYERS = [
     [
         "berg.version",
         "berg.files",
+        "berg.media_writer",
         "berg.packages",
         "berg.devices",
         "berg.progress",

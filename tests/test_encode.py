@@ -95,6 +95,9 @@ def test_usage_as_written(berg_dir, model, stimuli, kind, modalities):
     np.testing.assert_array_equal(responses, responses2)  # the second run hits the cache
     assert metadata["stimulus"]["modalities"] == modalities
     assert metadata["stimulus"]["n_words"] >= 8
+    words = metadata["stimulus"]["words"]  # the transcript, for viewers and movies
+    assert len(words["text"]) == len(words["start_s"]) == metadata["stimulus"]["n_words"]
+    assert words["start_s"] == sorted(words["start_s"]) and min(words["duration_s"]) >= 0
     rows = metadata["timing"]["row_times_s"]
     assert rows.shape == (len(responses), 2)
     np.testing.assert_array_equal(rows[:, 0], np.arange(len(responses)))

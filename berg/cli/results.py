@@ -1,4 +1,4 @@
-"""Commands that read results: plot, contributions."""
+"""Commands that read results: plot, movie, contributions."""
 
 from __future__ import annotations
 
@@ -31,6 +31,30 @@ def _cmd_plot(args, berg) -> None:
     }
     written = [save_figure(figure, path) for path, figure in figures.items()]
     print("\n".join(str(p) for p in written))
+
+
+def _cmd_movie(args, berg) -> None:
+    from berg.errors import InvalidParameterError
+    from berg.io import read_result
+    from berg.plotting.movie import render_movie
+
+    target = Path(args.output)
+    if target.suffix.lower() != ".mp4":
+        raise InvalidParameterError(f"-o must name an .mp4 file, got {str(target)!r}")
+    if target.is_dir():
+        raise InvalidParameterError(f"-o {str(target)!r} is a folder; name the .mp4 to write")
+    responses, metadata = read_result(args.result)
+    render_movie(
+        responses,
+        metadata,
+        target,
+        stimulus=args.stimulus,
+        fps=args.fps,
+        rois=args.roi,
+        as_measured=args.as_measured,
+        show_progress=not args.quiet,
+    )
+    print(target)
 
 
 def _cmd_contributions(args, berg) -> None:
@@ -94,6 +118,31 @@ def register(sub) -> None:
         help="areas for the time-course plot; repeat for several",
     )
     p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser(
+        "movie",
+        help="a brain movie of an encode result: the stimulus beside the cortex, ROI time "
+        "courses under them, the sound (needs berg-tribe[plot])",
+    )
+    p.add_argument("result", metavar="NAME.npz", help="a result of `berg encode`")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .mp4 to write")
+    p.add_argument(
+        "--stimulus",
+        type=Path,
+        help="the stimulus file (default: the result's own, when it is still there)",
+    )
+    p.add_argument("--fps", type=int, default=10, help="frames per second (10)")
+    p.add_argument(
+        "--roi", action="append", metavar="NAME", help="areas for the time courses; repeat"
+    )
+    p.add_argument(
+        "--as-measured",
+        action="store_true",
+        help="show each row 5 s later, when a scanner would measure it (default: with the "
+        "stimulus that causes it)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_movie)
 
     p = sub.add_parser(
         "contributions",

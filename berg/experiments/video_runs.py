@@ -166,6 +166,7 @@ def write_run_video(run: Run, target: Path, *, fps: int, background) -> Path:
     import av
 
     from berg.files import atomic_path
+    from berg.media_writer import mux_mono_audio
 
     canvas = canvas_size(run.items)
     sound = placed_sound(run)
@@ -181,12 +182,5 @@ def write_run_video(run: Run, target: Path, *, fps: int, background) -> Path:
                 container.mux(video.encode(picture))
             container.mux(video.encode())
             if audio is not None:
-                pcm = pcm16(sound)
-                for start in range(0, len(pcm), AUDIO_RATE):
-                    block = av.AudioFrame.from_ndarray(
-                        pcm[None, start : start + AUDIO_RATE], format="s16", layout="mono"
-                    )
-                    block.sample_rate, block.pts = AUDIO_RATE, start
-                    container.mux(audio.encode(block))
-                container.mux(audio.encode())
+                mux_mono_audio(container, audio, pcm16(sound), AUDIO_RATE, block=AUDIO_RATE)
     return target

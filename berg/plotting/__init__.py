@@ -1,9 +1,11 @@
-"""Pictures of predictions: a cortical map and ROI time courses.
+"""Pictures of predictions: cortical maps, ROI time courses, filmstrips and brain movies.
 
     fig = plot_cortical_map(responses, metadata)             # mean over rows, 4 views
     fig = plot_cortical_map(responses, metadata, time=12.5)  # the row covering 12.5 s
     fig = plot_roi_timecourses(responses, metadata, rois=["V1", "FFC"])
+    fig = plot_timesteps(responses, metadata, times=[2, 4, 6])  # a filmstrip
     save_figure(fig, "clip_map.png")
+    render_movie(responses, metadata, "clip.mp4", stimulus="clip.mp4")
 
 Like nilearn and MNE, each function returns a ``matplotlib.figure.Figure``. Figures are built
 with ``Figure`` and an Agg canvas directly, never through pyplot, so berg starts no GUI, keeps
@@ -13,6 +15,10 @@ is not; that is nilearn's doing and happens only when a map is drawn.)
 
     maps          plot_cortical_map
     timecourses   plot_roi_timecourses
+    filmstrip     plot_timesteps
+    movie         render_movie
+    raster        cortex views rasterised once, coloured per frame (movies, filmstrips)
+    panels        the parts of a movie frame
     figures       what they share, and save_figure
 
 Needs the ``plot`` extra: ``pip install 'berg-tribe[plot]'`` (nilearn and matplotlib). The
@@ -20,11 +26,15 @@ fsaverage5 meshes and sulcal depth ship inside nilearn, so nothing is downloaded
 """
 
 from berg.plotting.figures import save_figure
+from berg.plotting.filmstrip import plot_timesteps
 from berg.plotting.maps import plot_cortical_map
+from berg.plotting.movie import render_movie
 from berg.plotting.timecourses import MAX_DEFAULT_ROIS, most_varying_rois, plot_roi_timecourses
 
 __all__ = [
     "plot_cortical_map",
+    "plot_timesteps",
+    "render_movie",
     "plot_roi_timecourses",
     "most_varying_rois",
     "save_figure",

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from berg import cortex
-from berg.errors import BERGError, InvalidParameterError, did_you_mean
+from berg.errors import InvalidParameterError, did_you_mean
 from berg.plotting.figures import UNITS, check_inputs, model_name, require, sec
+from berg.plotting.raster import fsaverage5
 from berg.validation import is_number
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def plot_cortical_map(
 
     fig = Figure(figsize=(9.0, 7.4))
     FigureCanvasAgg(fig)  # draws and saves without pyplot or a GUI
-    meshes = _fsaverage5()
+    meshes = fsaverage5()
     half = cortex.N_VERTICES_PER_HEMISPHERE
     for panel, (hemi, view) in enumerate(_VIEWS):
         x, y = _PANEL_CENTRES[panel]
@@ -180,29 +180,6 @@ def plot_cortical_map(
         linespacing=1.4,
     )
     return fig
-
-
-@functools.cache
-def _fsaverage5() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Inflated fsaverage5 mesh and sulcal depth per hemisphere, from nilearn's package data."""
-    from nilearn import datasets, surface
-
-    files = datasets.fetch_surf_fsaverage("fsaverage5")  # packaged with nilearn: no download
-    meshes = {}
-    for hemi in ("left", "right"):
-        mesh = surface.load_surf_mesh(files[f"infl_{hemi}"])
-        coords = np.asarray(mesh.coordinates, dtype=np.float64)
-        faces = np.asarray(mesh.faces, dtype=np.int64)
-        sulc = np.asarray(surface.load_surf_data(files[f"sulc_{hemi}"]), dtype=np.float64)
-        if len(coords) != cortex.N_VERTICES_PER_HEMISPHERE or sulc.shape != (len(coords),):
-            raise BERGError(
-                f"nilearn's fsaverage5 {hemi} mesh has {len(coords)} vertices, not "
-                f"{cortex.N_VERTICES_PER_HEMISPHERE}; reinstall nilearn"
-            )
-        for array in (coords, faces, sulc):
-            array.setflags(write=False)  # shared through the cache
-        meshes[hemi] = (coords, faces, sulc)
-    return meshes
 
 
 def _row_at(row_times: np.ndarray, time: Any) -> int:
