@@ -256,6 +256,9 @@ def test_plot_draws_the_pictures_of_an_encode_result(encode_setup):
     for name in ("hum é_map_t1.5s.png", "hum é_roi.png"):
         data = (out / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 10_000
+    plain = (out / "hum é_map_t1.5s.png").read_bytes()
+    result = run_berg("plot", str(out / "hum é.npz"), "--time", "1.5", "--borders", env_extra=env)
+    assert result.returncode == 0 and (out / "hum é_map_t1.5s.png").read_bytes() != plain
     result = run_berg("plot", str(out / "nothing.npz"), env_extra=env)
     assert result.returncode == 1 and "does not exist" in result.stderr
 
@@ -623,3 +626,5 @@ def test_contributions_of_a_result_reuse_its_stimulus_and_columns(encode_setup):
         assert npz["rgb"].shape == (responses.shape[1], 3)
         assert (npz["rgb"][:, [0, 2]] == 0).all() and npz["rgb"][:, 1].max() == 1.0
     assert "audio 100%" in result.stdout and "hum é_contributions.json" in result.stdout
+    picture = root / "contrib" / "hum é_contributions_rgb.png"  # the map, in green
+    assert picture.read_bytes().startswith(b"\x89PNG") and str(picture) in result.stdout

@@ -52,18 +52,12 @@ def full(tmp_path):
 
 
 def panels(fig):
-    """RGB pixels (float, 0..1) of each brain panel, keyed like ('left', 'medial')."""
-    fig.set_dpi(50)
-    fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3] / 255.0
-    height, width = image.shape[:2]
+    """RGB pixels (float, 0..1) of each view's picture, keyed like ('left', 'medial')."""
     out = {}
-    views = [("left", "lateral"), ("right", "lateral"), ("left", "medial"), ("right", "medial")]
-    for ax, view in zip([a for a in fig.axes if a.name == "3d"], views):
-        box = ax.get_position(original=True)
-        rows = slice(int((1 - box.y1) * height), int((1 - box.y0) * height))
-        cols = slice(int(box.x0 * width), int(box.x1 * width))
-        out[view] = image[rows, cols]
+    for ax in fig.axes:
+        if ax.images and ax.get_label() not in ("", "<colorbar>"):
+            hemi, _, view = ax.get_label().partition(" ")
+            out[(hemi, view) if view else hemi] = ax.images[0].get_array()[..., :3] / 255.0
     return out
 
 
@@ -89,7 +83,9 @@ def test_v1_pattern_lights_up_the_occipital_pole(full):
     responses, meta = full
     fig = plot_cortical_map(responses, meta, cmap="RdBu_r")
     assert isinstance(fig, Figure)
-    assert [ax.name for ax in fig.axes].count("3d") == 4 and len(fig.axes) == 5  # + colorbar
+    names = [ax.get_label() for ax in fig.axes if ax.images]
+    assert names == ["left lateral", "right lateral", "left medial", "right medial", "ventral"]
+    assert len(fig.axes) == 6  # + colorbar
     text = " ".join([fig._suptitle.get_text()] + [t.get_text() for t in fig.texts])
     assert "Mean over all 6 rows" in text and "5 s" in text and "haemodynamic" in text
     views = panels(fig)
@@ -115,8 +111,10 @@ def test_unselected_vertices_stay_blank(tmp_path, full, parcellation):
     part = panels(fig)
     whole = panels(plot_cortical_map(*full, cmap="RdBu_r"))
     for view in part:
-        # Same red V1 as with every vertex selected; far less blue; grey sulci instead.
-        assert red(part[view]).sum() == pytest.approx(red(whole[view]).sum(), rel=0.1, abs=20)
+        # Same red V1 as with every vertex selected (where V1 faces the viewer: the medial
+        # views); far less blue; grey sulci instead.
+        if view[1:] == ("medial",):
+            assert red(part[view]).sum() == pytest.approx(red(whole[view]).sum(), rel=0.1)
         assert blue(part[view]).sum() < 0.2 * blue(whole[view]).sum()
         assert grey(part[view]).sum() > 10 * grey(whole[view]).sum() + 1000
 
@@ -290,3 +288,85 @@ def test_no_pyplot_figures_and_no_imports_at_import(tmp_path, full, parcellation
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_ventral_view_shows_ffc(tmp_path, parcellation):
+    vertices = np.arange(cortex.N_VERTICES)
+    responses = np.full((2, len(vertices)), -0.3, np.float32)
+    responses[:, parcellation.vertices_of("FFC")] = 1.0
+    views = panels(plot_cortical_map(responses, metadata_for(vertices, tmp_path, 2), cmap="RdBu_r"))
+    assert reddish(views["ventral"]).sum() > 500
+    assert reddish(views["ventral"]).sum() > 5 * reddish(views["left", "lateral"]).sum()
+
+
+def test_borders_lie_between_areas_and_labels_name_them(tmp_path, full, parcellation):
+    from berg.plotting.raster import cortex_view
+
+    responses, meta = full
+    plain = plot_cortical_map(responses, meta, views=["left medial"], resolution=120)
+    drawn = plot_cortical_map(
+        responses, meta, views=["left medial"], resolution=120, borders=True, labels=["V1", "FFC"]
+    )
+    before = plain.axes[0].images[0].get_array()
+    after = drawn.axes[0].images[0].get_array()
+    changed = (before != after).any(axis=-1)
+    assert changed.sum() > 200 and (after[changed] == 40).all()  # dark lines
+    # By hand: a pixel's area is that of its triangle's heaviest vertex; a border pixel has a
+    # right or lower neighbour in another area.
+    view = cortex_view("left medial", 120)
+    heaviest = np.take_along_axis(view.vertices, view.weights.argmax(-1)[..., None], -1)[..., 0]
+    area = np.where(view.mask, parcellation.assignments[np.maximum(heaviest, 0)], -2)
+    edge = np.zeros(area.shape, bool)
+    edge[:, :-1] |= (area[:, :-1] != area[:, 1:]) & (area[:, :-1] >= 0) & (area[:, 1:] >= 0)
+    edge[:-1] |= (area[:-1] != area[1:]) & (area[:-1] >= 0) & (area[1:] >= 0)
+    np.testing.assert_array_equal(changed, edge & (before != 40).any(axis=-1))
+    names = [t.get_text() for t in drawn.axes[0].texts]
+    assert names == ["V1"]  # FFC does not show on the medial view
+    assert "Glasser area borders" in " ".join(t.get_text() for t in drawn.texts)
+    with pytest.raises(InvalidParameterError, match="did you mean 'FFC'"):
+        plot_cortical_map(responses, meta, labels=["FFCC"])
+    with pytest.raises(InvalidParameterError, match="did you mean 'ventral'"):
+        plot_cortical_map(responses, meta, views=["ventrl"])
+
+
+def test_maps_go_into_the_callers_figure_or_axes(tmp_path, full):
+    responses, meta = full
+    mine = Figure()
+    assert plot_cortical_map(responses, meta, figure=mine, views=["dorsal"]) is mine
+    assert [ax.get_label() for ax in mine.axes if ax.images] == ["dorsal"]
+    figure = Figure(figsize=(8, 3))
+    left, right = figure.subplots(1, 2)
+    left.plot([0, 1])
+    assert plot_cortical_map(responses, meta, axes=right, resolution=80) is figure
+    assert len(right.images) == 1 and len(figure.axes) == 3  # + its colour bar
+    assert right.images[0].get_array().shape[1] > 4 * right.images[0].get_array().shape[0]
+    pdf = save_figure(plot_cortical_map(responses, meta, resolution=80), tmp_path / "map.pdf")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and b"/Font" in data  # the text stays text
+
+
+def test_the_contributions_map_colours_each_modality(tmp_path, parcellation):
+    from berg.plotting.contributions_map import plot_contributions_map
+    from berg.tribe.contributions import Contributions
+
+    vertices = parcellation.vertices_of(["V1", "A1", "44"])
+    meta = metadata_for(vertices, tmp_path, 2)
+    full = np.ones((2, len(vertices)), np.float32)
+    removed = {m: full.copy() for m in ("text", "audio", "video")}
+    # By construction: removing video changes V1 only, audio A1 only, text area 44 only.
+    for modality, area in (("video", "V1"), ("audio", "A1"), ("text", "44")):
+        removed[modality][:, np.isin(vertices, parcellation.vertices_of(area))] = 0.0
+    found = Contributions(full, removed)
+    figure = plot_contributions_map(found, meta, views=["left medial", "left lateral"])
+    pictures = {
+        ax.get_label(): ax.images[0].get_array().astype(float) for ax in figure.axes if ax.images
+    }
+    medial, lateral = pictures["left medial"], pictures["left lateral"]
+    blue = (medial[..., 2] > 80) & (medial[..., :2].max(axis=-1) < 30)
+    green = (lateral[..., 1] > 80) & (lateral[..., [0, 2]].max(axis=-1) < 30)
+    red = (lateral[..., 0] > 80) & (lateral[..., 1:].max(axis=-1) < 30)
+    assert blue.sum() > 300 and green.sum() > 100 and red.sum() > 100  # V1, A1, area 44
+    texts = [t.get_text() for t in figure.axes[-1].get_legend().get_texts()]
+    assert texts == ["text", "audio", "video"]
+    with pytest.raises(InvalidParameterError, match=r"\(n_columns, 3\)"):
+        plot_contributions_map(np.zeros((3, 3)), meta)

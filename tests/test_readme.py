@@ -45,3 +45,13 @@ def test_quick_start_runs_as_written(tmp_path, monkeypatch):
     assert metadata["fmri"]["surface_mesh"] == "fsaverage5"  # from get_model_metadata
     assert set(range(100, 200)) <= set(model.vertices.tolist())
     model.close()
+
+
+def test_the_pictures_it_shows_are_in_the_repository():
+    text = README.read_text()
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(pictures) >= 4
+    for picture in pictures:
+        data = (README.parent / picture).read_bytes()
+        assert data.startswith(b"\x89PNG"), picture
+    assert "scripts/make_readme_pictures.py" in text and "random" in text

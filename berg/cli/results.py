@@ -26,7 +26,9 @@ def _cmd_plot(args, berg) -> None:
     rois = args.roi or most_varying_rois(responses, metadata)
     # Both pictures are drawn before either is saved: an error leaves none behind.
     figures = {
-        out / f"{stem}_map{suffix}.png": plot_cortical_map(responses, metadata, time=args.time),
+        out / f"{stem}_map{suffix}.png": plot_cortical_map(
+            responses, metadata, time=args.time, borders=args.borders
+        ),
         out / f"{stem}_roi.png": plot_roi_timecourses(responses, metadata, rois=rois),
     }
     written = [save_figure(figure, path) for path, figure in figures.items()]
@@ -60,6 +62,7 @@ def _cmd_movie(args, berg) -> None:
 def _cmd_contributions(args, berg) -> None:
     from berg.cli.encoding import encoding_options
     from berg.contribution_files import write_contributions
+    from berg.errors import MissingDependencyError
     from berg.io import check_formats, check_output_folder, read_result
     from berg.stimulus import check_stimulus_file
 
@@ -91,6 +94,13 @@ def _cmd_contributions(args, berg) -> None:
         )
     found = metadata["contributions"]
     written = write_contributions(args.output, stimulus.stem, found, metadata, formats)
+    try:  # the RGB picture, when the plotting extra is there
+        from berg.plotting import plot_contributions_map, save_figure
+
+        picture = Path(args.output) / f"{stimulus.stem}_contributions_rgb.png"
+        written.append(save_figure(plot_contributions_map(found, metadata), picture))
+    except MissingDependencyError:
+        pass
     shares = ", ".join(f"{m} {share:.0%}" for m, share in found.shares().items())
     print(f"{stimulus}: contributions ({shares}) -> " + ", ".join(str(p) for p in written))
 
@@ -117,6 +127,7 @@ def register(sub) -> None:
         metavar="NAME",
         help="areas for the time-course plot; repeat for several",
     )
+    p.add_argument("--borders", action="store_true", help="draw the Glasser area borders")
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser(

@@ -100,8 +100,8 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def check_inputs(responses: Any, metadata: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Return the selected vertices and the (n_rows, 2) row times, or say what does not fit."""
+def check_vertices(metadata: Any) -> np.ndarray:
+    """The selected vertices of a result's metadata (int64, 0..20483), or what is wrong."""
     where = "pass the metadata from BERG.encode(..., return_metadata=True)"
     if not isinstance(metadata, dict):
         raise InvalidParameterError(
@@ -109,7 +109,6 @@ def check_inputs(responses: Any, metadata: Any) -> tuple[np.ndarray, np.ndarray]
         )
     try:
         vertices = np.asarray(metadata["selection"]["vertices"])
-        row_times = np.asarray(metadata["timing"]["row_times_s"], dtype=np.float64)
     except (KeyError, TypeError) as exc:
         raise InvalidParameterError(
             f"metadata lacks {exc}: it needs ['selection']['vertices'] and "
@@ -124,6 +123,20 @@ def check_inputs(responses: Any, metadata: Any) -> tuple[np.ndarray, np.ndarray]
         raise InvalidParameterError(
             f"metadata['selection']['vertices'] must lie in 0..{cortex.N_VERTICES - 1}"
         )
+    return vertices.astype(np.int64)
+
+
+def check_inputs(responses: Any, metadata: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return the selected vertices and the (n_rows, 2) row times, or say what does not fit."""
+    vertices = check_vertices(metadata)
+    try:
+        row_times = np.asarray(metadata["timing"]["row_times_s"], dtype=np.float64)
+    except (KeyError, TypeError) as exc:
+        raise InvalidParameterError(
+            f"metadata lacks {exc}: it needs ['selection']['vertices'] and "
+            "['timing']['row_times_s']; pass the metadata from BERG.encode(..., "
+            "return_metadata=True)"
+        ) from exc
     array = np.asarray(responses)
     if array.ndim != 2 or array.shape[1] != len(vertices) or array.dtype.kind not in "iuf":
         raise InvalidParameterError(
@@ -136,7 +149,7 @@ def check_inputs(responses: Any, metadata: Any) -> tuple[np.ndarray, np.ndarray]
             f"metadata['timing']['row_times_s'] has shape {row_times.shape}, but responses "
             f"have {len(array)} rows; expected ({len(array)}, 2): [start, end) s per row"
         )
-    return vertices.astype(np.int64), row_times
+    return vertices, row_times
 
 
 def model_name(metadata: dict) -> str:

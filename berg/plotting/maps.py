@@ -1,8 +1,11 @@
-"""The cortical map: predictions on the inflated fsaverage5 surface, four views."""
+"""The cortical map: predictions on the inflated fsaverage5 surface, in the views a paper
+shows (lateral, medial and ventral by default), optionally with Glasser area borders and
+names, into a new figure or the caller's own."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,16 +13,16 @@ import numpy as np
 from berg import cortex
 from berg.errors import InvalidParameterError, did_you_mean
 from berg.plotting.figures import UNITS, check_inputs, model_name, require, sec
-from berg.plotting.raster import fsaverage5
 from berg.validation import is_number
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_cortical_map"]
+__all__ = ["DEFAULT_MAP_VIEWS", "plot_cortical_map"]
 
-_VIEWS = (("left", "lateral"), ("right", "lateral"), ("left", "medial"), ("right", "medial"))
-_PANEL_CENTRES = ((0.28, 0.665), (0.72, 0.665), (0.28, 0.335), (0.72, 0.335))  # figure fractions
+#: The views of a map unless ``views=`` says otherwise: the ventral one shows FFC and PHA.
+DEFAULT_MAP_VIEWS = ("left lateral", "right lateral", "left medial", "right medial", "ventral")
 
 
 def plot_cortical_map(
@@ -31,11 +34,18 @@ def plot_cortical_map(
     cmap: Any = "cold_hot",
     vmax: float | None = None,
     threshold: float | None = None,
+    views: Sequence[str] = DEFAULT_MAP_VIEWS,
+    borders: bool = False,
+    labels: Sequence[str] | None = None,
+    resolution: int = 360,
+    figure: Figure | None = None,
+    axes: Axes | None = None,
 ) -> Figure:
     """Draw one map of predicted responses on the inflated fsaverage5 surface.
 
-    Four views: left and right hemisphere, lateral (top) and medial (bottom), over sulcal depth
-    in grey. Vertices outside the selection are left blank (grey background).
+    Each view is the surface lit from the viewer, over sulcal depth in grey; vertices
+    outside the selection are left grey. The pictures are rasters (``resolution`` pixels
+    high a view) and everything else vector, so a PDF or SVG stays sharp and small.
 
     Parameters
     ----------
@@ -55,27 +65,60 @@ def plot_cortical_map(
     vmax : float, optional
         The colour scale runs from -vmax to vmax. Default: the largest absolute value shown.
     threshold : float, optional
-        Values with ``|value| < threshold`` are not coloured (the background shows through).
+        Values with ``|value| < threshold`` are not coloured (the grey shows through).
+    views : sequence of str
+        Of :data:`berg.plotting.raster.VIEWS`: ``'left lateral'``, ``'right lateral'``,
+        ``'left medial'``, ``'right medial'``, ``'dorsal'``, ``'ventral'`` (seen from
+        below: the left hemisphere on the right).
+    borders : bool
+        Draw the borders of the Glasser areas.
+    labels : sequence of str, optional
+        Glasser areas to name where they show (both hemispheres).
+    resolution : int
+        Pixels a view is high (the figure's raster detail).
+    figure : matplotlib Figure, optional
+        Draw into this figure (cleared first) instead of a new one.
+    axes : matplotlib Axes, optional
+        Draw every view, side by side, into this one axes of the caller's figure (no title
+        or notes; the colour bar goes beside it).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Five axes: four 3-D views (lh lateral, rh lateral, lh medial, rh medial) and the
-        colorbar.
+        One axes per view (labelled with its name; its picture is ``axes.images[0]``), then
+        the colour bar. With ``axes=``, that axes' figure.
 
     Raises
     ------
     InvalidParameterError
         If the inputs do not fit together, ``time`` is outside the rows, or ``vmax`` /
-        ``threshold`` / ``cmap`` are invalid.
+        ``threshold`` / ``cmap`` / ``views`` / ``labels`` are invalid.
     BERGError
         If nilearn or matplotlib is missing.
     """
     require()
+    from matplotlib.axes import Axes
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
+    from berg.plotting.layout import lay_out_views
+    from berg.plotting.raster import VIEWS, draw_view
+    from berg.validation import check_bool, check_choice, check_int
+
     vertices, row_times = check_inputs(responses, metadata)
     responses = np.asarray(responses)
     if len(responses) == 0:
         raise InvalidParameterError("responses have no rows; there is nothing to draw")
+    views = [check_choice("view", v, tuple(VIEWS)) for v in views]
+    if not views:
+        raise InvalidParameterError(f"views must name at least one of {', '.join(VIEWS)}")
+    check_bool("borders", borders)
+    check_int("resolution", resolution, minimum=32)
+    labels = _check_labels(labels)
+    if axes is not None and not isinstance(axes, Axes):
+        raise InvalidParameterError(f"axes must be a matplotlib Axes; got {axes!r}")
+    if figure is not None and not isinstance(figure, Figure):
+        raise InvalidParameterError(f"figure must be a matplotlib Figure; got {figure!r}")
     if time is None:
         values = responses.mean(axis=0, dtype=np.float64)
         shown = (
@@ -93,58 +136,26 @@ def plot_cortical_map(
     surface[vertices] = values
     vmax, threshold = _check_scale(surface, vmax, threshold)
     colormap = _colormap(cmap)
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import Normalize
-    from matplotlib.figure import Figure
-    from nilearn.plotting import plot_surf_stat_map
-
-    fig = Figure(figsize=(9.0, 7.4))
-    FigureCanvasAgg(fig)  # draws and saves without pyplot or a GUI
-    meshes = fsaverage5()
-    half = cortex.N_VERTICES_PER_HEMISPHERE
-    for panel, (hemi, view) in enumerate(_VIEWS):
-        x, y = _PANEL_CENTRES[panel]
-        ax = fig.add_axes((x - 0.25, y - 0.18, 0.5, 0.36), projection="3d")
-        ax.set_facecolor("none")  # panels overlap a little
-        coords, faces, sulc = meshes[hemi]
-        data = surface[:half] if hemi == "left" else surface[half:]
-        plot_surf_stat_map(
-            (coords.copy(), faces),
-            data,
-            bg_map=sulc,
-            hemi=hemi,
-            view=view,
-            axes=ax,
-            figure=fig,
-            cmap=colormap,
-            colorbar=False,
+    pictures = [
+        draw_view(
+            name,
+            surface,
+            colormap,
             vmax=vmax,
-            symmetric_cbar=True,
             threshold=threshold,
+            height=resolution,
+            borders=borders,
+            labels=labels,
         )
-        # A 3-D axes draws in a square, but a hemisphere seen from the side is wide: zoom in
-        # and let the mesh spill over the square's sides into the empty rest of the panel.
-        ax.set_box_aspect(None, zoom=1.75)
-        for artist in ax.collections:
-            artist.set_clip_on(False)
-        fig.text(
-            x,
-            y - 0.15,
-            f"{hemi} hemisphere, {view}",
-            ha="center",
-            va="top",
-            fontsize=9,
-            color="0.25",
-        )
+        for name in views
+    ]
+    mappable = _scalar_mappable(colormap, Normalize(-vmax, vmax), threshold)
 
-    cax = fig.add_axes((0.3, 0.085, 0.4, 0.022))
-    bar = fig.colorbar(
-        _scalar_mappable(colormap, Normalize(-vmax, vmax), threshold),
-        cax=cax,
-        orientation="horizontal",
-    )
-    bar.set_label(UNITS)
+    def colour_bar(figure, axes, beside):
+        if beside:
+            figure.colorbar(mappable, ax=axes, label=UNITS, shrink=0.6)
+        else:
+            figure.colorbar(mappable, cax=axes, orientation="horizontal").set_label(UNITS)
 
     notes = []
     offset = metadata.get("timing", {}).get("hemodynamic_offset_s")
@@ -160,26 +171,32 @@ def plot_cortical_map(
         blank.append(f"|value| < {threshold:.3g}")
     notes.append(
         "Inflated fsaverage5, sulcal depth in grey"
+        + ("; Glasser area borders" if borders else "")
         + (f"; not coloured: {', '.join(blank)}." if blank else ".")
     )
-    fig.suptitle(
-        title or f"Predicted BOLD response ({model_name(metadata)})",
-        y=0.985,
-        fontsize=13,
-        fontweight="bold",
+    return lay_out_views(
+        pictures,
+        views,
+        key=colour_bar,
+        title=title or f"Predicted BOLD response ({model_name(metadata)})",
+        lines=[shown, *notes],
+        figure=figure,
+        axes=axes,
     )
-    fig.text(0.5, 0.925, shown, ha="center", va="center", fontsize=10.5)
-    fig.text(
-        0.5,
-        0.882,
-        "\n".join(notes),
-        ha="center",
-        va="center",
-        fontsize=8.5,
-        color="0.3",
-        linespacing=1.4,
-    )
-    return fig
+
+
+def _check_labels(labels) -> tuple[str, ...]:
+    if labels is None:
+        return ()
+    if isinstance(labels, str):
+        labels = [labels]
+    parcellation = cortex.load_parcellation()
+    for name in labels:
+        if name not in parcellation.roi_index:
+            raise InvalidParameterError(
+                f"unknown area {name!r} in labels{did_you_mean(name, parcellation.labels)}"
+            )
+    return tuple(dict.fromkeys(labels))
 
 
 def _row_at(row_times: np.ndarray, time: Any) -> int:

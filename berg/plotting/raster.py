@@ -28,8 +28,10 @@ __all__ = [
     "VIEWS",
     "CortexView",
     "DrawnView",
+    "colour_rgb",
     "colour_view",
     "cortex_view",
+    "decorate",
     "draw_view",
     "fsaverage5",
 ]
@@ -104,11 +106,17 @@ class CortexView:
         return self.vertices[..., 0] >= 0
 
     def values(self, surface: np.ndarray) -> np.ndarray:
-        """float64 (height, width): ``surface`` (20484,) interpolated at each pixel; NaN on
-        the background and where any of the triangle's vertices is NaN (unselected)."""
+        """float64 (height, width): ``surface`` (20484,) interpolated at each pixel from its
+        triangle's vertices that have a value; NaN on the background and where those
+        carry less than half the weight (the pixel lies mostly off the selection)."""
         surface = np.asarray(surface, np.float64)
-        padded = np.append(surface, np.nan)  # index -1: the background
-        return (padded[self.vertices] * self.weights).sum(axis=-1)
+        padded = np.append(surface, np.nan)[self.vertices]  # index -1: the background
+        known = np.isfinite(padded)
+        weight = np.where(known, self.weights, 0.0)
+        total = weight.sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = (np.where(known, padded, 0.0) * weight).sum(axis=-1) / total
+        return np.where(total >= 0.5, values, np.nan)
 
 
 @functools.cache
@@ -270,15 +278,37 @@ def draw_view(
     height: int = 240,
     borders: bool = False,
     labels=(),
-    min_pixels: int = 30,
 ) -> DrawnView:
-    """``surface`` (20484,) on the view ``name``, with the Glasser areas' borders drawn
-    dark when ``borders``, and the places of ``labels`` (area names) that show on at least
-    ``min_pixels`` pixels."""
+    """``surface`` (20484,) coloured on the view ``name`` (:func:`colour_view`), then
+    :func:`decorate`."""
     view = cortex_view(name, height)
     image = colour_view(view, surface, colormap, vmax=vmax, threshold=threshold)
+    return decorate(view, image, borders=borders, labels=labels)
+
+
+def colour_rgb(view: CortexView, rgb: np.ndarray) -> np.ndarray:
+    """uint8 (height, width, 3): ``rgb`` (20484, 3), each channel in [0, 1], drawn on
+    ``view`` and lit; NaN rows (unselected vertices) show the grey of the folding."""
+    rgb = np.asarray(rgb, np.float64)
+    channels = np.stack([view.values(rgb[:, k]) for k in range(3)], axis=-1)
+    known = np.isfinite(channels).all(axis=-1)
+    image = np.empty(channels.shape, np.float32)
+    image[known] = np.clip(channels[known], 0, 1) * 255
+    image[~known] = np.where(view.curvature, 110.0, 175.0)[~known, None]
+    image *= (0.45 + 0.55 * view.light)[..., None]
+    image[~view.mask] = 255
+    return np.clip(np.round(image), 0, 255).astype(np.uint8)
+
+
+def decorate(
+    view: CortexView, image: np.ndarray, *, borders: bool = False, labels=(), min_pixels: int = 30
+) -> DrawnView:
+    """``image`` of ``view`` with the Glasser areas' borders drawn dark when ``borders``,
+    and the places of ``labels`` (area names) that show on at least ``min_pixels`` pixels
+    (one a hemisphere). A pixel's area is that of its triangle's heaviest vertex."""
     if not (borders or labels):
         return DrawnView(image, [])
+    image = image.copy()
     parcellation = cortex.load_parcellation()
     nearest = np.take_along_axis(view.vertices, view.weights.argmax(axis=-1)[..., None], axis=-1)[
         ..., 0
@@ -287,8 +317,7 @@ def draw_view(
     if borders:
         edge = np.zeros(area.shape, bool)
         for shifted, cut in ((area[:, 1:], np.s_[:, :-1]), (area[1:, :], np.s_[:-1, :])):
-            differs = (area[cut] != shifted) & (area[cut] >= 0) & (shifted >= 0)
-            edge[cut] |= differs
+            edge[cut] |= (area[cut] != shifted) & (area[cut] >= 0) & (shifted >= 0)
         image[edge] = (40, 40, 40)
     found = []
     left_half = nearest < cortex.N_VERTICES_PER_HEMISPHERE
