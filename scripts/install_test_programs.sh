@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The programs (not Python packages) that some tests need, installed from Debian's
 # registry where this machine can: espeak-ng (the offline speech synthesiser for many
-# languages). Without root or apt-get it says what is missing; those tests then skip.
+# languages) and chromium (the viewer's tests run in a real headless browser). Without root
+# or apt-get it says what is missing; those tests then skip.
 set -uo pipefail
 
-packages=(espeak-ng)
+packages=(espeak-ng chromium)
 missing=()
 for package in "${packages[@]}"; do
     command -v "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -24,6 +24,7 @@ from berg.plotting import (
     save_figure,
 )
 from berg.selftest import write_tiny_brain_checkpoint, write_tiny_extractors
+from berg.viewer import write_viewer
 
 LAYOUT = "encoding_models/modality-fmri/train_dataset-dascoli_2026/model-tribe_v2"
 MARK = "RANDOM WEIGHTS (self-test models), not a prediction"
@@ -81,7 +82,29 @@ def main() -> None:
         ]
         movie = render_movie(responses, metadata, root / "movie.mp4", stimulus=video, fps=4)
         written.append(_still(movie, 18, out / "movie_frame.png"))
+        page = write_viewer(responses, metadata, root / "viewer.html", stimulus=video, title=MARK)
+        written.append(_screenshot(page, out / "viewer.png"))
     print("\n".join(str(p) for p in written))
+
+
+def _screenshot(page: Path, target: Path) -> Path:
+    """The viewer at 4.5 s in headless Chromium (the page draws after its scripts run)."""
+    import shutil
+    import subprocess
+
+    program = shutil.which("chromium") or shutil.which("google-chrome")
+    if program is None:
+        raise SystemExit("the viewer's picture needs chromium (apt-get install chromium)")
+    subprocess.run(
+        [
+            program, "--headless=new", "--no-sandbox", "--use-gl=angle",
+            "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--hide-scrollbars",
+            "--window-size=1400,860", "--virtual-time-budget=8000", f"--screenshot={target}",
+            page.as_uri() + "#t=4.5",
+        ],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return target
 
 
 def _still(movie: Path, index: int, target: Path) -> Path:

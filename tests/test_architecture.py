@@ -37,6 +37,7 @@ LAYERS = [
     ["berg.api"],
     ["berg"],  # the package's face: BERG and the errors
     ["berg.plotting", "berg.doctor", "berg.selftest"],
+    ["berg.viewer"],  # the browser page, on berg.plotting's mesh and colour maps
     ["berg.experiments"],  # encodes through a model, draws with berg.plotting
     ["berg.cli"],
     ["berg.__main__"],

@@ -1,4 +1,4 @@
-"""Commands that read results: plot, movie, contributions."""
+"""Commands that read results: plot, movie, view, contributions."""
 
 from __future__ import annotations
 
@@ -57,6 +57,30 @@ def _cmd_movie(args, berg) -> None:
         show_progress=not args.quiet,
     )
     print(target)
+
+
+def _cmd_view(args, berg) -> None:
+    from berg.errors import InvalidParameterError
+    from berg.io import read_result
+    from berg.viewer import write_viewer
+
+    npz_path = Path(args.result)
+    target = (
+        Path(args.output) if args.output else npz_path.with_name(f"{npz_path.stem}_viewer.html")
+    )
+    if target.suffix.lower() not in (".html", ".htm") and target.is_file():
+        raise InvalidParameterError(
+            f"-o {str(target)!r} is a file; give NAME.html (one page) or a folder"
+        )
+    responses, metadata = read_result(npz_path)
+    rgb = None
+    if args.contributions:  # what `berg contributions` wrote for this result
+        import numpy as np
+
+        with np.load(args.contributions) as npz:
+            rgb = npz["rgb"]
+    page = write_viewer(responses, metadata, target, stimulus=args.stimulus, contributions=rgb)
+    print(page)
 
 
 def _cmd_contributions(args, berg) -> None:
@@ -154,6 +178,32 @@ def register(sub) -> None:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_movie)
+
+    p = sub.add_parser(
+        "view",
+        help="an interactive viewer of an encode result: one offline page with the stimulus "
+        "beside the cortex (open it in a browser; needs berg-tribe[plot])",
+    )
+    p.add_argument("result", metavar="NAME.npz", help="a result of `berg encode`")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="NAME.html (one self-contained page) or a folder (index.html and the stimulus); "
+        "default: NAME_viewer.html beside the result",
+    )
+    p.add_argument(
+        "--stimulus",
+        type=Path,
+        help="the stimulus file (default: the result's own, when it is still there)",
+    )
+    p.add_argument(
+        "--contributions",
+        type=Path,
+        metavar="NAME_contributions_rgb.npz",
+        help="the modality-contributions layer, as `berg contributions` writes it",
+    )
+    p.set_defaults(func=_cmd_view)
 
     p = sub.add_parser(
         "contributions",
