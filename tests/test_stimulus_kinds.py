@@ -146,3 +146,19 @@ def test_the_modalities_each_kind_uses():
     assert _modalities(batch("a.png", "b.wav")) == ("text", "audio", "video")
     assert _modalities(batch("a.txt", "b.wav")) == ("text", "audio")
     assert _modalities(batch("a.docx")) == ("text", "audio", "video")  # unknown: all
+
+
+def test_a_batch_of_silent_videos_needs_only_the_video_model(tmp_path):
+    from media_factory import make_video, tone
+
+    from berg.batch.runner import _modalities
+    from berg.batch.sources import BatchItem
+
+    silent = [make_video(tmp_path / f"run-{k}.mkv", 1.0, fps=10) for k in range(2)]
+    sounding = make_video(tmp_path / "talk.mp4", 1.0, fps=10, audio=tone(300, 1.0))
+    items = [BatchItem(p.stem, p) for p in silent]
+    assert _modalities(items) == ("video",)  # no recogniser, no text or audio model
+    assert _modalities([*items, BatchItem("talk", sounding)]) == ("text", "audio", "video")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    assert _modalities([*items, BatchItem("broken", broken)]) == ("text", "audio", "video")

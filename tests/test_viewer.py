@@ -192,3 +192,50 @@ def test_show_needs_a_notebook(result, monkeypatch):
     monkeypatch.setitem(sys.modules, "IPython.display", display)
     kind, text = show(responses, metadata, stimulus=clip)
     assert kind == "HTML" and text.startswith("<iframe srcdoc=") and "window.berg" in text
+
+
+def test_a_sound_plays_with_its_words(tmp_path):
+    from media_factory import make_audio
+
+    from berg.tribe.binning import row_times
+
+    sound = make_audio(tmp_path / "talk.wav", tone(300, 3.0), 16000)
+    responses = np.random.default_rng(0).standard_normal((3, 40)).astype(np.float32)
+    metadata = {
+        "selection": {"vertices": np.arange(100, 140)},
+        "timing": {"row_times_s": row_times(3.0), "hemodynamic_offset_s": 5.0},
+        "stimulus": {
+            "path": str(sound),
+            "kind": "audio",
+            "words": {"text": ["one", "two"], "start_s": [0.2, 1.4], "duration_s": [0.5, 0.5]},
+        },
+    }
+    page = write_viewer(responses, metadata, tmp_path / "talk.html")
+    assert "data:audio/" in page.read_text()
+    with Browser(tmp_path / "profile") as browser:
+        browser.open(page.as_uri())
+        assert browser.evaluate("document.getElementById('media').tagName") == "AUDIO"
+        browser.evaluate("window.berg.seek(1.6)")
+        assert browser.evaluate("document.getElementById('words').textContent").split() == [
+            "one",
+            "two",
+        ]
+        assert browser.evaluate("document.querySelector('#words .now').textContent") == "two "
+        # Only the 40 selected vertices are coloured; the rest show the folding's grey.
+        grey = np.array(browser.evaluate("window.berg.colourOf(5000)"))
+        assert np.ptp(grey) == 0
+        assert browser.errors == []
+
+
+def test_a_video_the_browser_cannot_play_is_converted(result, tmp_path):
+    _, _, responses, metadata = result
+    clip = make_video(tmp_path / "old.avi", 4.0, fps=25, audio=tone(300, 4.0))
+    page = write_viewer(responses, metadata, tmp_path / "old.html", stimulus=clip)
+    assert "data:video/webm;base64," in page.read_text()
+    with Browser(tmp_path / "profile") as browser:
+        browser.open(page.as_uri())
+        duration = browser.evaluate("document.getElementById('media').duration")
+        assert duration == pytest.approx(4.0, abs=0.25)  # + the sound codecs' padding
+        browser.evaluate("window.berg.seek(2.5)")
+        assert browser.evaluate("window.berg.row()") == 2
+        assert browser.errors == []

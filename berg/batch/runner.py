@@ -154,12 +154,28 @@ def _content(
 
 def _modalities(pending: Sequence[BatchItem]) -> tuple[str, ...]:
     """The feature models a batch's stimuli need (the video model for videos and images,
-    the text and audio models for anything with sound); all three when a file's kind is
-    unknown (a manifest's file of another extension fails on its own)."""
+    the text and audio models and the recogniser for anything with sound); all three when a
+    file's kind is unknown (a manifest's file of another extension fails on its own). Videos
+    are probed for a sound track, until one has it: a batch of silent videos (a visual
+    localiser's runs) loads no recogniser."""
     from berg.stimulus.kinds import STIMULUS_EXTENSIONS, modalities_of
 
     kinds = {STIMULUS_EXTENSIONS.get(item.path.suffix.lower()) for item in pending}
-    return MODALITIES if None in kinds else modalities_of(kinds)
+    if None in kinds:
+        return MODALITIES
+    videos = [i.path for i in pending if STIMULUS_EXTENSIONS[i.path.suffix.lower()] == "video"]
+    if videos and not kinds & {"audio", "text"} and not any(map(_has_sound, videos)):
+        kinds = (kinds - {"video"}) | {"image"}  # as for images: video features only
+    return modalities_of(kinds)
+
+
+def _has_sound(path: Path) -> bool:
+    from berg.stimulus import media
+
+    try:
+        return media.probe(path).has_audio
+    except Exception:  # noqa: BLE001 - a broken file fails on its own; load everything
+        return True
 
 
 def encode_many(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import mimetypes
 import os
 import shutil
 from importlib import resources
@@ -16,6 +15,7 @@ import numpy as np
 from berg import cortex
 from berg.errors import InvalidParameterError
 from berg.files import atomic_open
+from berg.viewer.playable import playable, temporary_folder
 
 __all__ = ["COLORMAPS", "MAX_EMBEDDED_MEDIA", "pack", "write_viewer"]
 
@@ -148,22 +148,9 @@ def write_viewer(
     page = path if one_file else path / "index.html"
     media = ""
     if source is not None and kind in ("video", "audio"):
-        tag = "video" if kind == "video" else "audio"
-        if one_file:
-            size = source.stat().st_size
-            if size > MAX_EMBEDDED_MEDIA:
-                raise InvalidParameterError(
-                    f"{source.name} is {size / 1024**2:.0f} MB, too large to embed in one page; "
-                    "give a folder instead of an .html path (the stimulus is copied beside "
-                    "index.html)"
-                )
-            mime = mimetypes.guess_type(source.name)[0] or f"{tag}/mp4"
-            url = f"data:{mime};base64,{base64.b64encode(source.read_bytes()).decode('ascii')}"
-        else:
-            path.mkdir(parents=True, exist_ok=True)
-            url = f"stimulus{source.suffix.lower()}"
-            shutil.copyfile(source, path / url)
-        media = f'<{tag} id="media" controls preload="auto" src="{url}"></{tag}>'
+        with temporary_folder() as folder:
+            shown, mime = playable(source, Path(folder))
+            media = _media_tag("video" if kind == "video" else "audio", shown, mime, path, one_file)
     vmax = data["vmax"]
     text = (
         _asset("viewer.html")
@@ -183,6 +170,25 @@ def write_viewer(
     with atomic_open(page, "w") as handle:
         handle.write(text)
     return page
+
+
+def _media_tag(tag: str, shown: Path, mime: str, path: Path, one_file: bool) -> str:
+    """The page's <video> or <audio>: the file embedded as a data: URL, or copied beside
+    ``index.html`` in ``path``."""
+    if one_file:
+        size = shown.stat().st_size
+        if size > MAX_EMBEDDED_MEDIA:
+            raise InvalidParameterError(
+                f"{shown.name} is {size / 1024**2:.0f} MB, too large to embed in one page; "
+                "give a folder instead of an .html path (the stimulus is copied beside "
+                "index.html)"
+            )
+        url = f"data:{mime};base64,{base64.b64encode(shown.read_bytes()).decode('ascii')}"
+    else:
+        path.mkdir(parents=True, exist_ok=True)
+        url = f"stimulus{shown.suffix.lower()}"
+        shutil.copyfile(shown, path / url)
+    return f'<{tag} id="media" controls preload="auto" src="{url}"></{tag}>'
 
 
 def _html(text: str) -> str:
