@@ -148,8 +148,9 @@ class BERG:
             union, in ascending vertex order). ``roi`` takes Glasser HCP-MMP1.0 area names
             (each selects both hemispheres); ``vertices`` a binary mask of 20,484 entries.
             Default: all 20,484 fsaverage5 vertices.
-        device : {'auto', 'cpu', 'cuda'}
-            ``'auto'`` takes a CUDA GPU when PyTorch sees one.
+        device : {'auto', 'cpu', 'cuda', 'cuda:N', 'mps'}
+            ``'auto'`` takes a CUDA GPU when PyTorch sees one, else an Apple GPU (MPS), else
+            the CPU; on an Apple GPU, Whisper runs on the CPU (CTranslate2 has no MPS).
         **options
             The keyword options of :class:`berg.options.EncodingOptions` (the README's
             "Options" table): weights (``checkpoint_dir``, ``download``, ``revision``),

@@ -1,9 +1,11 @@
 """Turning the user's ``device`` argument into a device, or a clear error now.
 
-`parse_device` checks the spelling (``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'``) for every
-part of berg; `resolve_device` then asks PyTorch what is there. The speech recogniser asks
-CTranslate2 instead (:func:`berg.stimulus.transcribe.models.resolve_asr_device`), which may see
-GPUs that this PyTorch build cannot use, or the other way round.
+`parse_device` checks the spelling (``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'``,
+``'mps'``) for every part of berg; `resolve_device` then asks PyTorch what is there:
+``'auto'`` takes a CUDA GPU, else an Apple GPU (MPS), else the CPU. The speech recogniser
+asks CTranslate2 instead (:func:`berg.stimulus.transcribe.models.resolve_asr_device`),
+which may see GPUs that this PyTorch build cannot use, or the other way round, and has no
+MPS: on a Mac it runs on the CPU.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import sys
 
 from berg.errors import DeviceNotAvailableError, InvalidParameterError, did_you_mean, format_choices
 
-__all__ = ["VALID_DEVICES", "parse_device", "resolve_device"]
+__all__ = ["VALID_DEVICES", "mps_available", "parse_device", "resolve_device"]
 
-VALID_DEVICES = ("cpu", "cuda", "auto")
+VALID_DEVICES = ("cpu", "cuda", "mps", "auto")
 _CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
 
 
@@ -25,15 +27,16 @@ def parse_device(device: object, name: str = "device") -> tuple[str, int | None]
     Parameters
     ----------
     device : str or torch.device
-        ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'`` (any case, spaces around ignored).
+        ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'mps'`` (any case, spaces around
+        ignored; ``'mps:0'`` is ``'mps'``).
     name : str
         The argument's name, for the messages (``'asr_device'``...).
 
     Returns
     -------
     (kind, index)
-        ``kind`` is ``'auto'``, ``'cpu'`` or ``'cuda'``; ``index`` the GPU number given with
-        ``'cuda:N'``, else None.
+        ``kind`` is ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'mps'``; ``index`` the GPU number
+        given with ``'cuda:N'``, else None.
 
     Raises
     ------
@@ -49,6 +52,8 @@ def parse_device(device: object, name: str = "device") -> tuple[str, int | None]
             f"GPU, got {type(device).__name__} {device!r}"
         )
     text = device.strip().lower()
+    if text == "mps:0":
+        text = "mps"
     if text in VALID_DEVICES:
         return text, None
     match = _CUDA_INDEX.match(text)
@@ -62,28 +67,53 @@ def parse_device(device: object, name: str = "device") -> tuple[str, int | None]
     )
 
 
-def resolve_device(device: object = "auto"):
-    """Resolve ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'auto'`` to a ``torch.device``.
+def mps_available() -> bool:
+    """Whether this PyTorch can use an Apple GPU (Metal Performance Shaders)."""
+    import torch
 
-    ``'auto'`` means the first CUDA GPU when PyTorch sees one, else the CPU. Asking for CUDA
-    on a machine without it fails here, with the reason, instead of deep inside a forward
-    pass later.
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(device: object = "auto"):
+    """Resolve ``'cpu'``, ``'cuda'``, ``'cuda:N'``, ``'mps'`` or ``'auto'`` to a
+    ``torch.device``.
+
+    ``'auto'`` means the first CUDA GPU when PyTorch sees one, else the Apple GPU when it
+    sees one, else the CPU. Asking for a GPU that is not there fails here, with the reason,
+    instead of deep inside a forward pass later.
 
     Raises
     ------
     InvalidParameterError
         ``device`` is not one of the valid names.
     DeviceNotAvailableError
-        CUDA was asked for but this PyTorch cannot use it (no GPU, a CPU-only build, or an
-        index past the number of GPUs).
+        CUDA or MPS was asked for but this PyTorch cannot use it (no GPU, a build without
+        it, or an index past the number of GPUs).
     """
     import torch
 
     kind, index = parse_device(device)
     if kind == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if mps_available() else "cpu")
     if kind == "cpu":
         return torch.device("cpu")
+    if kind == "mps":
+        if not mps_available():
+            backend = getattr(torch.backends, "mps", None)
+            built = backend is not None and backend.is_built()
+            why = (
+                "sees no Apple GPU (MPS needs Apple silicon or an AMD GPU and macOS 12.3 or later)"
+                if built
+                else "is built without MPS (Apple GPU) support"
+            )
+            raise DeviceNotAvailableError(
+                f"device={device!r} was requested but PyTorch {torch.__version__} {why}; use "
+                "device='cpu', or device='auto' to take a GPU only when one is present"
+            )
+        return torch.device("mps")
     if not torch.cuda.is_available():
         build = (
             f"this PyTorch {torch.__version__} is a CPU-only build"

@@ -32,12 +32,17 @@ def run_doctor(
     try:
         import torch
 
-        gpu = (
-            f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s): "
-            f"{torch.cuda.get_device_name(0)}"
-            if torch.cuda.is_available()
-            else "no CUDA GPU: device='auto' runs on the CPU (slow for real models)"
-        )
+        from berg.devices import mps_available
+
+        if torch.cuda.is_available():
+            gpu = (
+                f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s): "
+                f"{torch.cuda.get_device_name(0)}"
+            )
+        elif mps_available():
+            gpu = "Apple GPU (MPS): device='auto' runs the models there, Whisper on the CPU"
+        else:
+            gpu = "no GPU: device='auto' runs on the CPU (slow for real models)"
         line("ok", "PyTorch", f"{torch.__version__}; {gpu}")
     except ImportError:
         line("FAIL", "PyTorch", "not installed: pip install torch")

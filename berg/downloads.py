@@ -97,10 +97,13 @@ def models_needed(
     its pinned commit counts as present once its recorded digests check out.
     """
     from berg.features.models import resolve_pretrained
-    from berg.tribe.weights import missing_files
+    from berg.tribe.weights import installed_weights, missing_files
 
     weights = card.weights
     folder = Path(checkpoint_dir or Path(berg_dir) / weights.berg_path).expanduser()
+    found = None if checkpoint_dir else installed_weights(berg_dir, weights)
+    if found is not None:  # another folder of BERG's layout, or the Hub cache
+        folder = found
     absent = missing_files(folder, weights) if folder.is_dir() else list(weights.files)
     needs = [
         ModelNeed(
@@ -284,10 +287,12 @@ def _files_to_fetch(need, berg_dir, card, revision, endpoint, cache_dir) -> dict
 
     from berg.features.models import MODEL_FILE_PATTERNS
     from berg.stimulus.transcribe.models import WHISPER_FILE_PATTERNS
-    from berg.tribe.weights import missing_files
+    from berg.tribe.weights import installed_weights, missing_files
 
     if need.kind == "weights":
         weights = card.weights
+        if installed_weights(berg_dir, weights, hub_cache=revision in (None, weights.revision)):
+            return {}  # asked of the disk first: nothing to ask the Hub
         listed = remote_files(
             weights.hub_repo, revision or weights.revision, weights.files, endpoint=endpoint
         )

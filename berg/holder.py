@@ -10,7 +10,20 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["ModelHolder"]
+__all__ = ["ModelHolder", "release_cached_memory"]
+
+
+def release_cached_memory(device) -> None:
+    """Give the GPU allocator's cached blocks back (CUDA or Apple's MPS); nothing for the
+    CPU, or when torch never ran."""
+    torch = sys.modules.get("torch")  # nothing to give back if torch never ran
+    kind = str(getattr(device, "type", device)).split(":")[0]
+    if torch is None:
+        return
+    if kind == "cuda" and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+    elif kind == "mps" and torch.backends.mps.is_available():
+        torch.mps.empty_cache()
 
 
 class ModelHolder:
@@ -18,7 +31,7 @@ class ModelHolder:
 
     Subclasses name the attributes the model lives in (``_held``; the first one decides
     `loaded`) and implement `_load_model`. They may set ``self.device`` (a ``torch.device``
-    or a device name) so that `close` also hands freed CUDA memory back to the GPU.
+    or a device name) so that `close` also hands freed GPU memory back (CUDA, MPS).
 
     Use as a context manager to release the model at the end of a block.
     """
@@ -47,12 +60,9 @@ class ModelHolder:
         was_loaded = self.loaded
         for name in self._held:
             setattr(self, name, None)
-        device = getattr(self, "device", None)
-        on_cuda = str(getattr(device, "type", device)).startswith("cuda")
-        torch = sys.modules.get("torch")  # nothing to give back if torch never ran
-        if was_loaded and on_cuda and torch is not None and torch.cuda.is_initialized():
+        if was_loaded:
             # The cache allocator keeps freed blocks for reuse; hand them back to the GPU.
-            torch.cuda.empty_cache()
+            release_cached_memory(getattr(self, "device", None))
 
     def __enter__(self):
         return self

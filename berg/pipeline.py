@@ -19,6 +19,7 @@ import numpy as np
 from berg import cortex
 from berg.devices import resolve_device
 from berg.errors import InvalidParameterError
+from berg.holder import release_cached_memory
 from berg.hub import MissingModelError
 from berg.metadata import model_metadata
 from berg.options import EncodingOptions, option_names
@@ -305,10 +306,7 @@ class TribeV2Model:
         self._release_transcriber()
         if self._features is not None:
             self._features.release()
-        if self.device.type == "cuda":
-            import torch
-
-            torch.cuda.empty_cache()
+        release_cached_memory(self.device)
 
     def _check_open(self) -> None:
         if self.brain_model is None:

@@ -62,6 +62,9 @@ class WeightsSource:
     sizes : mapping of str to int
         Known sizes in bytes of files at ``revision`` (checked likewise; shown before a
         download).
+    also_in : tuple of PurePosixPath
+        Other folders of ``berg_dir`` where BERG may have put the same files (the folder of
+        another id of the model); looked in after ``berg_path``.
     """
 
     hub_repo: str
@@ -71,6 +74,7 @@ class WeightsSource:
     license: str
     sha256: Mapping[str, str] = field(default_factory=dict)
     sizes: Mapping[str, int] = field(default_factory=dict)
+    also_in: tuple[PurePosixPath, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ class ModelCard(Mapping):
             license=w["license"],
             sha256={str(k): str(v) for k, v in (w.get("sha256") or {}).items()},
             sizes={str(k): int(v) for k, v in (w.get("sizes") or {}).items()},
+            also_in=tuple(PurePosixPath(p) for p in w.get("also_in") or ()),
         )
 
     def extractor(self, modality: str):

@@ -38,7 +38,7 @@ def test_unknown_devices(bad, hint):
     with pytest.raises(InvalidParameterError) as info:
         resolve_device(bad)
     message = str(info.value)
-    assert "'cpu', 'cuda', 'auto'" in message
+    assert "'cpu', 'cuda', 'mps', 'auto'" in message
     if hint:
         assert f"did you mean {hint!r}" in message
 
@@ -54,3 +54,73 @@ def test_parse_device_spelling_only():
         parse_device("cdua", "asr_device")
     with pytest.raises(InvalidParameterError, match="did you mean 'cuda'"):
         parse_device("gpu")
+
+
+def _machine(monkeypatch, *, cuda: int, mps: bool, mps_built: bool = True):
+    """Make PyTorch report ``cuda`` CUDA GPUs and an Apple GPU or not, as it would there."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: mps_built)
+
+
+@pytest.mark.parametrize(
+    "cuda, mps, expected",
+    [(2, True, "cuda"), (1, False, "cuda"), (0, True, "mps"), (0, False, "cpu")],
+)
+def test_auto_prefers_cuda_then_an_apple_gpu_then_the_cpu(monkeypatch, cuda, mps, expected):
+    _machine(monkeypatch, cuda=cuda, mps=mps)
+    assert resolve_device("auto").type == expected
+
+
+def test_an_apple_gpu(monkeypatch):
+    from berg.stimulus.transcribe.models import resolve_asr_device
+
+    _machine(monkeypatch, cuda=0, mps=True)
+    assert resolve_device("mps") == resolve_device("MPS:0") == torch.device("mps")
+    with pytest.raises(DeviceNotAvailableError, match="sees no GPU|CPU-only"):
+        resolve_device("cuda")
+    assert resolve_asr_device("mps") == ("cpu", 0)  # CTranslate2 has no MPS: Whisper on the CPU
+
+
+@pytest.mark.parametrize(
+    "built, reason", [(True, "sees no Apple GPU"), (False, "built without MPS")]
+)
+def test_mps_without_one_is_a_clear_error(monkeypatch, built, reason):
+    _machine(monkeypatch, cuda=0, mps=False, mps_built=built)
+    with pytest.raises(DeviceNotAvailableError, match=f"{reason}.*device='cpu'"):
+        resolve_device("mps")
+
+
+def test_memory_on_an_apple_gpu(monkeypatch):
+    from berg.features.budget import CPU_BUDGET, GPU_BUDGET_CAP, GiB, device_budget
+    from berg.holder import release_cached_memory
+
+    _machine(monkeypatch, cuda=0, mps=True)
+    monkeypatch.setattr(torch.mps, "recommended_max_memory", lambda: 12 * GiB)
+    monkeypatch.setattr(torch.mps, "driver_allocated_memory", lambda: 9 * GiB)
+    # Half of the 3 GiB Metal still recommends, within [CPU_BUDGET, GPU_BUDGET_CAP].
+    assert device_budget(torch.device("mps")) == int(1.5 * GiB)
+    monkeypatch.setattr(torch.mps, "driver_allocated_memory", lambda: 12 * GiB)
+    assert device_budget(torch.device("mps")) == CPU_BUDGET
+    monkeypatch.setattr(torch.mps, "recommended_max_memory", lambda: 64 * GiB)
+    monkeypatch.setattr(torch.mps, "driver_allocated_memory", lambda: 0)
+    assert device_budget(torch.device("mps")) == GPU_BUDGET_CAP
+    emptied = []
+    monkeypatch.setattr(torch.mps, "empty_cache", lambda: emptied.append("mps"))
+    release_cached_memory(torch.device("mps"))
+    release_cached_memory(torch.device("cpu"))
+    assert emptied == ["mps"]
+
+
+def test_frames_are_resized_on_the_cpu_beside_an_apple_gpu(tmp_path):
+    from tiny_models import write_tiny_vjepa2
+
+    from berg.features.video.extractor import VideoFeatureExtractor
+
+    extractor = VideoFeatureExtractor(write_tiny_vjepa2(tmp_path / "vjepa2"), device="cpu")
+    assert extractor.resize_device == torch.device("cpu")
+    extractor.device = torch.device("mps")  # as on a Mac: the model there, the resize here
+    assert extractor.resize_device == torch.device("cpu")
+    extractor.device = torch.device("cuda", 1)
+    assert extractor.resize_device == torch.device("cuda", 1)

@@ -191,3 +191,81 @@ def test_no_network_fails_at_once_without_the_hub_clients_retries(tmp_path):
         )
     assert time.perf_counter() - started < 10  # the client would retry for half a minute
     assert "\n" not in str(info.value) and not (tmp_path / "berg").exists()
+
+
+@pytest.mark.parametrize("sub", ["", "encoding_models_weights"])
+def test_weights_in_a_folder_of_another_id_are_used_in_place(tmp_path, sub):
+    import dataclasses
+
+    other = PurePosixPath("encoding_models/modality-fmri/train_dataset-z/model-y")
+    source = dataclasses.replace(SOURCE, also_in=(other,))
+    folder = tmp_path / other / sub
+    folder.mkdir(parents=True)
+    for name, data in FILES.items():
+        (folder / name).write_bytes(data)
+    assert locate_weights(tmp_path, source, endpoint=_closed_port_endpoint()) == folder
+    assert not (tmp_path / SOURCE.berg_path).exists()  # nothing copied, nothing fetched
+
+
+def test_weights_in_the_hub_cache_at_the_pinned_commit_are_used_in_place(tmp_path, monkeypatch):
+    import dataclasses
+    import hashlib
+
+    import huggingface_hub.constants
+
+    from berg import BERGError
+
+    cache = tmp_path / "hf"
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    snapshot = cache / "models--facebook--tribev2" / "snapshots" / REVISION
+    snapshot.mkdir(parents=True)
+    for name, data in FILES.items():
+        (snapshot / name).write_bytes(data)
+    known = dataclasses.replace(
+        SOURCE, sha256={"best.ckpt": hashlib.sha256(FILES["best.ckpt"]).hexdigest()}
+    )
+    berg_dir = tmp_path / "berg"
+    assert locate_weights(berg_dir, known, endpoint=_closed_port_endpoint()) == snapshot
+    assert (cache / "models--facebook--tribev2" / ".berg-verified.json").is_file()
+    assert not berg_dir.exists()
+    # Another revision asked for: the cached commit is not it.
+    with pytest.raises(ModelLoadError):
+        locate_weights(berg_dir, known, revision="main", endpoint=_closed_port_endpoint())
+    wrong = dataclasses.replace(SOURCE, sha256={"best.ckpt": "ab" * 32})
+    with pytest.raises(BERGError, match="best.ckpt"):
+        locate_weights(berg_dir, wrong, endpoint=_closed_port_endpoint())
+
+
+def test_the_card_knows_the_other_ids_folder():
+    weights = get_card("fmri-dascoli_2026-tribe_v2").weights
+    assert weights.also_in == (
+        PurePosixPath("encoding_models/modality-fmri/train_dataset-multi_study/model-tribe_v2"),
+    )
+
+
+def test_a_berg_folder_laid_out_for_the_other_id_loads(tmp_path):
+    from tiny_checkpoint import write_tiny_checkpoint
+    from tiny_models import TINY_FEATURE_DIMS
+
+    from berg import BERG
+
+    layout = "encoding_models/modality-fmri/train_dataset-multi_study/model-tribe_v2"
+    folder = write_tiny_checkpoint(
+        tmp_path / "berg" / layout / "encoding_models_weights", feature_dims=TINY_FEATURE_DIMS
+    )
+    with BERG(tmp_path / "berg").get_encoding_model(
+        "fmri-dascoli_2026-tribe_v2", device="cpu", download=False
+    ) as model:
+        assert model.weights_dir == folder
+
+
+def test_downloads_count_weights_in_the_other_folders_as_present(tmp_path):
+    from tiny_checkpoint import write_tiny_checkpoint
+
+    from berg.downloads import models_needed
+
+    card = get_card("fmri-dascoli_2026-tribe_v2")
+    layout = "encoding_models/modality-fmri/train_dataset-multi_study/model-tribe_v2"
+    folder = write_tiny_checkpoint(tmp_path / layout)
+    (weights,) = [n for n in models_needed(card, tmp_path, modalities=()) if n.kind == "weights"]
+    assert weights.present and weights.where == str(folder)

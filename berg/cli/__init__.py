@@ -14,7 +14,7 @@
     berg cache [--clear]                show (or clear) the feature and speech cache
     berg doctor [--offline]             what this machine has and lacks
     berg demo [-o DIR]                  encode the packaged sample video (or run the self-test)
-    berg encode FILE... -o DIR [--roi NAME ...] [--device auto|cpu|cuda] [--format ...]
+    berg encode FILE... -o DIR [--roi NAME ...] [--device auto|cpu|cuda|mps] [--format ...]
                                         predict responses and write npz/json/GIfTI/CSV files
     berg encode-batch SOURCE -o DIR [--ray | --ray-address ADDR] [--workers N] ...
                                         a folder, glob or manifest, resumably, with an index

@@ -28,7 +28,11 @@ def add_encoding_arguments(p: argparse.ArgumentParser, *, formats: bool = True) 
         metavar="NAME",
         help="keep this Glasser area (both hemispheres); repeat for several",
     )
-    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (default: CUDA, else an Apple GPU, else the CPU), cpu, cuda, cuda:N or mps",
+    )
     if formats:
         p.add_argument(
             "--format",
@@ -283,6 +287,10 @@ def register(sub) -> None:
         default=None,
         help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, else large-v3)",
     )
-    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (default: CUDA, else an Apple GPU, else the CPU), cpu, cuda, cuda:N or mps",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)

@@ -117,5 +117,5 @@ def register(sub) -> None:
         help="run the whole pipeline on tiny random models (no "
         "downloads; the numbers are not predictions)",
     )
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
     p.set_defaults(func=_cmd_selftest)

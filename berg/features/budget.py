@@ -5,7 +5,8 @@ but a batch too large runs out of memory. Each extractor estimates what one item
 clip, a text token) costs in activations and fits as many as the budget allows:
 
 - the budget is ``memory_budget`` bytes when given; else, on a GPU, half the memory still
-  free once the model is loaded, at most ``GPU_BUDGET_CAP`` (4 GiB: with the largest
+  free once the model is loaded (on an Apple GPU: of the memory Metal recommends, less what
+  it holds; at least ``CPU_BUDGET``), at most ``GPU_BUDGET_CAP`` (4 GiB: with the largest
   feature model, Llama-3.2-3B in bfloat16 at 6.4 GB, that keeps the peak near 11 GB, so a
   16 GB card is enough); on the CPU, ``CPU_BUDGET`` (512 MiB: enough for the CPU's matrix
   products to run at full speed, small beside the models, so that a long stimulus needs
@@ -67,6 +68,11 @@ def device_budget(device, memory_budget: int | None = None) -> int:
 
         free, _total = torch.cuda.mem_get_info(device)
         return int(min(GPU_BUDGET_CAP, _GPU_FREE_SHARE * free))
+    if device.type == "mps":  # unified memory: what Metal recommends, less what it holds
+        import torch
+
+        free = torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
+        return int(min(GPU_BUDGET_CAP, max(CPU_BUDGET, _GPU_FREE_SHARE * free)))
     return CPU_BUDGET
 
 

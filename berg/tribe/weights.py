@@ -29,6 +29,51 @@ def missing_files(directory: Path, source: WeightsSource) -> list[str]:
     ]
 
 
+def installed_weights(
+    berg_dir: str | os.PathLike, source: WeightsSource, *, hub_cache: bool = True
+) -> Path | None:
+    """The first folder that holds every weight file, or None.
+
+    In order: the model's folder in ``berg_dir`` (``source.berg_path``), the folders of its
+    other ids (``source.also_in``), each also with an ``encoding_models_weights/``
+    subfolder (where a BERG download may have put them); then, with ``hub_cache``, the
+    Hugging Face cache at the pinned commit (the official package's download), used in
+    place once its files match the digests the card records.
+    """
+    root = _as_path(berg_dir, "berg_dir")
+    for relative in (source.berg_path, *source.also_in):
+        for folder in (root / relative, root / relative / "encoding_models_weights"):
+            if folder.is_dir() and not missing_files(folder, source):
+                return folder
+    return _in_hub_cache(source) if hub_cache else None
+
+
+def _in_hub_cache(source: WeightsSource) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    from berg.hub import cache_record_path, verify_files
+
+    paths = [
+        try_to_load_from_cache(source.hub_repo, name, revision=source.revision)
+        for name in source.files
+    ]
+    if not all(isinstance(p, str) for p in paths):
+        return None
+    folder = Path(paths[0]).parent
+    if missing_files(folder, source):
+        return None
+    verify_files(
+        folder,
+        sorted(set(source.sha256) | set(source.sizes)),
+        sha256=source.sha256,
+        sizes=source.sizes,
+        what=f"{source.hub_repo} at {source.revision}",
+        record=cache_record_path(folder),
+        key_prefix=f"{source.revision}/",
+    )
+    return folder
+
+
 def _as_path(value: object, what: str) -> Path:
     if not isinstance(value, (str, os.PathLike)):
         raise InvalidParameterError(
@@ -100,9 +145,10 @@ def locate_weights(
         return directory
 
     target = _as_path(berg_dir, "berg_dir") / source.berg_path
+    found = installed_weights(berg_dir, source, hub_cache=revision in (None, source.revision))
+    if found is not None:
+        return found
     absent = missing_files(target, source)
-    if not absent:
-        return target
     if not download:
         raise MissingModelError(
             f"the weights are not installed: {', '.join(absent)} missing from {target}. "

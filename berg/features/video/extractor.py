@@ -350,6 +350,13 @@ class VideoFeatureExtractor(FeatureExtractor):
             self, lambda itemsize: pixels * (1 + 4 + itemsize) + block * itemsize, most=_MOST_CLIPS
         )
 
+    @property
+    def resize_device(self) -> torch.device:
+        """Where frames are resized: a CUDA GPU, else the CPU. On an Apple GPU the resize
+        stays on the CPU on purpose: its fixed-point kernel leans on integer operations
+        that MPS does not all have, and the frames are moved once they are small."""
+        return self.device if self.device.type == "cuda" else torch.device("cpu")
+
     def _pixels(self, frames: torch.Tensor) -> torch.Tensor:
         """Resized and cropped uint8 frames ``(..., 3, crop, crop)`` -> normalised model input,
         in the model's dtype."""
@@ -375,7 +382,7 @@ class VideoFeatureExtractor(FeatureExtractor):
                 if frame is not previous:  # the same picture for several indices: resize once
                     tensor = self._pixels(
                         resize_and_crop(
-                            frame[None], self.crop_size, self.device, self.resize_kernel
+                            frame[None], self.crop_size, self.resize_device, self.resize_kernel
                         )[0]
                     )
                     stats["frames_resized"] += 1
@@ -433,7 +440,7 @@ class VideoFeatureExtractor(FeatureExtractor):
             for i, frame in self._frames(path, frame_times(row, fps), stats):
                 frames[i] = frame
             clip = resize_and_crop(
-                np.stack(frames), self.crop_size, self.device, self.resize_kernel
+                np.stack(frames), self.crop_size, self.resize_device, self.resize_kernel
             )
             stats["frames_resized"] += len(frames)
             emit([k], self._clip_features(self._pixels(clip[None]), stats))

@@ -36,14 +36,18 @@ __all__ = [
 
 
 def resolve_asr_device(device: object) -> tuple[str, int]:
-    """``'auto'`` / ``'cpu'`` / ``'cuda'`` / ``'cuda:N'`` -> (CTranslate2 device, index).
+    """``'auto'`` / ``'cpu'`` / ``'cuda'`` / ``'cuda:N'`` / ``'mps'`` -> (CTranslate2 device,
+    index).
 
     The spelling is checked by :func:`berg.devices.parse_device`; what is present is asked of
-    CTranslate2, which runs Whisper.
+    CTranslate2, which runs Whisper. CTranslate2 has no Apple GPU backend: ``'mps'`` (the
+    models' device on a Mac) runs Whisper on the CPU.
     """
     import ctranslate2
 
     kind, index = parse_device(device)
+    if kind == "mps":
+        return "cpu", 0
     n_gpus = ctranslate2.get_cuda_device_count()
     if kind == "auto":
         return ("cuda", 0) if n_gpus > 0 else ("cpu", 0)
