@@ -32,6 +32,7 @@ __all__ = [
     "hub_unreachable",
     "remote_files",
     "verify_files",
+    "verify_snapshot",
 ]
 
 #: Name of the record of files checked against their digests (beside the weights; at the
@@ -250,6 +251,24 @@ def cache_record_path(snapshot: Path) -> Path:
     if snapshot.parent.name == "snapshots":
         return snapshot.parent.parent / VERIFIED_RECORD
     return snapshot / VERIFIED_RECORD
+
+
+def verify_snapshot(
+    folder: Path, *, commit: str, sha256: Mapping[str, str], sizes: Mapping[str, int], what: str
+) -> dict[str, dict]:
+    """:func:`verify_files` for a Hugging Face cache snapshot of ``commit``: every file the
+    card knows a digest or a size of, the check recorded at the top of the repository's
+    cache folder under the commit."""
+    folder = Path(folder)
+    return verify_files(
+        folder,
+        sorted(set(sha256) | set(sizes)),
+        sha256=sha256,
+        sizes=sizes,
+        what=what,
+        record=cache_record_path(folder),
+        key_prefix=f"{commit}/",
+    )
 
 
 def verify_files(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
-from berg.hub import MissingModelError, cache_record_path, hub_unreachable, verify_files
+from berg.hub import MissingModelError, hub_unreachable, verify_snapshot
 from berg.progress import silent_tqdm_class
 from berg.registry import PretrainedSpec
 
@@ -142,13 +142,11 @@ def resolve_pretrained(
     folder = Path(path)
     commit = folder.name if _COMMIT.match(folder.name) else None
     if commit == spec.revision:  # the digests the card records are that commit's
-        verify_files(
+        verify_snapshot(
             folder,
-            sorted(set(spec.sha256) | set(spec.sizes)),
+            commit=commit,
             sha256=spec.sha256,
             sizes=spec.sizes,
             what=f"{spec.hub_id} at {spec.revision}",
-            record=cache_record_path(folder),
-            key_prefix=f"{commit}/",
         )
     return ResolvedModel(path=folder, hub_id=spec.hub_id, revision=commit, source="hub")

@@ -51,7 +51,7 @@ def installed_weights(
 def _in_hub_cache(source: WeightsSource) -> Path | None:
     from huggingface_hub import try_to_load_from_cache
 
-    from berg.hub import cache_record_path, verify_files
+    from berg.hub import verify_snapshot
 
     paths = [
         try_to_load_from_cache(source.hub_repo, name, revision=source.revision)
@@ -62,14 +62,12 @@ def _in_hub_cache(source: WeightsSource) -> Path | None:
     folder = Path(paths[0]).parent
     if missing_files(folder, source):
         return None
-    verify_files(
+    verify_snapshot(
         folder,
-        sorted(set(source.sha256) | set(source.sizes)),
+        commit=source.revision,
         sha256=source.sha256,
         sizes=source.sizes,
         what=f"{source.hub_repo} at {source.revision}",
-        record=cache_record_path(folder),
-        key_prefix=f"{source.revision}/",
     )
     return folder
 

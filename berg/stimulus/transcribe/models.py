@@ -16,7 +16,7 @@ from berg.errors import (
     did_you_mean,
     format_choices,
 )
-from berg.hub import MissingModelError, cache_record_path, hub_unreachable, verify_files
+from berg.hub import MissingModelError, hub_unreachable, verify_snapshot
 from berg.registry import PretrainedSpec
 
 __all__ = [
@@ -231,14 +231,12 @@ def locate_whisper(
     )
     spec = PINNED_WHISPER.get(source)
     if spec is not None and Path(folder).name == spec.revision:
-        verify_files(
+        verify_snapshot(
             Path(folder),
-            sorted(spec.sizes),
+            commit=spec.revision,
             sha256=spec.sha256,
             sizes=spec.sizes,
             what=f"{spec.hub_id} at {spec.revision}",
-            record=cache_record_path(Path(folder)),
-            key_prefix=f"{spec.revision}/",
         )
     return folder
 
