@@ -103,6 +103,12 @@ class TribeV2Model:
             )
         except MissingModelError as error:  # said once, with every other model missing
             raise self._missing_models(error, MODALITIES) from error
+        from berg.features.checkpoint_models import check_feature_models
+        from berg.tribe.config import read_tribe_config
+
+        # The feature models the checkpoint was trained on, checked before its weights load.
+        self._tribe_config = read_tribe_config(self.weights_dir / "config.yaml")
+        check_feature_models(self._tribe_config, card)
         self.brain_model = load_brain_model(self.weights_dir, device=self.device)
         self.cache_dir = options.cache_folder(berg_dir)
         self.stimulus_options = options.stimulus_options()
@@ -253,11 +259,10 @@ class TribeV2Model:
     def _get_features(self):
         if self._features is None:
             from berg.features.pipeline import FeaturePipeline
-            from berg.tribe.config import read_tribe_config
 
             self._features = FeaturePipeline(
                 self.card,
-                read_tribe_config(self.weights_dir / "config.yaml"),
+                self._tribe_config,
                 self.options.feature_options(),
                 device=self.device,
                 cache_dir=self.cache_dir / "features",

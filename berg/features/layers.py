@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError
+from berg.features.checkpoint_models import extractor_section
 from berg.validation import check_choice, check_int, is_number
 
 __all__ = [
@@ -153,13 +154,7 @@ def layer_selection_from_config(config: Mapping, modality: str) -> LayerSelectio
         ``data.layer_aggregation`` and the extractor's ``cache_n_layers`` (not for audio,
         which the reference ignores it for); release values where a key is absent.
     """
-    data = config.get("data") if isinstance(config, Mapping) else None
-    data = data if isinstance(data, Mapping) else {}
-    extractor = data.get(f"{modality}_feature")
-    extractor = extractor if isinstance(extractor, Mapping) else {}
-    if modality == "video" and isinstance(extractor.get("image"), Mapping):
-        extractor = extractor["image"]
-
+    data, extractor = extractor_section(config, modality)
     if data.get("layers_to_use") is not None:
         fractions = data["layers_to_use"]
     elif data.get("n_layers_to_use") is not None:
