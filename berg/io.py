@@ -19,7 +19,6 @@ pair of files from two runs that a reader would take for one result.
 
 from __future__ import annotations
 
-import csv
 import errno
 import functools
 import hashlib
@@ -28,19 +27,23 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from berg import cortex
 from berg.errors import (
     BERGError,
-    InvalidParameterError,
-    MissingDependencyError,
     ResultWriteError,
-    did_you_mean,
 )
 from berg.files import atomic_group, file_sha256, remove_stale_temporaries
+from berg.result_formats import (
+    FORMATS,
+    check_formats,
+    default_formats,
+    render_file,
+    roi_table,
+    to_jsonable,
+)
 
 __all__ = [
     "FORMATS",
@@ -52,106 +55,6 @@ __all__ = [
     "to_jsonable",
     "write_outputs",
 ]
-
-FORMATS = ("npz", "json", "gifti", "csv", "parquet")
-
-
-def to_jsonable(value: Any) -> Any:
-    """Metadata as plain JSON types (arrays -> lists, numpy scalars -> numbers; an object
-    with a ``json_summary()``, such as modality contributions, by that summary)."""
-    summary = getattr(value, "json_summary", None)
-    if callable(summary):
-        return to_jsonable(summary())
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def _hemisphere_surface(responses: np.ndarray, vertices: np.ndarray, left: bool) -> np.ndarray:
-    """One hemisphere's 10,242 values per row: the selected vertices' responses, NaN
-    elsewhere."""
-    half = cortex.N_VERTICES_PER_HEMISPHERE
-    inside = vertices < half if left else vertices >= half
-    surface = np.full((len(responses), half), np.nan, np.float32)
-    surface[:, vertices[inside] - (0 if left else half)] = responses[:, inside]
-    return surface
-
-
-def _gifti_bytes(values: np.ndarray, hemisphere: str, row_times) -> bytes:
-    import nibabel as nib
-
-    structure = "CortexLeft" if hemisphere == "lh" else "CortexRight"
-    image = nib.gifti.GiftiImage(
-        meta=nib.gifti.GiftiMetaData(
-            {
-                "AnatomicalStructurePrimary": structure,
-                "SurfaceMesh": cortex.SURFACE_MESH,
-                "TimeStep": "1000",
-            }
-        )
-    )  # ms, as Workbench reads it
-    for row, (start, _) in zip(values, row_times):
-        image.add_gifti_data_array(
-            nib.gifti.GiftiDataArray(
-                row.astype(np.float32),
-                intent="NIFTI_INTENT_TIME_SERIES",
-                datatype="NIFTI_TYPE_FLOAT32",
-                meta={"Time_s": f"{start:g}"},
-            )
-        )
-    return image.to_bytes()
-
-
-def default_formats() -> tuple[str, ...]:
-    """Every format this installation can write (parquet only when pyarrow is installed)."""
-    import importlib.util
-
-    has_arrow = importlib.util.find_spec("pyarrow") is not None
-    return FORMATS if has_arrow else tuple(f for f in FORMATS if f != "parquet")
-
-
-def check_formats(formats=None) -> tuple[str, ...]:
-    """The formats to write, checked before anything is computed or written.
-
-    Parameters
-    ----------
-    formats : iterable of str, optional
-        Default: :func:`default_formats`.
-
-    Raises
-    ------
-    InvalidParameterError
-        An unknown format (with the closest valid one).
-    MissingDependencyError
-        'parquet' without pyarrow.
-    """
-    if formats is None:
-        return default_formats()
-    if isinstance(formats, str):
-        formats = (formats,)
-    formats = tuple(formats)
-    for fmt in formats:
-        if fmt not in FORMATS:
-            raise InvalidParameterError(
-                f"unknown output format {fmt!r}"
-                f"{did_you_mean(str(fmt), FORMATS)} (valid: "
-                f"{', '.join(FORMATS)})"
-            )
-    if "parquet" in formats and "parquet" not in default_formats():
-        raise MissingDependencyError(
-            "format 'parquet' needs pyarrow, which is not installed: "
-            "pip install pyarrow; or leave parquet out (the same "
-            "table is written as csv)"
-        )
-    return formats
 
 
 def check_output_folder(folder: str | os.PathLike) -> Path:
@@ -183,18 +86,6 @@ def check_output_folder(folder: str | os.PathLike) -> Path:
     return folder
 
 
-def _roi_table(responses: np.ndarray, metadata: dict, row_times: np.ndarray) -> dict:
-    """The tidy ROI table as columns: one line per (row, area)."""
-    names, values = cortex.roi_timecourses(responses, metadata)
-    n_rows, n_areas = values.shape
-    return {
-        "time_start_s": np.repeat(row_times[:, 0], n_areas),
-        "time_end_s": np.repeat(row_times[:, 1], n_areas),
-        "roi": np.tile(np.array(names, dtype=object), n_rows),
-        "response": values.reshape(-1),
-    }
-
-
 def _file_names(stem: str, formats: tuple[str, ...]) -> list[tuple[str, str]]:
     """``(format, file name)`` of every file of a result, the JSON (the manifest) last."""
     names = {
@@ -205,43 +96,6 @@ def _file_names(stem: str, formats: tuple[str, ...]) -> list[tuple[str, str]]:
     }
     files = [(fmt, name) for fmt in FORMATS if fmt in formats for name in names.get(fmt, [])]
     return files + ([("json", f"{stem}.json")] if "json" in formats else [])
-
-
-def _render(name: str, fmt: str, responses, metadata, vertices, row_times, table) -> bytes:
-    """The bytes of one file of a result (one at a time: the peak memory is one file's);
-    ``table()`` gives the ROI table, computed once for the CSV and the Parquet file."""
-    if fmt == "npz":
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer, responses=responses.astype(np.float32), row_times=row_times, vertices=vertices
-        )
-        return buffer.getvalue()
-    if fmt == "gifti":
-        left = name.endswith(".lh.func.gii")
-        values = _hemisphere_surface(responses, vertices, left)
-        return _gifti_bytes(values, "lh" if left else "rh", row_times)
-    table = table()
-    if fmt == "csv":
-        text = io.StringIO(newline="")
-        writer = csv.writer(text)
-        writer.writerow(list(table))
-        for start, end, area, value in zip(*table.values()):
-            writer.writerow([f"{start:g}", f"{end:g}", area, f"{value:.7g}"])
-        return text.getvalue().encode("utf-8")
-    import pyarrow as pa  # there: check_formats said so
-    import pyarrow.parquet as pq
-
-    arrow = pa.table(
-        {
-            "time_start_s": table["time_start_s"],
-            "time_end_s": table["time_end_s"],
-            "roi": pa.array(table["roi"].tolist(), pa.string()),
-            "response": table["response"].astype(np.float32),
-        }
-    )
-    sink = pa.BufferOutputStream()
-    pq.write_table(arrow, sink)
-    return sink.getvalue().to_pybytes()
 
 
 def write_outputs(
@@ -287,7 +141,7 @@ def write_outputs(
     vertices = cortex.result_vertices(responses, metadata)
     row_times = np.asarray(metadata["timing"]["row_times_s"], dtype=np.float64)
     files = _file_names(stem, formats)
-    table = functools.cache(lambda: _roi_table(responses, metadata, row_times))
+    table = functools.cache(lambda: roi_table(responses, metadata, row_times))
     args = (responses, metadata, vertices, row_times, table)
     manifest: dict[str, dict] = {}
     try:
@@ -297,7 +151,7 @@ def write_outputs(
                     document = dict(to_jsonable(metadata), result_files=manifest)
                     data = json.dumps(document, indent=1).encode("utf-8")
                 else:
-                    data = _render(name, fmt, *args)
+                    data = render_file(name, fmt, *args)
                     manifest[Path(name).name] = {
                         "size": len(data),
                         "sha256": hashlib.sha256(data).hexdigest(),
@@ -319,7 +173,7 @@ def _write_error(error: OSError, out: Path, files, args) -> ResultWriteError:
     if error.errno != errno.ENOSPC:
         return ResultWriteError(f"cannot write the result in {str(out)!r}: {error}")
     needed = (
-        sum(len(_render(name, fmt, *args)) for fmt, name in files if fmt != "json")
+        sum(len(render_file(name, fmt, *args)) for fmt, name in files if fmt != "json")
         + len(json.dumps(to_jsonable(args[1]), indent=1))
         + 1000 * len(files)
     )

@@ -116,9 +116,11 @@ def test_parquet_holds_the_same_table_as_the_csv(tmp_path, example):
 
 
 def test_parquet_without_pyarrow_writes_nothing(tmp_path, example, monkeypatch):
-    import berg.io
+    import berg.result_formats
 
-    monkeypatch.setattr(berg.io, "default_formats", lambda: ("npz", "json", "gifti", "csv"))
+    monkeypatch.setattr(
+        berg.result_formats, "default_formats", lambda: ("npz", "json", "gifti", "csv")
+    )
     responses, meta = example
     with pytest.raises(MissingDependencyError, match="needs pyarrow.*pip install pyarrow"):
         write_outputs(tmp_path, "clip", responses, meta, formats=["npz", "csv", "parquet"])
