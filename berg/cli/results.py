@@ -129,6 +129,14 @@ def _cmd_contributions(args, berg) -> None:
     print(f"{stimulus}: contributions ({shares}) -> " + ", ".join(str(p) for p in written))
 
 
+def _add_stimulus_argument(p) -> None:
+    p.add_argument(
+        "--stimulus",
+        type=Path,
+        help="the stimulus file (default: the result's own, when it is still there)",
+    )
+
+
 def register(sub) -> None:
     """Add these commands to the ``berg`` parser's subcommands."""
     p = sub.add_parser(
@@ -161,11 +169,7 @@ def register(sub) -> None:
     )
     p.add_argument("result", metavar="NAME.npz", help="a result of `berg encode`")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .mp4 to write")
-    p.add_argument(
-        "--stimulus",
-        type=Path,
-        help="the stimulus file (default: the result's own, when it is still there)",
-    )
+    _add_stimulus_argument(p)
     p.add_argument("--fps", type=int, default=10, help="frames per second (10)")
     p.add_argument(
         "--roi", action="append", metavar="NAME", help="areas for the time courses; repeat"
@@ -192,11 +196,7 @@ def register(sub) -> None:
         help="NAME.html (one self-contained page) or a folder (index.html and the stimulus); "
         "default: NAME_viewer.html beside the result",
     )
-    p.add_argument(
-        "--stimulus",
-        type=Path,
-        help="the stimulus file (default: the result's own, when it is still there)",
-    )
+    _add_stimulus_argument(p)
     p.add_argument(
         "--contributions",
         type=Path,

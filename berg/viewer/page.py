@@ -50,16 +50,13 @@ def pack(responses: np.ndarray, metadata: dict, *, contributions=None) -> dict:
     dict
         JSON-able; arrays as base64 of little-endian bytes.
     """
-    import matplotlib
-    import nilearn.plotting  # noqa: F401  registers 'cold_hot'
-
     from berg.plotting.figures import check_inputs
+    from berg.plotting.maps import _check_scale, _colormap
     from berg.plotting.raster import fsaverage5
 
     vertices, row_times = check_inputs(responses, metadata)
     values = np.asarray(responses, np.float64)
-    finite = np.abs(values[np.isfinite(values)])
-    vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    vmax, _ = _check_scale(values, None, None)  # the largest |value|, as a map's default
     quantised = np.round((np.clip(np.nan_to_num(values) / vmax, -1, 1) + 1) / 2 * 255)
     parcellation = cortex.load_parcellation()
     meshes = {}
@@ -71,7 +68,7 @@ def pack(responses: np.ndarray, metadata: dict, *, contributions=None) -> dict:
         }
     luts = {}
     for name in COLORMAPS:
-        lut = matplotlib.colormaps[name](np.linspace(0, 1, 256))[:, :3]
+        lut = _colormap(name)(np.linspace(0, 1, 256))[:, :3]
         luts[name] = _b64(np.round(lut * 255).astype(np.uint8))
     stimulus = metadata.get("stimulus") or {}
     data = {
