@@ -73,8 +73,20 @@ class BERG:
             output_frequency_hz), ``roi`` (parcellation, roi_labels (180,),
             roi_assignments (20484,) with -1 = medial wall, roi_index), ``timing``
             (the 5 s hemodynamic offset) and ``model`` (id, aliases, weights provenance).
+            When the model's folder in the BERG directory keeps a metadata file
+            (``metadata/metadata.npy``, ``metadata_sub-average.npy``, or ``.json``), its
+            keys are checked against these and its extra keys added; ``model.metadata_file``
+            then names it.
+
+        Raises
+        ------
+        ModelNotFoundError
+            Unknown id.
+        MetadataError
+            The folder's metadata file cannot be read safely (a pickle that names anything
+            but numpy arrays and plain containers is never run), or disagrees with berg's.
         """
-        return model_metadata(get_card(model_id))
+        return model_metadata(get_card(model_id), berg_dir=self.berg_dir)
 
     def download(
         self,

@@ -116,46 +116,49 @@ def run_doctor(
         "nilearn + matplotlib" if plot else "for berg plot: pip install 'berg-tribe[plot]'",
     )
 
-    # Weights and feature models on this machine (nothing is downloaded)
-    from berg.features.models import resolve_pretrained
-    from berg.registry import MODALITIES, get_card
-    from berg.tribe.weights import missing_files
+    # Each model's weights and feature models on this machine (nothing is downloaded); a
+    # feature model that several models use is reported once.
+    from berg.downloads import models_needed
+    from berg.hub import is_commit
+    from berg.registry import get_card, list_model_ids
 
-    card = get_card("fmri-dascoli_2026-tribe_v2")
-    folder = Path(berg_dir) / card.weights.berg_path
-    absent = missing_files(folder, card.weights)
-    line(
-        "ok" if not absent else "--",
-        "TRIBE v2 weights",
-        str(folder)
-        if not absent
-        else f"not yet in {folder}: downloaded on first use, or now with `berg download`",
-    )
-    for modality in MODALITIES:
-        spec = card.extractor(modality)
-        try:
-            resolved = resolve_pretrained(spec, local_files_only=True, show_progress=False)
-            line(
-                "ok",
-                f"{modality} model",
-                f"{spec.hub_id} "
-                + (f"@ {resolved.revision[:12]}" if resolved.revision else f"({resolved.source})")
-                + f", {_size(resolved.path)} in {resolved.path}",
-            )
-        except Exception:  # noqa: BLE001 - absent is an answer here, not an error
-            gated = " (gated: request access and log in first)" if spec.gated else ""
-            line(
-                "--",
-                f"{modality} model",
-                f"{spec.hub_id} not on this machine: `berg download`{gated}, or set "
-                f"${spec.env_var} to a folder",
-            )
+    reported = set()
+    for model_id in list_model_ids():
+        card = get_card(model_id)
+        for need in models_needed(card, berg_dir, recogniser=False):
+            if need.kind == "weights":
+                folder = Path(berg_dir) / card.weights.berg_path
+                line(
+                    "ok" if need.present else "--",
+                    f"{card['name']} weights",
+                    need.where
+                    if need.present
+                    else f"not yet in {folder}: downloaded on first use, or now with "
+                    f"`berg download {model_id}`",
+                )
+                continue
+            if (need.repo, need.revision) in reported:
+                continue
+            reported.add((need.repo, need.revision))
+            spec = need.spec
+            if need.present:
+                where = Path(need.where)
+                commit = f"@ {where.name[:12]}" if is_commit(where.name) else "(local folder)"
+                line("ok", need.label, f"{need.repo} {commit}, {_size(where)} in {where}")
+            else:
+                gated = " (gated: request access and log in first)" if need.gated else ""
+                line(
+                    "--",
+                    need.label,
+                    f"{need.repo} not on this machine: `berg download {model_id}`{gated}, "
+                    f"or set ${spec.env_var} to a folder",
+                )
     line(*_whisper_line())
     if check_hub:
         try:
             from huggingface_hub import HfApi
 
-            HfApi().model_info(card.weights.hub_repo, timeout=5)
+            HfApi().model_info(get_card(list_model_ids()[0]).weights.hub_repo, timeout=5)
             line("ok", "Hugging Face Hub", "reachable")
         except Exception as error:  # noqa: BLE001
             line(

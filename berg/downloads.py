@@ -21,7 +21,13 @@ from berg.hub import MissingModelError, fetch_file, hub_unreachable, remote_file
 from berg.progress import TransferBar, format_bytes
 from berg.registry import MODALITIES, ModelCard, PretrainedSpec
 
-__all__ = ["ModelNeed", "download_models", "missing_models_error", "models_needed"]
+__all__ = [
+    "ModelNeed",
+    "download_models",
+    "feature_specs",
+    "missing_models_error",
+    "models_needed",
+]
 
 DEFAULT_ASR_MODEL = "large-v3"
 
@@ -108,7 +114,7 @@ def models_needed(
     needs = [
         ModelNeed(
             "weights",
-            "TRIBE v2 weights",
+            f"{card['name']} weights",
             weights.hub_repo,
             weights.revision,
             sum(weights.sizes.values()) or None,
@@ -118,8 +124,9 @@ def models_needed(
             destination=f"{' and '.join(weights.files)} into {folder}",
         )
     ]
+    specs = feature_specs(card, folder if not absent else None)
     for modality in modalities:
-        spec = card.extractor(modality)
+        spec = specs[modality]
         need = ModelNeed(
             "features",
             f"{modality} model",
@@ -145,6 +152,22 @@ def models_needed(
     if recogniser:
         needs.append(_recogniser_need(asr_model, cache_dir))
     return needs
+
+
+def feature_specs(card: ModelCard, weights_dir: Path | None) -> dict[str, PretrainedSpec]:
+    """The feature models a run needs: those the checkpoint's ``config.yaml`` in
+    ``weights_dir`` names (where it is there and readable), else the card's."""
+    config = {}
+    if weights_dir is not None:
+        from berg.tribe.config import read_tribe_config
+
+        try:
+            config = read_tribe_config(Path(weights_dir) / "config.yaml")
+        except BERGError:
+            pass  # unreadable: loading the model says so; the card's models meanwhile
+    from berg.features.checkpoint_models import checkpoint_feature_models
+
+    return {m: model.spec for m, model in checkpoint_feature_models(config, card).items()}
 
 
 def _recogniser_need(asr_model, cache_dir) -> ModelNeed:

@@ -19,6 +19,7 @@ __all__ = [
     "DeviceNotAvailableError",
     "StimulusError",
     "ModelLoadError",
+    "MetadataError",
     "MissingDependencyError",
     "ResultWriteError",
     "did_you_mean",
@@ -49,6 +50,12 @@ class StimulusError(BERGError, ValueError):
 
 class ModelLoadError(BERGError, RuntimeError):
     """Weights or configuration could not be found, downloaded or loaded."""
+
+
+class MetadataError(ModelLoadError):
+    """A model's metadata file in the BERG folder cannot be read safely, holds no metadata
+    dictionary, or disagrees with berg's own metadata; the message names the file and what
+    was wrong."""
 
 
 class ResultWriteError(BERGError, OSError):

@@ -30,10 +30,22 @@ __all__ = [
     "cache_record_path",
     "fetch_file",
     "hub_unreachable",
+    "is_commit",
     "remote_files",
     "verify_files",
     "verify_snapshot",
 ]
+
+
+def is_commit(revision: object) -> bool:
+    """Whether ``revision`` is a full Git commit id (40 lowercase hex digits), not a branch
+    or tag such as ``main``: the Hub cache names its snapshots after commits."""
+    return (
+        isinstance(revision, str)
+        and len(revision) == 40
+        and all(c in "0123456789abcdef" for c in revision)
+    )
+
 
 #: Name of the record of files checked against their digests (beside the weights; at the
 #: top of a repository's folder in the Hugging Face cache).

@@ -53,6 +53,10 @@ class TribeV2Model:
         The folder that ``config.yaml`` and ``best.ckpt`` were loaded from.
     brain_model : torch.nn.Module or None
         The TRIBE v2 brain model (``None`` after ``close()``).
+    feature_models : dict of str to FeatureModel
+        Each modality's feature model as the checkpoint uses it (the models its
+        ``config.yaml`` names, else the card's), with its layer rule and the ``(L, D)``
+        features the brain model reads.
     options : EncodingOptions
         The keyword options it was loaded with, checked.
     """
@@ -103,13 +107,20 @@ class TribeV2Model:
             )
         except MissingModelError as error:  # said once, with every other model missing
             raise self._missing_models(error, MODALITIES) from error
-        from berg.features.checkpoint_models import check_feature_models
+        from berg.features.checkpoint_models import checkpoint_feature_models
         from berg.tribe.config import read_tribe_config
 
-        # The feature models the checkpoint was trained on, checked before its weights load.
         self._tribe_config = read_tribe_config(self.weights_dir / "config.yaml")
-        check_feature_models(self._tribe_config, card)
         self.brain_model = load_brain_model(self.weights_dir, device=self.device)
+        # The feature models the checkpoint was trained on (its config.yaml, the card as the
+        # fallback), their sizes checked against what the brain model reads, before any
+        # of them is downloaded.
+        self.feature_models = checkpoint_feature_models(
+            self._tribe_config,
+            card,
+            self.brain_model.feature_dims,
+            folders_given=options.feature_options().model_dirs,
+        )
         self.cache_dir = options.cache_folder(berg_dir)
         self.stimulus_options = options.stimulus_options()
         self._keep_models_loaded = options.keep_models_loaded
@@ -261,8 +272,7 @@ class TribeV2Model:
             from berg.features.pipeline import FeaturePipeline
 
             self._features = FeaturePipeline(
-                self.card,
-                self._tribe_config,
+                self.feature_models,
                 self.options.feature_options(),
                 device=self.device,
                 cache_dir=self.cache_dir / "features",
@@ -270,8 +280,12 @@ class TribeV2Model:
         return self._features
 
     def metadata(self) -> dict[str, Any]:
-        """The model's BERG metadata plus this instance's selection and device."""
-        meta = model_metadata(self.card)
+        """The model's BERG metadata plus this instance's selection and device, and where
+        its weights came from (``model.weights_dir``; ``model.weights_commit``: the Hub
+        commit when the disk records it, None otherwise)."""
+        from berg.tribe.weights import weights_commit
+
+        meta = model_metadata(self.card, berg_dir=self._berg_dir)
         vertices = (
             np.arange(cortex.N_VERTICES, dtype=np.int64)
             if self.vertices is None
@@ -284,6 +298,7 @@ class TribeV2Model:
         }
         meta["model"]["device"] = str(self.device)
         meta["model"]["weights_dir"] = str(self.weights_dir)
+        meta["model"]["weights_commit"] = weights_commit(self.weights_dir, self.card.weights)
         return meta
 
     def load_models(self, modalities: Sequence[str] = MODALITIES) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from berg.errors import BERGError, ModelNotFoundError, did_you_mean, format_choices
+from berg.hub import is_commit
 
 __all__ = [
     "check_modality",
@@ -27,6 +28,7 @@ __all__ = [
     "WeightsSource",
     "canonical_model_id",
     "get_card",
+    "known_feature_model",
     "list_model_ids",
 ]
 
@@ -101,6 +103,10 @@ class PretrainedSpec:
         listing (the exact sizes come from the Hub when downloading).
     license : str
         The model's licence, for the README and ``berg doctor``.
+    num_hidden_layers, hidden_size : int, optional
+        The model's depth and width as its ``config.json`` states them (known for the models
+        the cards name): the features a checkpoint expects are checked against them before
+        anything is downloaded (:mod:`berg.features.checkpoint_models`).
     """
 
     modality: str
@@ -112,6 +118,8 @@ class PretrainedSpec:
     sizes: Mapping[str, int] = field(default_factory=dict)
     download_bytes: int | None = None
     license: str = ""
+    num_hidden_layers: int | None = None
+    hidden_size: int | None = None
 
 
 class ModelCard(Mapping):
@@ -171,6 +179,8 @@ class ModelCard(Mapping):
             sizes={str(k): int(v) for k, v in (e.get("sizes") or {}).items()},
             download_bytes=int(e["download_gb"] * 1e9) if e.get("download_gb") else None,
             license=str(e.get("license", "")),
+            num_hidden_layers=int(e["num_hidden_layers"]) if e.get("num_hidden_layers") else None,
+            hidden_size=int(e["hidden_size"]) if e.get("hidden_size") else None,
         )
 
     def __str__(self) -> str:
@@ -189,6 +199,12 @@ def _wrap(text: str, first: str = "  ", rest: str = "  ") -> str:
         break_long_words=False,
         break_on_hyphens=False,
     )
+
+
+def _revision(revision: object) -> str:
+    """A commit as it is; a branch said to be unpinned."""
+    text = str(revision)
+    return text if is_commit(text) else f"{text} (its newest commit; not pinned)"
 
 
 def _format_card(card: Mapping[str, Any]) -> str:
@@ -224,7 +240,7 @@ def _format_card(card: Mapping[str, Any]) -> str:
     w = card["weights"]
     lines += [
         "Weights",
-        f"  Hub: {w['hub_repo']} at revision {w['revision']}",
+        f"  Hub: {w['hub_repo']} at revision {_revision(w['revision'])}",
         f"  Files: {', '.join(w['files'])}, kept in <berg_dir>/{w['berg_path']}",
         _wrap(f"Licence: {w['license']}"),
         _wrap(w["gated_dependencies"]),
@@ -233,7 +249,7 @@ def _format_card(card: Mapping[str, Any]) -> str:
     if card.get("extractors"):
         lines.append("Feature models (Hugging Face Hub; or a local folder via the variable shown)")
         lines += [
-            f"  {modality}: {e['hub_id']} @ {e['revision']}  (${e['env_var']})"
+            f"  {modality}: {e['hub_id']} @ {_revision(e['revision'])}  (${e['env_var']})"
             + ("  [gated]" if e.get("gated") else "")
             for modality, e in card["extractors"].items()
         ]
@@ -326,3 +342,14 @@ def canonical_model_id(model_id: object) -> str:
 def get_card(model_id: str) -> ModelCard:
     """The model card of a canonical id or alias."""
     return _cards()[canonical_model_id(model_id)]
+
+
+def known_feature_model(modality: str, hub_id: str) -> PretrainedSpec | None:
+    """The feature model ``hub_id`` as the first card that names it for ``modality`` does
+    (its pinned revision, environment variable and sizes), or None when no card does."""
+    for card in _cards().values():
+        if modality in card.get("extractors", {}):
+            spec = card.extractor(modality)
+            if spec.hub_id == hub_id:
+                return spec
+    return None

@@ -115,8 +115,11 @@ def write_tiny_w2v_bert(folder: Path) -> Path:
     return folder
 
 
-def write_tiny_vjepa2(folder: Path, crop: int = 64) -> Path:
-    """A 4-layer VJEPA2Model (hidden 32, crop 64) with its video processor settings."""
+def write_tiny_vjepa2(
+    folder: Path, crop: int = 64, *, hidden: int = HIDDEN, layers: int = 4, heads: int = 2
+) -> Path:
+    """A VJEPA2Model (by default 4 layers of hidden 32, crop 64) with its video processor
+    settings."""
     import torch
     from transformers import VJEPA2Config, VJEPA2Model
 
@@ -126,9 +129,9 @@ def write_tiny_vjepa2(folder: Path, crop: int = 64) -> Path:
         patch_size=16,
         tubelet_size=2,
         frames_per_clip=64,
-        hidden_size=HIDDEN,
-        num_hidden_layers=4,
-        num_attention_heads=2,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
         mlp_ratio=2.0,
         pred_hidden_size=16,
         pred_num_attention_heads=2,

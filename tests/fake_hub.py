@@ -45,25 +45,30 @@ class FakeHub:
                 self.end_headers()
 
             def _tree(self, path: str):
-                # /api/models/{owner}/{name}/tree/{revision}[?recursive=...]
+                # /api/models/{owner}/{name}/tree/{revision}[?recursive=...], or the repo
+                # information of a branch, /api/models/{owner}/{name}/revision/{revision}
                 parts = path.split("?")[0].split("/")[3:]
                 repo, revision = "/".join(parts[:2]), parts[3] if len(parts) > 3 else ""
                 if repo not in hub.repos:
                     return self._refuse(401, "RepoNotFound")
                 served_revision, files = hub.repos[repo]
-                if revision != served_revision:
+                if revision not in (served_revision, "main"):  # main: the served commit
                     return self._refuse(404, "RevisionNotFound")
-                body = json.dumps(
-                    [
-                        {
-                            "type": "file",
-                            "path": name,
-                            "size": len(data),
-                            "oid": hashlib.sha1(data).hexdigest(),
-                        }
-                        for name, data in sorted(files.items())
-                    ]
-                ).encode()
+                listing = [
+                    {
+                        "type": "file",
+                        "path": name,
+                        "size": len(data),
+                        "oid": hashlib.sha1(data).hexdigest(),
+                    }
+                    for name, data in sorted(files.items())
+                ]
+                if parts[2] == "revision":
+                    siblings = [{"rfilename": entry["path"]} for entry in listing]
+                    info = {"id": repo, "sha": served_revision, "siblings": siblings}
+                    body = json.dumps(info).encode()
+                else:
+                    body = json.dumps(listing).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -81,7 +86,7 @@ class FakeHub:
                     return self._refuse(401, "RepoNotFound")
                 served_revision, files = hub.repos[repo]
                 revision, _, name = self.path[len(f"/{repo}/resolve/") :].partition("/")
-                if revision != served_revision:
+                if revision not in (served_revision, "main"):
                     return self._refuse(404, "RevisionNotFound")
                 if name not in files:
                     return self._refuse(404, "EntryNotFound")
@@ -125,20 +130,26 @@ class FakeHub:
         return [path for method, path in self.requests if method == "GET" and "/resolve/" in path]
 
 
-def write_card(folder, digests: dict[str, dict[str, str]] | None = None):
-    """A copy of berg's TRIBE v2 card in ``folder``, for ``$BERG_CARDS``, whose feature
-    models record ``digests`` (modality -> {file: sha256}; default none) instead of the real
-    files': the tiny models a fake Hub serves under the real names are not the real files.
-    Returns the folder."""
+def write_card(
+    folder,
+    digests: dict[str, dict[str, str]] | None = None,
+    model_id: str = "fmri-dascoli_2026-tribe_v2",
+):
+    """A copy of berg's card of ``model_id`` in ``folder``, for ``$BERG_CARDS``, whose
+    feature models record ``digests`` (modality -> {file: sha256}; default none) instead of
+    the real files', and not the real models' sizes: the tiny models a fake Hub serves under
+    the real names are not the real files. Returns the folder."""
     from importlib import resources
     from pathlib import Path
 
     import yaml
 
-    name = "fmri-dascoli_2026-tribe_v2.yaml"
+    name = f"{model_id}.yaml"
     card = yaml.safe_load(resources.files("berg").joinpath("cards", name).read_text("utf-8"))
     for modality, extractor in card["extractors"].items():
         extractor.pop("sizes", None)
+        extractor.pop("num_hidden_layers", None)  # the real models' sizes, not the tiny ones'
+        extractor.pop("hidden_size", None)
         extractor["sha256"] = dict((digests or {}).get(modality, {}))
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

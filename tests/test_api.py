@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from tiny_checkpoint import write_tiny_checkpoint
+from tiny_checkpoint import RELEASE_FEATURE_DIMS, write_tiny_checkpoint
 
 from berg import (
     BERG,
@@ -21,7 +21,7 @@ BERG_LAYOUT = "encoding_models/modality-fmri/train_dataset-dascoli_2026/model-tr
 @pytest.fixture(scope="module")
 def berg_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("berg")
-    write_tiny_checkpoint(root / BERG_LAYOUT)
+    write_tiny_checkpoint(root / BERG_LAYOUT, feature_dims=RELEASE_FEATURE_DIMS)
     return root
 
 
@@ -71,7 +71,7 @@ def test_the_loaded_brain_model_predicts_every_vertex(berg_dir):
 
 
 def test_checkpoint_dir_option(tmp_path):
-    ckpt = write_tiny_checkpoint(tmp_path / "my-weights")
+    ckpt = write_tiny_checkpoint(tmp_path / "my-weights", feature_dims=RELEASE_FEATURE_DIMS)
     model = BERG(tmp_path / "empty-berg").get_encoding_model(
         "fmri-dascoli_2026-tribe_v2", device="cpu", checkpoint_dir=ckpt
     )
@@ -115,7 +115,7 @@ def test_cuda_without_gpu(berg_dir):
 
 
 def test_corrupt_checkpoint_in_berg_dir(tmp_path):
-    target = write_tiny_checkpoint(tmp_path / BERG_LAYOUT)
+    target = write_tiny_checkpoint(tmp_path / BERG_LAYOUT, feature_dims=RELEASE_FEATURE_DIMS)
     data = (target / "best.ckpt").read_bytes()
     (target / "best.ckpt").write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelLoadError, match="best.ckpt"):

@@ -26,7 +26,7 @@ LAYERS = [
     ],
     ["berg.store", "berg.hub"],  # the caches' one store and the Hub, on the file helpers
     ["berg.registry", "berg.cortex"],
-    ["berg.result_formats"],  # one format's bytes
+    ["berg.result_formats", "berg.metadata_files"],  # one format's bytes; a BERG metadata file
     ["berg.metadata", "berg.io"],
     ["berg.contribution_files"],  # results of their own, through io
     ["berg.stimulus"],

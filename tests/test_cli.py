@@ -35,6 +35,7 @@ def test_models_and_describe():
         "fmri-dascoli_2026-tribe_v2",
         "(alias:",
         "fmri-multi_study-tribe_v2)",
+        "fmri-dascoli_2026-tribe_v2_mini",
     ]
     result = run_berg("describe", "fmri-multi_study-tribe_v2")
     assert result.returncode == 0
@@ -285,12 +286,18 @@ def test_doctor_reports_what_is_there(encode_setup):
     root, env, _ = encode_setup
     result = run_berg("doctor", "--offline", env_extra=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = {line.split()[1]: line for line in result.stdout.splitlines()[1:-1]}
+    lines = {}
+    for line in result.stdout.splitlines()[1:-1]:  # the first of each: TRIBE v2's
+        lines.setdefault(line.split()[1], line)
     assert lines["PyTorch"].split()[0] == "ok"
     assert "FFmpeg" in result.stdout and "FAIL" not in result.stdout
     # The tiny checkpoint sits in the BERG layout and the models are named by BERG_*_MODEL.
     for name in ("TRIBE", "text", "audio", "video"):
         assert lines[name].split()[0] == "ok", lines[name]
+    # TRIBE v2 mini's are not here; each of its models is said once (w2v-BERT is shared).
+    assert "--    TRIBE v2 mini weights" in result.stdout
+    assert "berg download fmri-dascoli_2026-tribe_v2_mini" in result.stdout
+    assert result.stdout.count("facebook/w2v-bert-2.0") == 1
     assert "Hugging Face Hub" not in result.stdout  # --offline: not tried
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from fake_hub import FakeHub, write_card
 from test_cli import run_berg
-from tiny_checkpoint import write_tiny_checkpoint
+from tiny_checkpoint import RELEASE_FEATURE_DIMS, write_tiny_checkpoint
 
 from berg import BERG
 from berg.errors import ModelLoadError
@@ -80,7 +80,7 @@ def test_encode_lists_the_feature_models_its_stimulus_needs(offline_empty_cache)
     model = BERG(tmp_path / "berg").get_encoding_model(
         MODEL_ID,
         device="cpu",
-        checkpoint_dir=write_tiny_checkpoint(tmp_path / "ckpt"),
+        checkpoint_dir=write_tiny_checkpoint(tmp_path / "ckpt", feature_dims=RELEASE_FEATURE_DIMS),
         asr_model=str(models.get_model_path()),
     )
     sound = make_audio(tmp_path / "talk.wav", 0.3 * tone(220, 2.0, 16000), 16000)

@@ -60,18 +60,27 @@ def test_options_checked_by_name_with_a_close_match(modality):
         cls.check_options(**{name + "x": 1})
 
 
-def test_a_causal_model_of_another_type_is_refused(folders, tmp_path):
-    # The shared forward passes are written for Llama; a BERT folder would read the wrong
-    # states without an error.
+@pytest.mark.parametrize("model_type", ["bert", "roberta", "t5", "wav2vec2-bert"])
+def test_a_text_model_that_is_not_a_causal_decoder_is_refused(folders, tmp_path, model_type):
+    # The shared forward passes need each position to see only the tokens before it; a
+    # BERT folder (which transformers also loads as a causal LM) would read other states
+    # without an error, a T5 or an audio model none at all.
     import json
 
     from berg.errors import ModelLoadError
 
-    folder = tmp_path / "bert"
+    folder = tmp_path / model_type
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    with pytest.raises(ModelLoadError, match="'bert' model; expected 'llama'"):
+    (folder / "config.json").write_text(json.dumps({"model_type": model_type}))
+    with pytest.raises(ModelLoadError, match=f"'{model_type}' model; expected a decoder-only"):
         _ = TextFeatureExtractor(folder).n_layers
+
+
+@pytest.mark.parametrize("model_type", ["llama", "qwen3", "mistral", "gemma2"])
+def test_decoder_only_language_models_are_accepted(model_type):
+    from transformers import AutoConfig
+
+    assert TextFeatureExtractor.accepts(AutoConfig.for_model(model_type))
 
 
 @pytest.mark.parametrize("modality", list(CLASSES))

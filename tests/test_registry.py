@@ -7,11 +7,12 @@ from berg.registry import canonical_model_id, get_card, list_model_ids
 
 CANONICAL = "fmri-dascoli_2026-tribe_v2"
 ALIAS = "fmri-multi_study-tribe_v2"
+MINI = "fmri-dascoli_2026-tribe_v2_mini"
 
 
 def test_both_ids_name_the_same_model():
-    assert list_model_ids() == [CANONICAL]
-    assert list_model_ids(include_aliases=True) == [CANONICAL, ALIAS]
+    assert list_model_ids() == [CANONICAL, MINI]
+    assert list_model_ids(include_aliases=True) == [CANONICAL, MINI, ALIAS]
     assert canonical_model_id(ALIAS) == CANONICAL
     assert get_card(ALIAS) is get_card(CANONICAL)
 
@@ -68,7 +69,7 @@ def test_describe_prints_the_card_and_returns_it(capsys, tmp_path):
         ".mp4",
         ".flac",
         ".txt",
-        "'cpu', 'cuda' or 'auto'",
+        "'cpu', 'cuda', 'mps' or 'auto'",
         "5 s",
     ]:
         assert fact in text, fact
@@ -78,4 +79,4 @@ def test_describe_prints_the_card_and_returns_it(capsys, tmp_path):
 
 
 def test_list_models_from_berg(tmp_path):
-    assert BERG(tmp_path).list_models() == [CANONICAL]
+    assert BERG(tmp_path).list_models() == [CANONICAL, MINI]

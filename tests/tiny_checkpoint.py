@@ -30,6 +30,9 @@ import torch
 import yaml
 
 DEFAULT_FEATURE_DIMS = {"text": (2, 12), "audio": (2, 8), "video": (2, 10)}
+#: The release's: what Llama-3.2-3B, w2v-bert-2.0 and V-JEPA 2 ViT-g give under its layer
+#: rule; a checkpoint that names them and is loaded without model folders must read these.
+RELEASE_FEATURE_DIMS = {"text": (2, 3072), "audio": (2, 1024), "video": (2, 1408)}
 
 
 def official_shapes(

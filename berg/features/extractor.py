@@ -89,7 +89,7 @@ class FeatureExtractor(ModelHolder):
     modality: ClassVar[str]
     #: The config ``model_type`` values the computation is written for.
     model_types: ClassVar[tuple[str, ...]]
-    #: What the folder should hold, for messages: ``"Llama-3.2-3B (a 'llama' model)"``.
+    #: What the folder should hold, for messages: ``"a 'vjepa2' model (V-JEPA 2, any size)"``.
     expected: ClassVar[str]
     #: Files the folder must have, with what each is.
     required_files: ClassVar[Mapping[str, str]] = {"config.json": "the model config"}
@@ -167,14 +167,21 @@ class FeatureExtractor(ModelHolder):
         if self._config is None:
             self._check_folder()
             config = load_config(self.model_dir, self.modality)
-            if config.model_type not in self.model_types:
+            if not self.accepts(config):
+                types = " or ".join(map(repr, self.model_types))
                 raise ModelLoadError(
                     f"the {self.modality} model in {str(self.model_dir)!r} is a "
                     f"{config.model_type!r} model; expected "
-                    f"{' or '.join(map(repr, self.model_types))}: {self.expected}"
+                    + (f"{types}: {self.expected}" if types else self.expected)
                 )
             self._config = config
         return self._config
+
+    @classmethod
+    def accepts(cls, config) -> bool:
+        """Whether the computation is written for a model of this transformers config (by
+        default: its ``model_type`` is one of `model_types`)."""
+        return config.model_type in cls.model_types
 
     @property
     def n_layers(self) -> int:

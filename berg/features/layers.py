@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from berg.errors import InvalidParameterError, ModelLoadError
-from berg.features.checkpoint_models import extractor_section
 from berg.validation import check_choice, check_int, is_number
 
 __all__ = [
@@ -33,6 +32,8 @@ __all__ = [
     "group_indices",
     "select_hidden_states",
     "layer_selection_from_config",
+    "extractor_section",
+    "describe_selection",
     "DEFAULT_FRACTIONS",
 ]
 
@@ -135,6 +136,28 @@ def select_hidden_states(hidden_states, selection: LayerSelection):
     return torch.stack(
         [torch.stack([hidden_states[i].float() for i in group]).mean(dim=0) for group in groups]
     )
+
+
+def extractor_section(config: Mapping, modality: str) -> tuple[Mapping, Mapping]:
+    """``(data, extractor)``: the config's ``data`` section and, in it, the settings of one
+    modality's extractor (``data.{modality}_feature``; video: its ``image`` part); empty
+    mappings where absent."""
+    data = config.get("data") if isinstance(config, Mapping) else None
+    data = data if isinstance(data, Mapping) else {}
+    extractor = data.get(f"{modality}_feature")
+    extractor = extractor if isinstance(extractor, Mapping) else {}
+    if modality == "video" and isinstance(extractor.get("image"), Mapping):
+        extractor = extractor["image"]
+    return data, extractor
+
+
+def describe_selection(selection: LayerSelection) -> str:
+    """``'fractions [0.5, 0.75, 1.0], group_mean'``: the rule in words, for messages."""
+    fractions = ", ".join(f"{f:.4g}" for f in selection.fractions)
+    rule = f"fractions [{fractions}], {selection.aggregation or 'no aggregation'}"
+    if selection.cache_n_layers is not None:
+        rule += f", cache_n_layers {selection.cache_n_layers}"
+    return rule
 
 
 def layer_selection_from_config(config: Mapping, modality: str) -> LayerSelection:

@@ -16,12 +16,11 @@ same models). The commit actually used is recorded, so results say which weights
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
-from berg.hub import MissingModelError, hub_unreachable, verify_snapshot
+from berg.hub import MissingModelError, hub_unreachable, is_commit, verify_snapshot
 from berg.progress import silent_tqdm_class
 from berg.registry import PretrainedSpec
 
@@ -30,7 +29,6 @@ __all__ = ["MODEL_FILE_PATTERNS", "ResolvedModel", "resolve_pretrained"]
 #: What an extractor needs from a model repository (weights, configs, tokenizer); never the
 #: original training checkpoints that some repositories also carry.
 MODEL_FILE_PATTERNS = ("*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ def _local(path: object, what: str, spec: PretrainedSpec, source: str) -> Resolv
             f"transformers model folder of {spec.hub_id} (save_pretrained "
             "or a Hub snapshot)"
         )
-    commit = folder.name if _COMMIT.match(folder.name) else None
+    commit = folder.name if is_commit(folder.name) else None
     return ResolvedModel(path=folder, hub_id=spec.hub_id, revision=commit, source=source)
 
 
@@ -140,7 +138,7 @@ def resolve_pretrained(
             reason=unreachable or "not cached, and the download failed",
         ) from error
     folder = Path(path)
-    commit = folder.name if _COMMIT.match(folder.name) else None
+    commit = folder.name if is_commit(folder.name) else None
     if commit == spec.revision:  # the digests the card records are that commit's
         verify_snapshot(
             folder,

@@ -23,11 +23,12 @@ from typing import Any
 
 from berg.errors import InvalidParameterError
 from berg.features.cache import FeatureCache
-from berg.features.layers import layer_selection_from_config
+from berg.features.checkpoint_models import FeatureModel
+from berg.features.layers import group_indices
 from berg.features.models import ResolvedModel, resolve_pretrained
 from berg.features.timed import TimedFeature
 from berg.files import file_sha256
-from berg.registry import MODALITIES, ModelCard, check_modality
+from berg.registry import MODALITIES, check_modality
 from berg.stimulus.timeline import Timeline
 from berg.timing import StageClock
 from berg.validation import check_bool, check_choice
@@ -138,10 +139,9 @@ class FeaturePipeline:
 
     Parameters
     ----------
-    card : ModelCard
-        Names the feature models (Hub ids, revisions, environment variables).
-    tribe_config : Mapping
-        The checkpoint's ``config.yaml``: which layers are averaged (docs/inference.md, section 4).
+    feature_models : mapping of modality to FeatureModel
+        The models the checkpoint was trained on, their layer rule and the features its
+        brain model reads (:func:`berg.features.checkpoint_models.checkpoint_feature_models`).
     options : FeatureOptions, optional
         Precision, model folders, downloads, release, extractor options.
     device : torch.device or str
@@ -152,8 +152,7 @@ class FeaturePipeline:
 
     def __init__(
         self,
-        card: ModelCard,
-        tribe_config: Mapping,
+        feature_models: Mapping[str, FeatureModel],
         options: FeatureOptions | None = None,
         *,
         device,
@@ -164,8 +163,7 @@ class FeaturePipeline:
         options = FeatureOptions() if options is None else options
         if not isinstance(options, FeatureOptions):
             raise InvalidParameterError(f"options must be a FeatureOptions, got {options!r}")
-        self.card = card
-        self.tribe_config = tribe_config
+        self.feature_models = dict(feature_models)
         self.options = options
         self.device = torch.device(device)
         self.dtype = options.torch_dtype
@@ -173,6 +171,7 @@ class FeaturePipeline:
         self._extractors: dict[str, Any] = {}
         self._resolved: dict[str, ResolvedModel] = {}
         self._numerics: dict[str, dict] = {}  # kept after the extractors are released
+        self._layers_used: dict[str, dict] = {}  # likewise
         #: modality -> feature cache key of the last `extract` (None: no cache).
         self.last_cache_keys: dict[str, str | None] = {}
 
@@ -182,7 +181,7 @@ class FeaturePipeline:
         """The folder (and Hub commit) of a modality's model, resolved once."""
         if modality not in self._resolved:
             self._resolved[modality] = resolve_pretrained(
-                self.card.extractor(modality),
+                self.feature_models[modality].spec,
                 model_dir=self.options.model_dirs.get(modality),
                 local_files_only=self.options.local_files_only,
                 show_progress=self.options.show_progress,
@@ -190,17 +189,37 @@ class FeaturePipeline:
         return self._resolved[modality]
 
     def extractor(self, modality: str):
-        """The extractor of a modality (built on first use; its model loads lazily)."""
+        """The extractor of a modality (built on first use; its model loads lazily).
+
+        Raises
+        ------
+        ModelLoadError
+            The model folder holds a model whose features the brain model cannot read
+            (checked from its ``config.json``, before the weights load).
+        """
         if modality not in self._extractors:
-            self._extractors[modality] = _extractor_class(modality)(
-                self.resolved_model(modality).path,
+            model = self.feature_models[modality]
+            folder = self.resolved_model(modality).path
+            extractor = _extractor_class(modality)(
+                folder,
                 device=self.device,
                 dtype=self.dtype,
-                layers=layer_selection_from_config(self.tribe_config, modality),
+                layers=model.layers,
                 **self.options.extractor_options[modality],
             )
-            self._extractors[modality].show_progress = self.options.show_progress
-            self._numerics[modality] = self._extractors[modality].numerics
+            model.check_sizes(
+                extractor.n_layers - 1, extractor.feature_dim, source=str(folder / "config.json")
+            )
+            extractor.show_progress = self.options.show_progress
+            self._numerics[modality] = extractor.numerics
+            self._layers_used[modality] = {
+                "named_by": model.named_by,
+                "fractions": list(model.layers.fractions),
+                "aggregation": model.layers.aggregation,
+                "cache_n_layers": model.layers.cache_n_layers,
+                "hidden_states": group_indices(extractor.n_layers, model.layers),
+            }
+            self._extractors[modality] = extractor
         return self._extractors[modality]
 
     def release(self, modality: str | None = None) -> None:
@@ -301,15 +320,18 @@ class FeaturePipeline:
         return features
 
     def provenance(self) -> dict[str, Any]:
-        """Which model folders and commits were used, per modality, and how the extractor
-        reproduces the reference where there is a choice (``numerics``: the video's frame
-        resize, how a video's sound is read)."""
+        """Which model folders and commits were used, per modality, which hidden states
+        were averaged (``layers``: the rule, whether the checkpoint or the card named the
+        model, and the indices of each group), and how the extractor reproduces the
+        reference where there is a choice (``numerics``: the video's frame resize, how a
+        video's sound is read)."""
         return {
             m: {
                 "hub_id": r.hub_id,
                 "revision": r.revision,
                 "source": r.source,
                 "path": str(r.path),
+                "layers": self._layers_used.get(m, {}),
                 "numerics": self._numerics.get(m, {}),
             }
             for m, r in self._resolved.items()

@@ -13,11 +13,11 @@ import shutil
 from pathlib import Path
 
 from berg.errors import InvalidParameterError, ModelLoadError
-from berg.hub import MissingModelError, fetch_file, hub_unreachable, verify_files
+from berg.hub import MissingModelError, fetch_file, hub_unreachable, is_commit, verify_files
 from berg.progress import silent_tqdm_class
 from berg.registry import WeightsSource
 
-__all__ = ["fetch_weights", "locate_weights", "missing_files"]
+__all__ = ["fetch_weights", "locate_weights", "missing_files", "weights_commit"]
 
 
 def missing_files(directory: Path, source: WeightsSource) -> list[str]:
@@ -46,6 +46,27 @@ def installed_weights(
             if folder.is_dir() and not missing_files(folder, source):
                 return folder
     return _in_hub_cache(source) if hub_cache else None
+
+
+def weights_commit(folder: Path, source: WeightsSource) -> str | None:
+    """The Hub commit the weights in ``folder`` came from, when the disk says (None: not
+    known, e.g. files copied by hand).
+
+    A Hugging Face cache snapshot is named after its commit; a download into a BERG folder
+    leaves the Hub client's record of each file beside it
+    (``.cache/huggingface/download/<file>.metadata``, the commit on its first line). For a
+    card whose revision is a branch (``main``), this is how results say which weights made
+    them.
+    """
+    folder = Path(folder)
+    if folder.parent.name == "snapshots" and is_commit(folder.name):
+        return folder.name
+    record = folder / ".cache" / "huggingface" / "download" / f"{source.files[-1]}.metadata"
+    try:
+        first = record.read_text(encoding="utf-8").splitlines()[0].strip()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    return first if is_commit(first) else None
 
 
 def _in_hub_cache(source: WeightsSource) -> Path | None:

@@ -1,4 +1,4 @@
-"""Text features: Llama 3.2 hidden states of every spoken word, read in its context.
+"""Text features: a causal language model's hidden states of every spoken word, in context.
 
 What the reference computes
 ---------------------------
@@ -62,7 +62,8 @@ _MOST_TOKENS = 1 << 16  # per forward pass when sized by the memory budget
 
 
 class TextFeatureExtractor(FeatureExtractor):
-    """Contextual word features from a Llama-type causal language model (TRIBE v2's text).
+    """Contextual word features from a causal language model (Llama-3.2-3B for TRIBE v2,
+    Qwen3-0.6B for TRIBE v2 mini; any decoder-only model `accepts`).
 
     Parameters
     ----------
@@ -93,8 +94,11 @@ class TextFeatureExtractor(FeatureExtractor):
     """
 
     modality = "text"
-    model_types = ("llama",)  # the shared forward passes need a causal decoder
-    expected = "a Llama model (meta-llama/Llama-3.2-3B)"
+    model_types = ()  # any decoder-only causal language model: see `accepts`
+    expected = (
+        "a decoder-only causal language model that transformers' AutoModel loads "
+        "(meta-llama/Llama-3.2-3B for TRIBE v2, Qwen/Qwen3-0.6B for TRIBE v2 mini)"
+    )
     version = _VERSION
     option_checks = {
         "max_tokens": lambda v: check_int("max_tokens", v, none="the model's limit"),
@@ -129,6 +133,24 @@ class TextFeatureExtractor(FeatureExtractor):
         # last_stats counts words, sequences (runs), forward passes and tokens run.
 
     # -- loading -----------------------------------------------------------------------------
+
+    @classmethod
+    def accepts(cls, config) -> bool:
+        """A decoder-only causal language model: its type is one transformers loads as a
+        causal LM and not as a masked LM (BERT-like encoders are both), and it is not an
+        encoder-decoder. The shared forward passes (:mod:`berg.features.text.runs`) rely on
+        each position seeing only the tokens before it; Llama, Qwen3, Mistral or Gemma do."""
+        from transformers.models.auto.modeling_auto import (
+            MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+            MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+        )
+
+        model_type = config.model_type
+        return (
+            model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+            and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+            and not getattr(config, "is_encoder_decoder", False)
+        )
 
     @property
     def tokenizer(self):

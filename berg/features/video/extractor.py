@@ -131,7 +131,10 @@ class VideoFeatureExtractor(FeatureExtractor):
 
     modality = "video"
     model_types = ("vjepa2",)
-    expected = "a V-JEPA 2 model (facebook/vjepa2-vitg-fpc64-256)"
+    expected = (
+        "a 'vjepa2' model (V-JEPA 2 of any size: facebook/vjepa2-vitg-fpc64-256 for TRIBE "
+        "v2, facebook/vjepa2-vitl-fpc64-256 for TRIBE v2 mini)"
+    )
     version = _VERSION
     option_checks = {
         "batch_size": lambda v: check_int("batch_size", v, none="from the memory budget"),
