@@ -17,7 +17,9 @@ memory, the ratio ours / baseline per stage and end to end, how far apart the tw
 features and predictions are (float32: rounding only), the effect of bfloat16 on the
 predictions (correlation with float32), and how the cost grows with the stimulus length
 (seconds per minute at each length, a linear fit, peak RSS of the longest run over the
-1-minute one). ``--json`` writes all of it.
+1-minute one). ``--json`` writes all of it, with each run's feature extractor counts
+(``extractor_stats``: words, sequences, forward passes, tokens; clips, frames).
+``bench_films.py`` runs this file's child on films of 10 minutes to 2 hours.
 
 Models are random (``random_models.py``: tiny, small, and real-size for a GPU) and saved in
 the formats users have; stimuli are generated (``stimuli.py``: 720p H.264 with speech, or a
@@ -155,8 +157,96 @@ class ReplayedTranscriber:
         return self._transcript
 
 
+class RssByStage:
+    """Peak resident memory (MiB) while each stage runs, from ``/proc/self/statm`` sampled
+    every 50 ms by a thread: which stage holds the peak (``VmHWM`` gives only the whole run's).
+    Each sample goes to the innermost stage open (berg's ``StageClock`` stages, wrapped while
+    this is active; ``mark`` names the stretch outside them). A spike shorter than the
+    interval can be missed; the run's ``peak_rss_mib`` is exact."""
+
+    def __init__(self):
+        import threading
+
+        self.peaks: dict[str, float] = {}
+        self._open: list[str] = ["setup"]
+        self._page = os.sysconf("SC_PAGE_SIZE") / MIB
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _sample(self) -> None:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * self._page
+        name = self._open[-1]
+        self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.05):
+            self._sample()
+
+    def mark(self, name: str) -> None:
+        """What runs from now on, outside berg's stages."""
+        self._sample()
+        self._open[0] = name
+
+    def __enter__(self) -> RssByStage:
+        import contextlib
+
+        from berg.timing import StageClock
+
+        self._original = original = StageClock.stage
+        sampler = self
+
+        @contextlib.contextmanager
+        def stage(clock, name):
+            sampler._open.append(name)
+            try:
+                with original(clock, name):
+                    yield
+            finally:
+                sampler._sample()
+                sampler._open.pop()
+
+        StageClock.stage = stage
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        from berg.timing import StageClock
+
+        self._stop.set()
+        self._thread.join()
+        StageClock.stage = self._original
+
+
+def keep_extractor_stats(model) -> dict:
+    """The feature extractors ``model`` hands out, by modality, to read their ``last_stats``
+    after an encode (text: words, sequences, forward passes, tokens, batch tokens; video:
+    clips, forward passes, frames): the pipeline drops each extractor after its stage."""
+    features = model._get_features()
+    handed, extractor = {}, features.extractor
+
+    def remembering(modality):
+        handed[modality] = extractor(modality)
+        return handed[modality]
+
+    features.extractor = remembering
+    return handed
+
+
 def run_child(spec: dict) -> dict:
-    """Encode one stimulus as ``spec`` says, in this (fresh) process; arrays to ``out``."""
+    """Encode one stimulus as ``spec`` says, in this (fresh) process; arrays to ``out``.
+
+    ``spec["rss_by_stage"]``: also sample the resident memory per stage (`RssByStage`).
+    """
+    if spec.get("rss_by_stage"):
+        with RssByStage() as rss:
+            result = _run_child(spec, rss)
+        result["stage_peak_rss_mib"] = rss.peaks
+        return result
+    return _run_child(spec, None)
+
+
+def _run_child(spec: dict, rss: RssByStage | None) -> dict:
     import torch
 
     if spec.get("threads"):
@@ -194,13 +284,21 @@ def run_child(spec: dict) -> dict:
     load_brain = time.perf_counter() - started
     if spec.get("words"):
         model._transcriber = ReplayedTranscriber(spec["words"])
+    extractors = keep_extractor_stats(model)
+    if rss is not None:
+        rss.mark("encode (between stages)")
     encode_started = time.perf_counter()
     responses, meta = berg.encode(model, spec["stimulus"], return_metadata=True)
     encode_s = time.perf_counter() - encode_started
+    if rss is not None:
+        rss.mark("export")
     export_started = time.perf_counter()
     write_outputs(out / "export", "stimulus", responses, meta)
     export_s = time.perf_counter() - export_started
+    if rss is not None:
+        rss.mark("after export")
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_rss = _peak_rss_mib()  # the run's, before the benchmark's own arrays below
     device_peak = sampler.stop() if sampler is not None else None
 
     stages = {name: row["seconds"] for name, row in meta["provenance"]["stages"].items()}
@@ -215,8 +313,10 @@ def run_child(spec: dict) -> dict:
         for name, row in meta["provenance"]["stages"].items()
         if "peak_gpu_bytes" in row
     }
-    arrays = _feature_arrays(out / "cache" / "features", meta["provenance"]["feature_cache_keys"])
-    np.savez(out / "arrays.npz", responses=responses, **arrays)
+    if spec.get("save_arrays", True):  # for comparisons between runs
+        keys = meta["provenance"]["feature_cache_keys"]
+        arrays = _feature_arrays(out / "cache" / "features", keys)
+        np.savez(out / "arrays.npz", responses=responses, **arrays)
     return {
         "stages_s": stages,
         "encode_s": encode_s,
@@ -227,10 +327,11 @@ def run_child(spec: dict) -> dict:
         "n_words": meta["stimulus"]["n_words"],
         "modalities": meta["stimulus"]["modalities"],
         "rows": int(responses.shape[0]),
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss,
         "peak_gpu_mib": max(gpu_peaks.values()) if gpu_peaks else None,
         "peak_device_used_mib": device_peak,
         "stage_peak_gpu_mib": gpu_peaks,
+        "extractor_stats": {m: dict(e.last_stats) for m, e in extractors.items() if e.last_stats},
         "asr_device": meta["provenance"]["timeline"].get("asr", {}).get("device"),
         "asr_replayed": bool(spec.get("words")),
         "torch_threads": torch.get_num_threads(),

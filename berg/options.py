@@ -95,6 +95,12 @@ class EncodingOptions:
         "decoding options of the recogniser, e.g. `{'beam_size': 5, 'compute_type': 'int8'}`",
         results=True,
     )
+    asr_block_s: float | None = _option(
+        600.0,
+        "speech recognition",
+        "seconds of sound recognised at a time, cut at a pause (`None`: all at once)",
+        results=True,
+    )
     language: str | None = _option(
         None,
         "stimulus",
@@ -230,6 +236,7 @@ class EncodingOptions:
             tts_options=self.tts_options,
             sentence_splitter=self.sentence_splitter,
             image_duration=self.image_duration,
+            asr_block_s=self.asr_block_s,
         )
 
     def feature_options(self):

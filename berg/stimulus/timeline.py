@@ -5,9 +5,10 @@ Everything lives on one stimulus clock that starts at 0 s (docs/inference.md, se
 - the media: its duration and which streams it has;
 - the audio and video *chunks*: spans extracted independently by the audio and video feature
   extractors, cut by the reference's rule (:func:`split_into_chunks`);
-- the spoken *words*, transcribed once for the whole stimulus (the reference transcribed each
-  chunk and copied the whole transcript into every chunk, duplicating words in stimuli of 90 s
-  or more; we do not), each with the context string the text model reads.
+- the spoken *words*, transcribed once for the whole stimulus, a long one in blocks cut at
+  pauses (:mod:`berg.stimulus.recognition`; the reference transcribed each chunk and copied
+  the whole transcript into every chunk, duplicating words in stimuli of 90 s or more; we do
+  not), each with the context string the text model reads.
 
 A text stimulus is first spoken by a speech synthesiser (its WAV goes to the cache directory,
 never beside the input) and then handled like an audio file.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from berg.errors import InvalidParameterError, StimulusError, naming
+from berg.errors import InvalidParameterError, StimulusError
 from berg.timing import StageClock
 
 __all__ = [
@@ -158,6 +159,9 @@ class StimulusOptions:
         How the transcript is split into sentences for the contexts.
     image_duration : float
         Seconds an image stimulus is shown, as a silent still video (the paper's 1 s).
+    asr_block_s : float or None
+        Seconds of sound recognised at a time, cut at a pause
+        (:mod:`berg.stimulus.recognition`); None: the whole sound at once.
 
     Raises
     ------
@@ -171,6 +175,7 @@ class StimulusOptions:
     tts_options: Mapping[str, Any] = field(default_factory=dict)
     sentence_splitter: Any = "auto"
     image_duration: float = 1.0
+    asr_block_s: float | None = 600.0
 
     def __post_init__(self) -> None:
         from berg.stimulus.options import check_language
@@ -186,6 +191,14 @@ class StimulusOptions:
         check_synthesizer(self.tts, self.tts_options)
         check_splitter(self.sentence_splitter, self.language)
         object.__setattr__(self, "image_duration", check_image_duration(self.image_duration))
+        object.__setattr__(self, "asr_block_s", self.recognition_blocks.block_s)
+
+    @property
+    def recognition_blocks(self):
+        """``asr_block_s`` as :class:`berg.stimulus.recognition.RecognitionBlocks`."""
+        from berg.stimulus.recognition import RecognitionBlocks
+
+        return RecognitionBlocks(self.asr_block_s)
 
 
 def split_into_chunks(
@@ -261,6 +274,7 @@ def build_timeline(
     """
     from berg.stimulus import media, text
     from berg.stimulus.kinds import check_stimulus_file
+    from berg.stimulus.recognition import recognise
     from berg.stimulus.transcribe import as_transcriber
 
     clock = clock or StageClock()
@@ -338,7 +352,8 @@ def build_timeline(
     digests: dict[Path, str] = {}
     if audio_source is not None:
         transcriber = as_transcriber(transcriber or _default_transcriber())
-        transcript, cached = _transcribe(
+        sound_s = info.audio_duration or info.duration
+        transcript, cached = recognise(
             audio_source,
             transcriber,
             language,
@@ -346,6 +361,8 @@ def build_timeline(
             clock,
             digests,
             stimulus=path,
+            duration=sound_s,
+            blocks=options.recognition_blocks,
         )
         language = language or transcript.language
         provenance["asr"] = {
@@ -355,6 +372,8 @@ def build_timeline(
             "language": transcript.language,
             "language_probability": transcript.language_probability,
             "from_cache": cached,
+            # seconds per block when the sound was recognised in blocks, else None
+            "block_s": options.asr_block_s if options.recognition_blocks.cuts(sound_s) else None,
         }
         with clock.stage("contexts"):
             splitter = text.resolve_splitter(options.sentence_splitter, language=language)
@@ -378,51 +397,6 @@ def build_timeline(
         digests=digests,
         video_source=video_source,
     )
-
-
-def _transcribe(
-    audio_source: Path,
-    transcriber,
-    language: str | None,
-    cache_root: Path,
-    clock: StageClock,
-    digests: dict[Path, str],
-    stimulus: Path,
-):
-    """``(transcript, from_cache)``: the words of ``audio_source``, from the transcript cache
-    when this recogniser (its ``fingerprint()``) already heard these bytes. The sound's
-    hash goes into ``digests``.
-
-    A recogniser without ``fingerprint`` (a custom one) is always run. Stages: ``decode``
-    (reading the sound: hashing it for the look-up, decoding it for the recogniser), and
-    only when the recogniser runs, ``load_asr`` and ``asr``. Errors of the recogniser name
-    the ``stimulus`` file.
-    """
-    from berg.files import file_sha256
-    from berg.stimulus import media
-    from berg.stimulus.transcript_cache import TranscriptCache
-
-    cache = key = None
-    fingerprint = transcriber.fingerprint()
-    if fingerprint is not None:
-        with clock.stage("decode"):
-            cache = TranscriptCache(cache_root)
-            digests[audio_source] = file_sha256(audio_source)
-            key = cache.key(digests[audio_source], fingerprint, language)
-            transcript = cache.get(key)
-        if transcript is not None:
-            return transcript, True
-    with clock.stage("decode"):
-        samples = media.read_audio(audio_source, 16000)
-    if not transcriber.loaded:
-        with clock.stage("load_asr"):
-            transcriber.load()
-    with clock.stage("asr"), naming(f"stimulus {str(stimulus)!r}", mentions=str(stimulus)):
-        transcript = transcriber.transcribe(samples, 16000, language=language)
-        del samples  # the recogniser's copy of the sound: 230 MB an hour
-        if cache is not None:
-            cache.put(key, transcript)
-    return transcript, False
 
 
 def _default_transcriber():

@@ -11,11 +11,11 @@ Entry (``{root}/{key[:2]}/{key}.json``, UTF-8 JSON)::
      "language_probability": ..., "words": [[text, start_s, end_s], ...]}
 
 The key is the SHA-256 of the audio file's SHA-256, the recogniser's fingerprint (backend,
-model and its files, compute type, device, decoding options, package versions) and the
-language asked for. Entries live in a :class:`berg.store.ContentStore`: written durably,
-each verified against its record when read; an entry that was changed, cut short, does not
-parse or names another key is a miss: it is removed (logged at debug level) and the words are
-recognised again.
+model and its files, compute type, device, decoding options, package versions), the
+language asked for and, for a sound recognised in blocks, the block rule. Entries live in a
+:class:`berg.store.ContentStore`: written durably, each verified against its record when
+read; an entry that was changed, cut short, does not parse or names another key is a miss: it
+is removed (logged at debug level) and the words are recognised again.
 """
 
 from __future__ import annotations
@@ -51,7 +51,13 @@ class TranscriptCache:
         return f"TranscriptCache({str(self.root)!r})"
 
     @staticmethod
-    def key(audio_sha256: str, recogniser: Mapping, language: str | None) -> str:
+    def key(
+        audio_sha256: str,
+        recogniser: Mapping,
+        language: str | None,
+        *,
+        blocks: Mapping | None = None,
+    ) -> str:
         """The address of a transcript.
 
         Parameters
@@ -62,6 +68,10 @@ class TranscriptCache:
             The transcriber's ``fingerprint()``: everything that changes its words.
         language : str or None
             The language asked for (None: detected).
+        blocks : dict, optional
+            The block rule (:meth:`berg.stimulus.recognition.RecognitionBlocks.key`) of a
+            sound recognised in blocks; None for one recognised whole, whose key is what it
+            was before blocks existed.
         """
         identity = {
             "format": TRANSCRIPT_FORMAT,
@@ -69,6 +79,8 @@ class TranscriptCache:
             "recogniser": dict(recogniser),
             "language": language,
         }
+        if blocks is not None:
+            identity["blocks"] = dict(blocks)
         text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

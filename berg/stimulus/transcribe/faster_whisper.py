@@ -59,6 +59,13 @@ class FasterWhisperTranscriber(ModelHolder):
         first. On by default, as WhisperX, the reference's recogniser, always ran a VAD:
         without it Whisper invents words in music and noise (tiny.en hears "You" in a
         two-tone chord). Word times stay on the original timeline either way.
+    batch_size : int
+        0 (default): Whisper's sequential decoder, each 30 s window conditioned on the text
+        before it. N >= 1: faster-whisper's batched pipeline, as WhisperX (the reference's
+        recogniser) works: the voice-activity detector's speech segments, merged up to 30 s,
+        are decoded N at a time, each on its own. Faster where there is parallel hardware
+        (a GPU); the words can differ a little (``benchmarks/bench_recognition.py`` measures
+        by how much). Needs ``vad_filter``.
     snap_to_speech : bool
         Move word edges that Whisper placed in silence onto the speech. Whisper's word times
         come from attention, not from the sound: after a pause (typically at the very start
@@ -99,6 +106,7 @@ class FasterWhisperTranscriber(ModelHolder):
         compute_type: str | None = None,
         beam_size: int = 5,
         vad_filter: bool = True,
+        batch_size: int = 0,
         snap_to_speech: bool = True,
         download_root: str | os.PathLike | None = None,
         local_files_only: bool = False,
@@ -107,9 +115,15 @@ class FasterWhisperTranscriber(ModelHolder):
         self.model_name, self._model_source = resolve_whisper_model(model)
         self.device, self.device_index = resolve_asr_device(device)
         self.compute_type = choose_compute_type(self.device, compute_type)
-        self.check_options(beam_size=beam_size, cpu_threads=cpu_threads)
+        self.check_options(
+            beam_size=beam_size,
+            cpu_threads=cpu_threads,
+            batch_size=batch_size,
+            vad_filter=vad_filter,
+        )
         self.beam_size = beam_size
         self.vad_filter = bool(vad_filter)
+        self.batch_size = batch_size
         self.snap_to_speech = bool(snap_to_speech)
         self.download_root = None if download_root is None else str(download_root)
         self.local_files_only = bool(local_files_only)
@@ -127,6 +141,14 @@ class FasterWhisperTranscriber(ModelHolder):
         for name in ("vad_filter", "snap_to_speech", "local_files_only"):
             if name in options:
                 check_bool(name, options[name])
+        if "batch_size" in options:
+            check_int("batch_size (0: the sequential decoder)", options["batch_size"], minimum=0)
+            if options["batch_size"] and not options.get("vad_filter", True):
+                raise InvalidParameterError(
+                    "batch_size decodes the voice-activity detector's speech segments in "
+                    "batches, so it needs vad_filter=True (or batch_size=0, the sequential "
+                    "decoder)"
+                )
         compute_type = options.get("compute_type")
         if compute_type is not None and not isinstance(compute_type, str):
             raise InvalidParameterError(
@@ -154,6 +176,7 @@ class FasterWhisperTranscriber(ModelHolder):
             "compute_type": self.compute_type,
             "beam_size": self.beam_size,
             "vad_filter": self.vad_filter,
+            **({"batch_size": self.batch_size} if self.batch_size else {}),
             "snap_to_speech": self.snap_to_speech,
             "silence_peak": SILENCE_PEAK,
             "packages": installed_versions("faster-whisper", "ctranslate2"),
@@ -253,12 +276,19 @@ class FasterWhisperTranscriber(ModelHolder):
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="blas"):
-            segments, info = model.transcribe(
+            if self.batch_size:
+                from faster_whisper import BatchedInferencePipeline
+
+                decoder, batching = BatchedInferencePipeline(model), {"batch_size": self.batch_size}
+            else:
+                decoder, batching = model, {}
+            segments, info = decoder.transcribe(
                 audio,
                 language=language,
                 beam_size=self.beam_size,
                 word_timestamps=True,
                 vad_filter=self.vad_filter,
+                **batching,
             )
             raw = [(w.word, w.start, w.end) for segment in segments for w in (segment.words or ())]
         words = timed_words(raw)
