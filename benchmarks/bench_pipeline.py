@@ -122,8 +122,8 @@ def _feature_arrays(cache_dir: Path, keys: dict) -> dict[str, np.ndarray]:
     from berg.features.cache import FeatureCache
 
     cache, out = FeatureCache(cache_dir), {}
-    for modality, key in keys.items():
-        features = cache.get(key) if key else None
+    for modality, piece_keys in keys.items():  # a cache entry per piece
+        features = [f for key in piece_keys if key for f in cache.get(key) or ()]
         if not features:
             continue
         if features[0].data.ndim == 2:

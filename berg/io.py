@@ -38,11 +38,12 @@ from berg.errors import (
 from berg.files import atomic_group, file_sha256, remove_stale_temporaries
 from berg.result_formats import (
     FORMATS,
+    ByteCounter,
     check_formats,
     default_formats,
-    render_file,
     roi_table,
     to_jsonable,
+    write_file,
 )
 
 __all__ = [
@@ -149,14 +150,14 @@ def write_outputs(
             for (fmt, name), temporary in zip(files, temporaries):
                 if fmt == "json":
                     document = dict(to_jsonable(metadata), result_files=manifest)
-                    data = json.dumps(document, indent=1).encode("utf-8")
-                else:
-                    data = render_file(name, fmt, *args)
-                    manifest[Path(name).name] = {
-                        "size": len(data),
-                        "sha256": hashlib.sha256(data).hexdigest(),
-                    }
-                temporary.write_bytes(data)
+                    temporary.write_bytes(json.dumps(document, indent=1).encode("utf-8"))
+                    continue
+                with open(temporary, "wb") as file:
+                    write_file(file, name, fmt, *args)
+                manifest[Path(name).name] = {
+                    "size": temporary.stat().st_size,
+                    "sha256": file_sha256(temporary),
+                }
     except OSError as error:
         raise _write_error(error, out, files, args) from error
     for _, name in files:  # what killed writes of this result left long ago
@@ -173,7 +174,7 @@ def _write_error(error: OSError, out: Path, files, args) -> ResultWriteError:
     if error.errno != errno.ENOSPC:
         return ResultWriteError(f"cannot write the result in {str(out)!r}: {error}")
     needed = (
-        sum(len(render_file(name, fmt, *args)) for fmt, name in files if fmt != "json")
+        sum(_measured(name, fmt, args) for fmt, name in files if fmt != "json")
         + len(json.dumps(to_jsonable(args[1]), indent=1))
         + 1000 * len(files)
     )
@@ -188,6 +189,13 @@ def _write_error(error: OSError, out: Path, files, args) -> ResultWriteError:
     )
     written.errno = errno.ENOSPC
     return written
+
+
+def _measured(name: str, fmt: str, args) -> int:
+    """Bytes of one file of a result, written to nowhere."""
+    with ByteCounter() as sink:
+        write_file(sink, name, fmt, *args)
+        return sink.size
 
 
 def read_result(npz_path: str | os.PathLike) -> tuple[np.ndarray, dict]:

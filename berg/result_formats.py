@@ -1,7 +1,10 @@
-"""Each format a result is written in, as bytes: NPZ, JSON, GIfTI (one file per
-hemisphere), the ROI table as CSV and Parquet; and metadata as plain JSON types.
+"""Each format a result is written in: NPZ, JSON, GIfTI (one file per hemisphere), the ROI
+table as CSV and Parquet; and metadata as plain JSON types.
 
-:func:`berg.io.write_outputs` writes a result's files, one rendered at a time, as a unit.
+:func:`berg.io.write_outputs` writes a result's files, one at a time, as a unit. NPZ, CSV and
+Parquet go to the file as they are made (a film's full-cortex responses, 600 MB for two
+hours, are not copied, nor its compressed archive held in memory); a GIfTI file is made whole
+by nibabel first, one hemisphere at a time.
 """
 
 from __future__ import annotations
@@ -16,7 +19,15 @@ import numpy as np
 from berg import cortex
 from berg.errors import InvalidParameterError, MissingDependencyError, did_you_mean
 
-__all__ = ["FORMATS", "check_formats", "default_formats", "render_file", "roi_table", "to_jsonable"]
+__all__ = [
+    "FORMATS",
+    "ByteCounter",
+    "check_formats",
+    "default_formats",
+    "roi_table",
+    "to_jsonable",
+    "write_file",
+]
 
 FORMATS = ("npz", "json", "gifti", "csv", "parquet")
 
@@ -131,27 +142,50 @@ def roi_table(responses: np.ndarray, metadata: dict, row_times: np.ndarray) -> d
     }
 
 
-def render_file(name: str, fmt: str, responses, metadata, vertices, row_times, table) -> bytes:
-    """The bytes of one file of a result (one at a time: the peak memory is one file's);
-    ``table()`` gives the ROI table, computed once for the CSV and the Parquet file."""
+class ByteCounter(io.RawIOBase):
+    """A binary sink that keeps nothing and counts what is written to it: the size of a
+    file without the disk space (for the message of a full disk)."""
+
+    def __init__(self):
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        n = memoryview(data).nbytes
+        self.size += n
+        return n
+
+    def tell(self) -> int:
+        return self.size
+
+
+def write_file(file, name: str, fmt: str, responses, metadata, vertices, row_times, table):
+    """Write one file of a result (not the JSON) to the binary ``file``; ``table()`` gives
+    the ROI table, computed once for the CSV and the Parquet file."""
     if fmt == "npz":
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer, responses=responses.astype(np.float32), row_times=row_times, vertices=vertices
-        )
-        return buffer.getvalue()
+        # float32 already (then not copied); numpy writes each array in 16 MiB pieces.
+        responses = np.asarray(responses, dtype=np.float32)
+        np.savez_compressed(file, responses=responses, row_times=row_times, vertices=vertices)
+        return
     if fmt == "gifti":
         left = name.endswith(".lh.func.gii")
         values = _hemisphere_surface(responses, vertices, left)
-        return _gifti_bytes(values, "lh" if left else "rh", row_times)
+        file.write(_gifti_bytes(values, "lh" if left else "rh", row_times))
+        return
     table = table()
     if fmt == "csv":
-        text = io.StringIO(newline="")
-        writer = csv.writer(text)
-        writer.writerow(list(table))
-        for start, end, area, value in zip(*table.values()):
-            writer.writerow([f"{start:g}", f"{end:g}", area, f"{value:.7g}"])
-        return text.getvalue().encode("utf-8")
+        text = io.TextIOWrapper(file, encoding="utf-8", newline="", write_through=True)
+        try:
+            writer = csv.writer(text)
+            writer.writerow(list(table))
+            for start, end, area, value in zip(*table.values()):
+                writer.writerow([f"{start:g}", f"{end:g}", area, f"{value:.7g}"])
+            text.flush()
+        finally:
+            text.detach()  # the caller closes ``file``
+        return
     import pyarrow as pa  # there: check_formats said so
     import pyarrow.parquet as pq
 
@@ -163,6 +197,4 @@ def render_file(name: str, fmt: str, responses, metadata, vertices, row_times, t
             "response": table["response"].astype(np.float32),
         }
     )
-    sink = pa.BufferOutputStream()
-    pq.write_table(arrow, sink)
-    return sink.getvalue().to_pybytes()
+    pq.write_table(arrow, file)

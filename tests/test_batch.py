@@ -595,3 +595,46 @@ def test_a_result_whose_files_do_not_match_is_done_again(setup, tmp_path):
     again = berg.encode_many(MODEL, stimuli, out, **setup["options"])
     assert (again.encoded, again.skipped) == (1, 1)
     assert (out / "clip1.npz").read_bytes() == good
+
+
+def test_a_worker_that_sees_the_output_folder_writes_the_results_itself(
+    setup, sequential, tmp_path
+):
+    import pickle
+
+    from berg.batch.ledger import Ledger
+    from berg.batch.worker import BatchWorker, _output_seen
+
+    options = dict(setup["options"])
+    selection, device = options.pop("selection"), options.pop("device")
+    out = tmp_path / "out"
+    with Ledger(out) as ledger:
+        output = {"folder": str(out), "formats": None, "token": ledger.run_token}
+        spec = {
+            "berg_dir": str(setup["root"] / "berg"),
+            "model_id": MODEL,
+            "selection": selection,
+            "device": device,
+            "options": options,
+            "modalities": ("audio", "video"),
+            "output": output,
+        }
+        worker = BatchWorker(spec)
+        try:
+            assert worker.ready()["writes_results"] is True
+            result = worker.encode("films/clip0", str(setup["stimuli"] / "films" / "clip0.mp4"))
+        finally:
+            worker.close()
+        # What travels back is a record, not the arrays.
+        assert result["status"] == "done" and "responses" not in result
+        assert len(pickle.dumps(result)) < 4096
+        assert Path(result["written"]["npz"]) == out / "films" / "clip0.npz"
+        assert result["rows"] == 3 and result["duration_s"] == 2.5
+        np.testing.assert_array_equal(
+            _responses(out, "films/clip0"), _responses(sequential[0], "films/clip0")
+        )
+        # Elsewhere (no such folder, or a folder of that name holding another run's token)
+        # a worker sends the arrays back.
+        assert _output_seen(dict(output, folder=str(tmp_path / "nowhere"))) is None
+        assert _output_seen(dict(output, token="another run")) is None
+        assert _output_seen(output) == output

@@ -165,8 +165,8 @@ def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_pat
         keys = meta["provenance"]["feature_cache_keys"]
         assert set(keys) == {"text", "audio"}
         cache = FeatureCache(tmp_path / "cache" / "features")
-        assert len(cache.get(keys["text"])) == meta["stimulus"]["n_words"]
-        assert cache.get(keys["audio"])[0].data.shape[0] == 2
+        assert len(cache.get(keys["text"][0])) == meta["stimulus"]["n_words"]
+        assert cache.get(keys["audio"][0])[0].data.shape[0] == 2
 
         assert meta["provenance"]["timeline"]["asr"]["from_cache"] is False
         words = meta["stimulus"]["n_words"]

@@ -5,6 +5,8 @@
       index.csv                                    id, path, sha256, status, rows, seconds, error
       .berg-batch/records.jsonl                    one line per finished attempt (the truth)
       .berg-batch/lock                             held by the batch writing to OUT
+      .berg-batch/run                              this run's token: a worker that reads it
+                                                   sees OUT, and writes its results there
 
 A result's files are written (atomically) before its record is appended, and the record is
 flushed to disk before the next stimulus's, so after a crash, a power cut or a killed
@@ -27,6 +29,7 @@ import csv
 import io
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -142,6 +145,11 @@ class Ledger:
                 f"another batch is writing to {str(self.folder)!r}; wait for it to finish or "
                 "give this one another output folder"
             )
+        # A worker that finds this token in OUT sees the same folder (shared storage on a
+        # cluster) and writes its results itself, so they do not travel through Ray.
+        self.run_token = secrets.token_hex(16)
+        with atomic_open(state / "run", "w") as file:
+            file.write(self.run_token)
         self._records_path = state / "records.jsonl"
         self.latest: dict[str, Record] = {}
         if self._records_path.exists():

@@ -262,6 +262,7 @@ def encode_many(
                 pending.append(item)
         ledger.write_index(ids, paths)
         spec["modalities"] = _modalities(pending)
+        spec["output"] = {"folder": str(folder), "formats": formats, "token": ledger.run_token}
         index_written = time.monotonic()
 
         bar, postfix = None, {"failed": 0}
@@ -280,7 +281,11 @@ def encode_many(
             sha256, size, mtime_ns = contents[item.id]
             files, rows, status, error = (), None, result["status"], result.get("error")
             final = bool(result.get("final", False))  # only the worker knows the input failed
-            if status == "done":
+            if status == "done" and "written" in result:  # the worker wrote it
+                written = {fmt: Path(path) for fmt, path in result["written"].items()}
+                files, rows = _result_files(written, folder), result["rows"]
+                report.stimulus_seconds += result["duration_s"]
+            elif status == "done":  # the worker does not see the folder: written here
                 responses, metadata = result["responses"], result["metadata"]
                 try:
                     written = write_outputs(folder, item.id, responses, metadata, formats)

