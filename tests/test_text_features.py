@@ -14,7 +14,7 @@ import berg.features.text.extractor as text_module
 from berg.errors import InvalidParameterError, ModelLoadError
 from berg.features.layers import LayerSelection
 from berg.features.text import TextFeatureExtractor
-from berg.features.text.runs import prefix_runs
+from berg.features.text.runs import MIN_FILL, Run, batch_runs, prefix_runs
 from berg.stimulus.text import word_contexts
 from berg.stimulus.timeline import TimelineWord
 
@@ -355,3 +355,45 @@ def test_blocks_of_words_share_runs_across_boundaries(model_dir, monkeypatch):
     assert extractor.last_stats["forward_passes"] > stats["forward_passes"]
     assert max_diff(blocked, whole) < 1e-5
     assert max_diff(blocked, extractor.extract_per_word(words)) < 1e-5
+
+
+def test_pieces_of_1025_words_give_the_numbers_of_one_pass(model_dir):
+    # The feature cache keeps a long stimulus's words a piece of 1,025 at a time (berg.
+    # features.pipeline): the first 1,025 contexts (a word and up to 1,024 before it) are
+    # prefixes of one sequence, and past them no two words share a forward pass, so the
+    # pieces run the same sequences; only their batching differs, by float rounding.
+    from types import SimpleNamespace
+
+    words = timeline_words(make_words(1100))
+    assert len(words) > TextFeatureExtractor.events_per_entry == 1025
+    timeline = SimpleNamespace(words=tuple(words))
+    extractor = TextFeatureExtractor(model_dir)
+    whole = extractor.extract_timeline(timeline)
+    whole_stats = dict(extractor.last_stats)
+    pieces, stats = [], []
+    for piece in (slice(0, 1025), slice(1025, None)):
+        pieces += extractor.extract_timeline(timeline, events=piece)
+        stats.append(dict(extractor.last_stats))
+    assert len(pieces) == len(whole) == len(words)
+    assert [(a.start, a.duration) for a in pieces] == [(b.start, b.duration) for b in whole]
+    assert max_diff(pieces, whole) < 1e-5
+    for name in ("words", "sequences"):
+        assert sum(s[name] for s in stats) == whole_stats[name], name
+    # Past the window every word is its own sequence; rows are sorted by length, so a
+    # batch pads little.
+    assert stats[1]["sequences"] == len(words) - 1025
+    for run in (whole_stats, *stats):
+        assert run["tokens"] >= run["unpadded_tokens"] >= MIN_FILL * run["tokens"]
+
+
+def test_batches_pad_little_and_keep_to_the_budget():
+    runs = [Run(list(range(n)), (i, n, 1)) for i, n in enumerate([48, 100, 10, 95, 50, 91])]
+
+    def lengths(batches):
+        return [[len(r.tokens) for r in batch] for batch in batches]
+
+    # Sorted longest first; a run under 90% of its batch's longest starts a batch.
+    assert lengths(batch_runs(runs, 10_000)) == [[100, 95, 91], [50, 48], [10]]
+    # The budget counts padded tokens: rows x the longest.
+    assert lengths(batch_runs(runs, 200)) == [[100, 95], [91], [50, 48], [10]]
+    assert lengths(batch_runs(runs, 60)) == [[100], [95], [91], [50], [48], [10]]

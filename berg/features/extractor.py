@@ -23,7 +23,7 @@ from berg.features.timed import TimedFeature
 from berg.files import folder_digest
 from berg.holder import ModelHolder
 
-__all__ = ["FeatureExtractor", "check_extractor_options"]
+__all__ = ["SETTING_STATS", "FeatureExtractor", "check_extractor_options"]
 
 
 def check_extractor_options(model_dir: object, dtype: object, layers: object):
@@ -63,6 +63,11 @@ def check_extractor_options(model_dir: object, dtype: object, layers: object):
     if not isinstance(layers, LayerSelection):
         raise InvalidParameterError(f"layers must be a LayerSelection, got {layers!r}")
     return dtype
+
+
+#: Entries of ``last_stats`` that are settings (clips or tokens per forward pass), not
+#: counts: kept as they are when the stats of a stimulus's pieces are added up.
+SETTING_STATS = frozenset({"batch_size", "batch_tokens"})
 
 
 class FeatureExtractor(ModelHolder):

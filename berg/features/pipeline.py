@@ -24,6 +24,7 @@ from typing import Any
 from berg.errors import InvalidParameterError
 from berg.features.cache import FeatureCache
 from berg.features.checkpoint_models import FeatureModel
+from berg.features.extractor import SETTING_STATS
 from berg.features.layers import group_indices
 from berg.features.models import ResolvedModel, resolve_pretrained
 from berg.features.timed import TimedFeature
@@ -327,8 +328,8 @@ class FeaturePipeline:
                 with clock.stage(f"load_{modality}"):
                     extractor.load()
             done = extractor.extract_timeline(timeline, progress=report, events=piece)
-            for name, value in extractor.last_stats.items():  # counts, and one setting
-                totals[name] = value if name == "batch_tokens" else totals.get(name, 0) + value
+            for name, value in extractor.last_stats.items():
+                totals[name] = value if name in SETTING_STATS else totals.get(name, 0) + value
             return done
 
         out: list[TimedFeature] = []

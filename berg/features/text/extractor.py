@@ -48,6 +48,7 @@ from berg.features.layers import LayerSelection, group_indices, select_hidden_st
 from berg.features.loading import load_pretrained
 from berg.features.text.runs import Run, batch_runs, prefix_runs
 from berg.features.timed import TimedFeature
+from berg.stimulus.text.contexts import DEFAULT_MAX_CONTEXT_WORDS
 from berg.stimulus.timeline import TimelineWord
 from berg.validation import check_choice, check_int
 
@@ -130,7 +131,8 @@ class TextFeatureExtractor(FeatureExtractor):
             memory_budget=memory_budget,
             method=method,
         )
-        # last_stats counts words, sequences (runs), forward passes and tokens run.
+        # last_stats counts words, sequences (runs), forward passes and tokens run (padded
+        # and not), and says the tokens per pass.
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -220,9 +222,11 @@ class TextFeatureExtractor(FeatureExtractor):
     def timeline_events(timeline) -> list:
         return [(w.text, w.start, w.duration, w.context) for w in timeline.words]
 
-    # A piece is a block of the shared method: past the 1,024-word window no two words share
-    # a forward pass, so pieces change nothing but where the features are kept.
-    events_per_entry = _BLOCK_WORDS
+    # A piece is as many words as the first context window holds (a word and the 1,024
+    # before it): up to there one sequence serves every word, past it no two words share a
+    # forward pass, so pieces run the same sequences as one pass (only their batching
+    # changes, by float rounding).
+    events_per_entry = DEFAULT_MAX_CONTEXT_WORDS + 1
 
     def extract_timeline(
         self,
@@ -267,6 +271,7 @@ class TextFeatureExtractor(FeatureExtractor):
             "sequences": 0,
             "forward_passes": 0,
             "tokens": 0,
+            "unpadded_tokens": 0,
             "batch_tokens": self.tokens_per_batch(),
         }
         # Blocks of words bound the memory of token lists (a long stimulus has thousands of
@@ -286,7 +291,8 @@ class TextFeatureExtractor(FeatureExtractor):
                     [run.tokens for run in batch], members
                 )
                 stats["forward_passes"] += 1
-                stats["tokens"] += len(batch) * len(batch[0].tokens)
+                stats["tokens"] += len(batch) * len(batch[0].tokens)  # padding included
+                stats["unpadded_tokens"] += sum(len(run.tokens) for run in batch)
                 if progress is not None:
                     progress(len(members))
         self.last_stats = stats

@@ -17,7 +17,8 @@ checks every word's real token sequence rather than trusting the strings, becaus
 
 Words are tokenized and grouped in blocks of 1,024 (the token lists of an hour of speech would
 take hundreds of MB), the last run of a block continuing into the next one. Runs are batched
-(longest first, up to ``batch_tokens`` tokens, padded on the right). No attention mask is
+(longest first, up to ``batch_tokens`` tokens, padded on the right, no run shorter than 90%
+of its batch's longest, so that padding is at most a tenth of the work). No attention mask is
 passed: with causal attention a real token never sees the padding after it, and position ids
 are ``0..T-1`` for every row, so each row computes what its unpadded forward would, up to
 float rounding (within 1e-5 in float32, checked by the tests).
@@ -25,7 +26,7 @@ float rounding (within 1e-5 in float32, checked by the tests).
 
 from __future__ import annotations
 
-__all__ = ["Run", "batch_runs", "prefix_runs"]
+__all__ = ["MIN_FILL", "Run", "batch_runs", "prefix_runs"]
 
 
 class Run:
@@ -66,13 +67,25 @@ def prefix_runs(
     return runs
 
 
+#: A run joins a batch only if it is at least this share of the batch's longest: at most a
+#: tenth of a batch's tokens are padding (computed, then thrown away).
+MIN_FILL = 0.9
+
+
 def batch_runs(runs: list[Run], batch_tokens: int) -> list[list[Run]]:
     """Runs in batches of at most ``batch_tokens`` padded tokens, longest first (a run longer
-    than that goes alone)."""
+    than that goes alone), each run at least `MIN_FILL` of its batch's longest.
+
+    Past the context window the runs are single words of about the same length, and the
+    batches are as large as the budget allows; inside it, runs of very different lengths
+    go to different batches rather than being padded to the longest.
+    """
     batches: list[list[Run]] = []
     for run in sorted(runs, key=lambda r: len(r.tokens), reverse=True):
-        if batches and (len(batches[-1]) + 1) * len(batches[-1][0].tokens) <= batch_tokens:
-            batches[-1].append(run)
-        else:
-            batches.append([run])
+        if batches:
+            batch, width = batches[-1], len(batches[-1][0].tokens)
+            if (len(batch) + 1) * width <= batch_tokens and len(run.tokens) >= MIN_FILL * width:
+                batch.append(run)
+                continue
+        batches.append([run])
     return batches
