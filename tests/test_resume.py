@@ -19,6 +19,7 @@ from media_factory import make_video
 from tiny_checkpoint import write_tiny_checkpoint
 from tiny_models import TINY_FEATURE_DIMS, write_tiny_extractors
 
+import berg.features.audio.extractor as audio_module
 from berg import BERG
 from berg.features.audio.extractor import AudioFeatureExtractor
 from berg.features.cache import FeatureCache
@@ -93,7 +94,7 @@ def test_a_killed_encode_resumes_from_the_pieces_it_finished(setup, tmp_path, mo
     assert len(entries) == 3 + 1  # the audio's three chunks and the first video chunk
 
     computed = {"audio": [], "video": []}
-    real = {"audio": AudioFeatureExtractor.extract, "video": VideoFeatureExtractor.extract}
+    real = {"audio": AudioFeatureExtractor.iter_extract, "video": VideoFeatureExtractor.extract}
 
     def counting(modality):
         def extract(self, path, chunks, progress=None):
@@ -102,7 +103,7 @@ def test_a_killed_encode_resumes_from_the_pieces_it_finished(setup, tmp_path, mo
 
         return extract
 
-    monkeypatch.setattr(AudioFeatureExtractor, "extract", counting("audio"))
+    monkeypatch.setattr(AudioFeatureExtractor, "iter_extract", counting("audio"))
     monkeypatch.setattr(VideoFeatureExtractor, "extract", counting("video"))
     responses, meta = _encode(setup, cache, monkeypatch)
     chunks = split_into_chunks(FILM_S)
@@ -116,9 +117,21 @@ def test_a_killed_encode_resumes_from_the_pieces_it_finished(setup, tmp_path, mo
         assert features.get(key) is not None  # whole and verified
     assert sorted(features.entries()) == sorted(keys["audio"] + keys["video"])
 
-    # The same responses as an encode that was never stopped, in a cache of its own.
-    monkeypatch.setattr(AudioFeatureExtractor, "extract", real["audio"])
+    # The same responses as an encode that was never stopped, in a cache of its own; its
+    # sound is decoded once for the three audio pieces (a decode per piece would run from
+    # the start each time: quadratic in a film's length).
+    monkeypatch.setattr(AudioFeatureExtractor, "iter_extract", real["audio"])
     monkeypatch.setattr(VideoFeatureExtractor, "extract", real["video"])
-    fresh, _ = _encode(setup, tmp_path / "fresh-cache", monkeypatch)
+    decodes = []
+    real_blocks = audio_module.reference_wav_blocks
+
+    def decoding(*args, **kwargs):
+        decodes.append(args)
+        return real_blocks(*args, **kwargs)
+
+    monkeypatch.setattr(audio_module, "reference_wav_blocks", decoding)
+    fresh, fresh_meta = _encode(setup, tmp_path / "fresh-cache", monkeypatch)
+    assert len(decodes) == 1
+    assert fresh_meta["provenance"]["feature_cache_keys"] == keys
     assert responses.shape == (150, 20484)
     np.testing.assert_array_equal(responses, fresh)

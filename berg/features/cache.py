@@ -169,8 +169,9 @@ class FeatureCache:
             self.store.discard(key, f"corrupt ({error})", identity)
             return None
 
-    def put(self, key: str, features: Sequence[TimedFeature]) -> None:
-        """Store ``features`` under ``key``, atomically (replaces any previous entry).
+    def put(self, key: str, features: Sequence[TimedFeature]) -> list[TimedFeature]:
+        """Store ``features`` under ``key``, atomically (replaces any previous entry), and
+        return them as `get` will: float32 data.
 
         Data are stored as float32; ``start`` and ``duration`` exactly.
         """
@@ -211,6 +212,12 @@ class FeatureCache:
                 digest.update(view)
                 file.write(view)
             file.write(digest.digest())
+        return [
+            f
+            if f.data.dtype == np.float32
+            else TimedFeature(f.start, f.duration, f.data.astype(np.float32))
+            for f in features
+        ]
 
     def get_or_compute(
         self, key: str, compute: Callable[[], Sequence[TimedFeature]]
@@ -247,15 +254,7 @@ class FeatureCache:
         cached = self.get(key)  # the process we waited for may have written it
         if cached is not None:
             return cached
-        features = list(compute())
-        self.put(key, features)
-        # What a later get() returns: float32 data (put validated the rest).
-        return [
-            f
-            if f.data.dtype == np.float32
-            else TimedFeature(f.start, f.duration, f.data.astype(np.float32))
-            for f in features
-        ]
+        return self.put(key, list(compute()))
 
     # -- housekeeping -----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ and its computation, and says which part of a timeline it reads (`timeline_sourc
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,7 +23,7 @@ from berg.features.timed import TimedFeature
 from berg.files import folder_digest
 from berg.holder import ModelHolder
 
-__all__ = ["SETTING_STATS", "FeatureExtractor", "check_extractor_options"]
+__all__ = ["SETTING_STATS", "FeatureExtractor", "add_stats", "check_extractor_options"]
 
 
 def check_extractor_options(model_dir: object, dtype: object, layers: object):
@@ -68,6 +68,13 @@ def check_extractor_options(model_dir: object, dtype: object, layers: object):
 #: Entries of ``last_stats`` that are settings (clips or tokens per forward pass), not
 #: counts: kept as they are when the stats of a stimulus's pieces are added up.
 SETTING_STATS = frozenset({"batch_size", "batch_tokens"})
+
+
+def add_stats(total: dict, stats: dict) -> dict:
+    """``total`` with the counts of ``stats`` added (and its settings taken)."""
+    for name, value in stats.items():
+        total[name] = value if name in SETTING_STATS else total.get(name, 0) + value
+    return total
 
 
 class FeatureExtractor(ModelHolder):
@@ -289,3 +296,25 @@ class FeatureExtractor(ModelHolder):
             Which of `timeline_events` (all by default).
         """
         raise NotImplementedError
+
+    def iter_timeline(
+        self,
+        timeline,
+        progress: Callable[[float], None] | None = None,
+        events: slice = slice(None),
+    ) -> Iterator[TimedFeature]:
+        """`extract_timeline`'s features one by one, in event order, as they are made, so
+        that the pipeline caches each piece as soon as it is whole.
+
+        This one runs `extract_timeline` a piece (`events_per_entry`) at a time, and leaves
+        in ``last_stats`` the counts of them all; an extractor whose pieces would each
+        repeat work (the audio's decode from the start) streams its own.
+        """
+        start, stop, _ = events.indices(len(self.timeline_events(timeline)))
+        total: dict = {}
+        for lo in range(start, stop, self.events_per_entry):
+            piece = slice(lo, min(lo + self.events_per_entry, stop))
+            self.last_stats = {}
+            yield from self.extract_timeline(timeline, progress=progress, events=piece)
+            add_stats(total, self.last_stats)
+            self.last_stats = dict(total)

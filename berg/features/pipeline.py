@@ -14,6 +14,7 @@ One :class:`FeaturePipeline` serves many stimuli. For each modality the timeline
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -24,7 +25,7 @@ from typing import Any
 from berg.errors import InvalidParameterError
 from berg.features.cache import FeatureCache
 from berg.features.checkpoint_models import FeatureModel
-from berg.features.extractor import SETTING_STATS
+from berg.features.extractor import add_stats
 from berg.features.layers import group_indices
 from berg.features.models import ResolvedModel, resolve_pretrained
 from berg.features.timed import TimedFeature
@@ -314,36 +315,59 @@ class FeaturePipeline:
         return features
 
     def _extract_pieces(self, timeline, modality, extractor, digests, progress, clock):
-        """A modality's features, a cache entry per piece of `events_per_entry` events
-        (computed and written one after the other, so a stopped run keeps the pieces done).
-        The keys go to `last_cache_keys`; the extractor's `last_stats` add up its pieces."""
-        report = (lambda step: progress(modality, step)) if progress else None
+        """A modality's features, a cache entry per piece of `events_per_entry` events.
+
+        The pieces that are not in the cache are made by one stream of the extractor
+        (`iter_timeline`: the audio's sound decoded once for all of them) and each is
+        written as soon as it is whole, so a stopped run keeps the pieces done. A lone
+        missing piece waits for another process computing it (the cache's lock); pieces of
+        a longer stream do not (two processes on one film only repeat work). The keys go
+        to `last_cache_keys`; the extractor's `last_stats` add up the pieces made.
+        """
         n_events = len(extractor.timeline_events(timeline))
         per = extractor.events_per_entry
-        pieces = [slice(i, i + per) for i in range(0, n_events, per)] or [slice(None)]
+        pieces = [slice(i, min(i + per, n_events)) for i in range(0, n_events, per)]
+        pieces = pieces or [slice(0, 0)]
+        keys = self.last_cache_keys[modality] = [
+            None if self.cache is None else self.cache_key(timeline, modality, digests, piece)
+            for piece in pieces
+        ]
+        found = [None if key is None else self.cache.get(key) for key in keys]
         totals: dict[str, int] = {}
 
-        def compute(piece):
+        def stream(events: slice):
             if not extractor.loaded:
                 with clock.stage(f"load_{modality}"):
                     extractor.load()
-            done = extractor.extract_timeline(timeline, progress=report, events=piece)
-            for name, value in extractor.last_stats.items():
-                totals[name] = value if name in SETTING_STATS else totals.get(name, 0) + value
-            return done
+            report = (lambda step: progress(modality, step)) if progress else None
+            yield from extractor.iter_timeline(timeline, progress=report, events=events)
+            add_stats(totals, extractor.last_stats)
 
-        out: list[TimedFeature] = []
-        keys = self.last_cache_keys[modality] = []
-        for piece in pieces:
-            if self.cache is None:
-                keys.append(None)
-                out += compute(piece)
+        first = 0
+        while first < len(pieces):
+            if found[first] is not None:
+                first += 1
                 continue
-            keys.append(self.cache_key(timeline, modality, digests, events=piece))
-            out += self.cache.get_or_compute(keys[-1], lambda piece=piece: compute(piece))
+            last = first
+            while last + 1 < len(pieces) and found[last + 1] is None:
+                last += 1
+            events = slice(pieces[first].start, pieces[last].stop)
+            if first == last and keys[first] is not None:
+                found[first] = self.cache.get_or_compute(
+                    keys[first], lambda events=events: list(stream(events))
+                )
+            else:
+                made = stream(events)
+                for k in range(first, last + 1):
+                    piece = list(itertools.islice(made, pieces[k].stop - pieces[k].start))
+                    if len(piece) != pieces[k].stop - pieces[k].start:
+                        raise RuntimeError(f"the {modality} extractor gave too few features")
+                    found[k] = piece if keys[k] is None else self.cache.put(keys[k], piece)
+                next(made, None)  # the stream's end: its counts
+            first = last + 1
         if totals:
             extractor.last_stats = totals
-        return out
+        return [feature for piece in found for feature in piece]
 
     def provenance(self) -> dict[str, Any]:
         """Which model folders and commits were used, per modality, which hidden states

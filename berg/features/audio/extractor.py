@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -202,6 +202,19 @@ class AudioFeatureExtractor(FeatureExtractor):
         """`extract` of the timeline's audio chunks (``progress``: seconds done)."""
         return self.extract(timeline.audio_source, timeline.audio_chunks[events], progress=progress)
 
+    def iter_timeline(
+        self,
+        timeline,
+        progress: Callable[[float], None] | None = None,
+        events: slice = slice(None),
+    ) -> Iterator[TimedFeature]:
+        """`iter_extract` of the timeline's audio chunks: the sound is decoded once, front
+        to back, for all of them (a piece at a time, each chunk would decode the sound from
+        its start again: quadratic in a film's length)."""
+        return self.iter_extract(
+            timeline.audio_source, timeline.audio_chunks[events], progress=progress
+        )
+
     # -- extraction --------------------------------------------------------------------------
 
     def extract(
@@ -210,7 +223,24 @@ class AudioFeatureExtractor(FeatureExtractor):
         chunks: Sequence[Chunk],
         progress: Callable[[float], None] | None = None,
     ) -> list[TimedFeature]:
-        """Features of each audio chunk of a file, one chunk at a time.
+        """Features of each audio chunk of a file (those of `iter_extract`), in the order of
+        ``chunks``."""
+        chunks = check_chunks(chunks)
+        features: list[TimedFeature | None] = [None] * len(chunks)
+        for i, feature in self._chunk_stream(audio_source, chunks, progress):
+            features[i] = feature
+        return features
+
+    def iter_extract(
+        self,
+        audio_source: str | os.PathLike,
+        chunks: Sequence[Chunk],
+        progress: Callable[[float], None] | None = None,
+    ) -> Iterator[TimedFeature]:
+        """Features of each audio chunk of a file, one chunk at a time, as each is made.
+
+        Everything is checked, and the model loaded, when this is called; the sound is
+        decoded as the features are taken.
 
         Parameters
         ----------
@@ -222,11 +252,11 @@ class AudioFeatureExtractor(FeatureExtractor):
         progress : callable(seconds), optional
             Called after each chunk with its duration.
 
-        Returns
-        -------
-        list of TimedFeature
-            One per chunk, with the chunk's start and duration and float32 data
-            ``(L, D, n)``, ``n = max(1, round(2 * duration))``.
+        Yields
+        ------
+        TimedFeature
+            One per chunk, in order of start, with the chunk's start and duration and
+            float32 data ``(L, D, n)``, ``n = max(1, round(2 * duration))``.
 
         Raises
         ------
@@ -236,11 +266,15 @@ class AudioFeatureExtractor(FeatureExtractor):
         ModelLoadError
             The model folder is missing or incomplete.
         """
+        return (feature for _, feature in self._chunk_stream(audio_source, chunks, progress))
+
+    def _chunk_stream(self, audio_source, chunks, progress):
+        """``(index, feature)`` of each chunk, in order of start (checks done first)."""
         from berg.stimulus import media
 
         chunks = check_chunks(chunks)
         if not chunks:
-            return []
+            return iter(())
         info = media.probe(audio_source)
         if not info.has_audio:
             raise StimulusError(f"{str(audio_source)!r} has no audio track")
@@ -262,18 +296,19 @@ class AudioFeatureExtractor(FeatureExtractor):
             blocks = media.iter_audio_blocks(
                 audio_source, None, block_seconds=BLOCK_SECONDS, mono=False
             )
-        features: list[TimedFeature | None] = [None] * len(chunks)
+        return self._features(blocks, rate, channels, as_video, chunks, audio_source, progress)
+
+    def _features(self, blocks, rate, channels, as_video, chunks, source, progress):
+        """``(index, feature)`` of the chunks from the decoded ``blocks``, in order of
+        start."""
         for i, samples in chunk_samples(blocks, rate, chunks, channels):
             chunk = chunks[i]
             if as_video:
                 samples = padded_to(samples, round(chunk.duration * rate))
-            data = self._chunk_features(samples, rate, source=audio_source, chunk=chunk)
-            features[i] = TimedFeature(
-                start=float(chunk.start), duration=float(chunk.duration), data=data
-            )
+            data = self._chunk_features(samples, rate, source=source, chunk=chunk)
+            yield i, TimedFeature(float(chunk.start), float(chunk.duration), data)
             if progress is not None:
                 progress(float(chunk.duration))
-        return features
 
     def _chunk_features(self, samples: np.ndarray, rate: int, *, source, chunk: Chunk):
         """Steps 2 to 6 of the module notes for one chunk: float32 ``(L, D, n)``."""
