@@ -196,7 +196,8 @@ def encode_many(
     ``batch`` says how (engine, workers, formats, retries); ``options`` are the encoding
     model's, as for ``get_encoding_model``.
     """
-    from berg.io import check_output_folder, write_outputs
+    from berg.batch.worker import write_result
+    from berg.io import check_output_folder
     from berg.pipeline import check_options
     from berg.registry import get_card
 
@@ -281,19 +282,14 @@ def encode_many(
             sha256, size, mtime_ns = contents[item.id]
             files, rows, status, error = (), None, result["status"], result.get("error")
             final = bool(result.get("final", False))  # only the worker knows the input failed
-            if status == "done" and "written" in result:  # the worker wrote it
+            if status == "done" and "written" not in result:  # the worker does not see OUT
+                arrays = result["responses"], result["metadata"]
+                result = dict(result, **write_result(folder, item.id, *arrays, formats))
+                status, error = result["status"], result.get("error")
+            if status == "done":
                 written = {fmt: Path(path) for fmt, path in result["written"].items()}
                 files, rows = _result_files(written, folder), result["rows"]
                 report.stimulus_seconds += result["duration_s"]
-            elif status == "done":  # the worker does not see the folder: written here
-                responses, metadata = result["responses"], result["metadata"]
-                try:
-                    written = write_outputs(folder, item.id, responses, metadata, formats)
-                except OSError as failure:  # the machine's fault: the next run tries again
-                    status, error = "failed", f"OSError: cannot write the result: {failure}"
-                else:
-                    files, rows = _result_files(written, folder), int(responses.shape[0])
-                    report.stimulus_seconds += float(metadata["stimulus"]["duration_s"])
             record = Record(
                 item.id,
                 str(item.path),

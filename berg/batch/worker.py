@@ -24,7 +24,7 @@ from typing import Any
 from berg.errors import InvalidParameterError, StimulusError
 from berg.registry import MODALITIES
 
-__all__ = ["BatchWorker", "WorkerSpec"]
+__all__ = ["BatchWorker", "WorkerSpec", "write_result"]
 
 #: What a worker needs to build its model: BERG folder, model id, selection, device, the
 #: other options of ``get_encoding_model``, the modalities to load, (Ray) torch threads, and
@@ -43,6 +43,34 @@ def _output_seen(output: dict | None) -> dict | None:
     except OSError:
         return None
     return output if token == output["token"] else None
+
+
+def write_result(folder, item_id: str, responses, metadata, formats) -> dict[str, Any]:
+    """Write one stimulus's result; what a worker sends back about it.
+
+    Returns
+    -------
+    dict
+        ``status`` 'done' with ``written`` (format -> path), ``rows`` and ``duration_s``;
+        or 'failed' with ``error`` and ``final=False`` (a full disk is the machine's
+        fault: the next run tries again).
+    """
+    from berg import io
+
+    try:
+        written = io.write_outputs(folder, item_id, responses, metadata, formats)
+    except OSError as failure:
+        return {
+            "status": "failed",
+            "error": f"OSError: cannot write the result: {failure}",
+            "final": False,
+        }
+    return {
+        "status": "done",
+        "written": {fmt: str(path) for fmt, path in written.items()},
+        "rows": int(responses.shape[0]),
+        "duration_s": float(metadata["stimulus"]["duration_s"]),
+    }
 
 
 class BatchWorker:
@@ -122,29 +150,10 @@ class BatchWorker:
             if self._output is None:
                 out.update(status="done", responses=responses, metadata=metadata)
             else:
-                out.update(self._write(item_id, responses, metadata))
+                folder, formats = self._output["folder"], self._output["formats"]
+                out.update(write_result(folder, item_id, responses, metadata, formats))
         out["seconds"] = time.perf_counter() - started
         return out
-
-    def _write(self, item_id: str, responses, metadata) -> dict[str, Any]:
-        from berg import io
-
-        try:
-            written = io.write_outputs(
-                self._output["folder"], item_id, responses, metadata, self._output["formats"]
-            )
-        except OSError as failure:  # a full disk: the next run tries again
-            return {
-                "status": "failed",
-                "error": f"OSError: cannot write the result: {failure}",
-                "final": False,
-            }
-        return {
-            "status": "done",
-            "written": {fmt: str(path) for fmt, path in written.items()},
-            "rows": int(responses.shape[0]),
-            "duration_s": float(metadata["stimulus"]["duration_s"]),
-        }
 
     def close(self) -> None:
         """Release the models."""

@@ -276,7 +276,7 @@ class FeatureExtractor(ModelHolder):
 
     #: Events (`timeline_events`) per feature-cache entry: a long stimulus's features are
     #: cached in pieces as they are made, so that a run that is stopped resumes from the
-    #: pieces done. Every piece is computed on its own, with the numbers of one pass.
+    #: pieces done. The pieces hold the numbers of one pass (text: to float rounding).
     events_per_entry = 1
 
     def extract_timeline(

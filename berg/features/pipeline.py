@@ -174,7 +174,8 @@ class FeaturePipeline:
         self._resolved: dict[str, ResolvedModel] = {}
         self._numerics: dict[str, dict] = {}  # kept after the extractors are released
         self._layers_used: dict[str, dict] = {}  # likewise
-        #: modality -> feature cache key of the last `extract` (None: no cache).
+        #: modality -> the feature cache keys of the last `extract`, one per piece (None:
+        #: no cache).
         self.last_cache_keys: dict[str, list[str | None]] = {}
 
     # -- models ------------------------------------------------------------------------------
