@@ -20,6 +20,7 @@ from typing import Any
 
 from berg.errors import InvalidParameterError, did_you_mean
 from berg.features.pipeline import FEATURE_DTYPES
+from berg.stimulus.recognition import RECOGNITION_BLOCK_S
 from berg.validation import check_bool, check_choice, check_int, check_number
 
 __all__ = ["FEATURE_DTYPES", "EncodingOptions", "option_names"]
@@ -96,7 +97,7 @@ class EncodingOptions:
         results=True,
     )
     asr_block_s: float | None = _option(
-        600.0,
+        RECOGNITION_BLOCK_S,
         "speech recognition",
         "seconds of sound recognised at a time, cut at a pause (`None`: all at once)",
         results=True,

@@ -34,6 +34,7 @@ import numpy as np
 
 from berg.errors import InvalidParameterError, naming
 from berg.stimulus.events import TimedWord, Transcript
+from berg.stimulus.transcribe.words import SAMPLE_RATE as _RATE  # Whisper's
 from berg.timing import StageClock
 
 __all__ = [
@@ -48,7 +49,6 @@ __all__ = [
 RECOGNITION_BLOCK_S = 600.0
 #: The shortest block allowed: Whisper reads 30 s windows.
 MIN_BLOCK_S = 30.0
-_RATE = 16000  # Whisper's sample rate
 _PIECE_S = 30.0  # seconds decoded at a time while a block fills
 _QUIET_S = 0.1  # frame of the quietest-stretch fallback
 # Cuts fall on Whisper's 20 ms time step (two 10 ms mel hops), so that a block's frames and

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from berg.errors import InvalidParameterError, StimulusError
+from berg.stimulus.recognition import RECOGNITION_BLOCK_S, RecognitionBlocks, recognise
 from berg.timing import StageClock
 
 __all__ = [
@@ -175,7 +176,7 @@ class StimulusOptions:
     tts_options: Mapping[str, Any] = field(default_factory=dict)
     sentence_splitter: Any = "auto"
     image_duration: float = 1.0
-    asr_block_s: float | None = 600.0
+    asr_block_s: float | None = RECOGNITION_BLOCK_S
 
     def __post_init__(self) -> None:
         from berg.stimulus.options import check_language
@@ -194,10 +195,8 @@ class StimulusOptions:
         object.__setattr__(self, "asr_block_s", self.recognition_blocks.block_s)
 
     @property
-    def recognition_blocks(self):
+    def recognition_blocks(self) -> RecognitionBlocks:
         """``asr_block_s`` as :class:`berg.stimulus.recognition.RecognitionBlocks`."""
-        from berg.stimulus.recognition import RecognitionBlocks
-
         return RecognitionBlocks(self.asr_block_s)
 
 
@@ -274,7 +273,6 @@ def build_timeline(
     """
     from berg.stimulus import media, text
     from berg.stimulus.kinds import check_stimulus_file
-    from berg.stimulus.recognition import recognise
     from berg.stimulus.transcribe import as_transcriber
 
     clock = clock or StageClock()
@@ -353,6 +351,7 @@ def build_timeline(
     if audio_source is not None:
         transcriber = as_transcriber(transcriber or _default_transcriber())
         sound_s = info.audio_duration or info.duration
+        blocks = options.recognition_blocks
         transcript, cached = recognise(
             audio_source,
             transcriber,
@@ -362,7 +361,7 @@ def build_timeline(
             digests,
             stimulus=path,
             duration=sound_s,
-            blocks=options.recognition_blocks,
+            blocks=blocks,
         )
         language = language or transcript.language
         provenance["asr"] = {
@@ -373,7 +372,7 @@ def build_timeline(
             "language_probability": transcript.language_probability,
             "from_cache": cached,
             # seconds per block when the sound was recognised in blocks, else None
-            "block_s": options.asr_block_s if options.recognition_blocks.cuts(sound_s) else None,
+            "block_s": blocks.block_s if blocks.cuts(sound_s) else None,
         }
         with clock.stage("contexts"):
             splitter = text.resolve_splitter(options.sentence_splitter, language=language)

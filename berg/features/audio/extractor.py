@@ -225,9 +225,9 @@ class AudioFeatureExtractor(FeatureExtractor):
     ) -> list[TimedFeature]:
         """Features of each audio chunk of a file (those of `iter_extract`), in the order of
         ``chunks``."""
-        chunks = check_chunks(chunks)
-        features: list[TimedFeature | None] = [None] * len(chunks)
-        for i, feature in self._chunk_stream(audio_source, chunks, progress):
+        pairs = list(self._chunk_stream(audio_source, chunks, progress))  # one per chunk
+        features: list[TimedFeature | None] = [None] * len(pairs)
+        for i, feature in pairs:
             features[i] = feature
         return features
 
