@@ -3,9 +3,11 @@
 For each length it generates a film with speech (``stimuli.film``: 1280x720 H.264 at 24 fps,
 44.1 kHz AAC of Piper reading generated sentences, written 5 minutes of speech at a time so
 that a 2-hour film is never held whole; cached by length in the work folder) and encodes it
-through ``BERG.encode`` with berg's defaults (``ours`` of ``bench_pipeline.py``: tiny random
-models, float32, Whisper tiny.en), each length in a fresh process (so its peak RSS is its
-own). It prints, per length:
+as ``berg encode`` does (``BERG.encode(..., out=...)``: the responses go to a scratch
+``.npy`` file as they are predicted, and the result's files are written from it; berg's
+defaults otherwise, ``ours`` of ``bench_pipeline.py``: tiny random models, float32, Whisper
+tiny.en), each length in a fresh process (so its peak RSS is its own). It prints, per
+length:
 
 - seconds per minute of stimulus per stage (decode, ASR, contexts, text, audio and video
   features, brain model, export; model loading apart) and each of them over the shortest
@@ -348,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
                 "out": str(out),
                 "save_arrays": False,
                 "rss_by_stage": True,
+                "rows_on_disk": True,
             }
             timeout = args.timeout or 1800 + 3 * length
             print(f"encoding the {length:g} s film ...", end=" ", flush=True)

@@ -252,7 +252,7 @@ def _run_child(spec: dict, rss: RssByStage | None) -> dict:
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
     from berg import BERG
-    from berg.io import write_outputs
+    from berg.io import scratch_rows, write_outputs
 
     out = Path(spec["out"])
     if spec.get("speech_cache"):  # the text's speech, synthesised once for every variant
@@ -287,16 +287,23 @@ def _run_child(spec: dict, rss: RssByStage | None) -> dict:
     extractors = keep_extractor_stats(model)
     if rss is not None:
         rss.mark("encode (between stages)")
-    encode_started = time.perf_counter()
-    responses, meta = berg.encode(model, spec["stimulus"], return_metadata=True)
-    encode_s = time.perf_counter() - encode_started
-    if rss is not None:
-        rss.mark("export")
-    export_started = time.perf_counter()
-    write_outputs(out / "export", "stimulus", responses, meta)
-    export_s = time.perf_counter() - export_started
-    if rss is not None:
-        rss.mark("after export")
+    # ``rows_on_disk``: as ``berg encode`` and a batch worker run (berg.io.encode_outputs),
+    # the brain model writes its rows to a scratch file and the export reads them from it.
+    with scratch_rows(out / "export", "stimulus") as rows:
+        rows = rows if spec.get("rows_on_disk") else None
+        encode_started = time.perf_counter()
+        responses, meta = berg.encode(model, spec["stimulus"], return_metadata=True, out=rows)
+        encode_s = time.perf_counter() - encode_started
+        if rss is not None:
+            rss.mark("export")
+        export_started = time.perf_counter()
+        write_outputs(out / "export", "stimulus", responses, meta)
+        export_s = time.perf_counter() - export_started
+        if rss is not None:
+            rss.mark("after export")
+        n_rows = int(responses.shape[0])
+        if rows is not None:  # the map goes before its file does
+            responses = np.array(responses) if spec.get("save_arrays", True) else None
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_rss = _peak_rss_mib()  # the run's, before the benchmark's own arrays below
     device_peak = sampler.stop() if sampler is not None else None
@@ -326,7 +333,7 @@ def _run_child(spec: dict, rss: RssByStage | None) -> dict:
         "duration_s": meta["stimulus"]["duration_s"],
         "n_words": meta["stimulus"]["n_words"],
         "modalities": meta["stimulus"]["modalities"],
-        "rows": int(responses.shape[0]),
+        "rows": n_rows,
         "peak_rss_mib": peak_rss,
         "peak_gpu_mib": max(gpu_peaks.values()) if gpu_peaks else None,
         "peak_device_used_mib": device_peak,

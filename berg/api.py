@@ -193,6 +193,7 @@ class BERG:
         return_metadata: bool = False,
         show_progress: bool = False,
         contributions: bool = False,
+        out: str | os.PathLike | None = None,
     ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
         """Predict the fMRI response to one stimulus file.
 
@@ -213,11 +214,16 @@ class BERG:
             as ``metadata['contributions']`` (:class:`berg.tribe.contributions.
             Contributions`: ``timecourses()``, ``maps()``, ``rgb()``, ``shares()``). The
             features are reused; only the brain model runs again, once per modality.
+        out : str or os.PathLike, optional
+            A ``.npy`` file to write the responses to as they are predicted, a batch of
+            windows at a time, so that a film's responses are never all in memory (2 hours
+            of the full cortex are 590 MB). Written whole or not at all; yours to keep.
 
         Returns
         -------
         responses : np.ndarray
-            float32 (n_seconds, n_vertices): row k is stimulus second [k, k+1).
+            float32 (n_seconds, n_vertices): row k is stimulus second [k, k+1). With
+            ``out``: that file opened read-only (``np.load(out, mmap_mode="r")``).
         metadata : dict
             Only with ``return_metadata=True``.
         """
@@ -234,6 +240,7 @@ class BERG:
             show_progress=show_progress,
             return_metadata=return_metadata,
             contributions=contributions,
+            out=out,
         )
 
     def encode_many(

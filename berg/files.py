@@ -18,6 +18,7 @@ import contextlib
 import glob
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -208,7 +209,8 @@ def atomic_group(
 def remove_stale_temporaries(
     folder: str | os.PathLike, name: str = "", older_than: float = STALE_SECONDS
 ) -> int:
-    """Remove the temporary files that writers killed long ago left in ``folder``.
+    """Remove the temporary files (and scratch folders) that writers killed long ago left
+    in ``folder``.
 
     Parameters
     ----------
@@ -228,7 +230,10 @@ def remove_stale_temporaries(
     for leftover in Path(folder).glob(f".{glob.escape(name)}*{TEMPORARY_SUFFIX}"):
         try:
             if leftover.stat().st_mtime < limit:
-                leftover.unlink()
+                if leftover.is_dir():  # a scratch folder (``berg.io.encode_outputs``)
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
                 removed += 1
         except FileNotFoundError:
             pass

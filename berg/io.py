@@ -19,6 +19,7 @@ pair of files from two runs that a reader would take for one result.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -26,6 +27,8 @@ import io
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +38,18 @@ from berg.errors import (
     BERGError,
     ResultWriteError,
 )
-from berg.files import atomic_group, file_sha256, remove_stale_temporaries
+from berg.files import (
+    TEMPORARY_SUFFIX,
+    atomic_group,
+    file_sha256,
+    remove_stale_temporaries,
+)
 from berg.result_formats import (
     FORMATS,
     ByteCounter,
     check_formats,
     default_formats,
-    roi_table,
+    roi_means,
     to_jsonable,
     write_file,
 )
@@ -51,8 +59,10 @@ __all__ = [
     "check_formats",
     "check_output_folder",
     "default_formats",
+    "encode_outputs",
     "mismatched_files",
     "read_result",
+    "scratch_rows",
     "to_jsonable",
     "write_outputs",
 ]
@@ -118,7 +128,8 @@ def write_outputs(
     stem : str
         File name stem, e.g. the stimulus's name.
     responses : np.ndarray
-        float32 (n_rows, n_columns) from ``BERG.encode``.
+        float32 (n_rows, n_columns) from ``BERG.encode``; a memmap of a ``.npy`` file
+        (``encode(..., out=...)``) is read a block of rows at a time, never whole.
     metadata : dict
         From ``BERG.encode(..., return_metadata=True)``.
     formats : iterable of {'npz', 'json', 'gifti', 'csv', 'parquet'}, optional
@@ -142,8 +153,8 @@ def write_outputs(
     vertices = cortex.result_vertices(responses, metadata)
     row_times = np.asarray(metadata["timing"]["row_times_s"], dtype=np.float64)
     files = _file_names(stem, formats)
-    table = functools.cache(lambda: roi_table(responses, metadata, row_times))
-    args = (responses, metadata, vertices, row_times, table)
+    roi = functools.cache(lambda: roi_means(responses, metadata))
+    args = (responses, metadata, vertices, row_times, roi)
     manifest: dict[str, dict] = {}
     try:
         with atomic_group([out / name for _, name in files]) as temporaries:
@@ -166,6 +177,63 @@ def write_outputs(
     for fmt, name in files:
         written.setdefault(fmt, out / name)
     return written
+
+
+@contextlib.contextmanager
+def scratch_rows(out_dir: str | os.PathLike, stem: str) -> Iterator[Path]:
+    """A ``.npy`` path in a scratch folder of ``out_dir`` for ``encode(..., out=...)``,
+    removed with its folder when the block ends, whatever happens (one a kill left is
+    removed by a later result of the same stem, a day on). A stem with folders (a batch
+    item ``sub/clip``) has its scratch folder beside its files."""
+    target = Path(out_dir) / stem
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target.parent, f"{target.name}.rows")
+    scratch = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.rows.", suffix=TEMPORARY_SUFFIX, dir=target.parent)
+    )
+    try:
+        yield scratch / "responses.npy"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def encode_outputs(
+    model, stimulus, out_dir: str | os.PathLike, stem: str, formats=None, *, show_progress=False
+) -> tuple[dict[str, Path], tuple[int, int], dict]:
+    """Encode one stimulus and write its result, never holding its responses whole.
+
+    The brain model writes the responses, as it predicts them, to a scratch ``.npy`` file
+    in ``out_dir`` (:func:`scratch_rows`, ``encode(..., out=...)``); :func:`write_outputs`
+    reads them from there a block of rows at a time. What ``berg encode`` and a batch
+    worker that sees the output folder run: a film costs the memory of a short clip.
+
+    Parameters
+    ----------
+    model : TribeV2Model
+        From ``BERG.get_encoding_model``.
+    stimulus : path
+    out_dir, stem, formats
+        As for :func:`write_outputs` (``formats`` checked before anything is computed).
+    show_progress : bool
+
+    Returns
+    -------
+    written : dict
+        As :func:`write_outputs` returns it.
+    shape : tuple of int
+        ``(n_rows, n_columns)`` of the responses.
+    metadata : dict
+        As ``encode(..., return_metadata=True)`` returns it.
+    """
+    formats = check_formats(formats)
+    with scratch_rows(out_dir, stem) as rows:
+        responses, metadata = model.encode(
+            stimulus, return_metadata=True, show_progress=show_progress, out=rows
+        )
+        shape = tuple(responses.shape)
+        written = write_outputs(out_dir, stem, responses, metadata, formats)
+        del responses  # the map, before its file goes
+    return written, shape, metadata
 
 
 def _write_error(error: OSError, out: Path, files, args) -> ResultWriteError:

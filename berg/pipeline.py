@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,10 @@ from berg.holder import release_cached_memory
 from berg.hub import MissingModelError
 from berg.metadata import model_metadata
 from berg.options import EncodingOptions, option_names
+from berg.packages import numbers_versions
 from berg.progress import Stages as _Stages
 from berg.registry import MODALITIES, ModelCard, check_modality
+from berg.response_rows import check_rows_path, rows_file
 from berg.timing import StageClock
 from berg.validation import check_bool
 
@@ -138,17 +141,21 @@ class TribeV2Model:
         show_progress: bool = False,
         return_metadata: bool = False,
         contributions: bool = False,
+        out: str | os.PathLike | None = None,
     ):
         """Predict the response to one stimulus file.
 
         ``contributions=True`` (with ``return_metadata=True``) also runs the brain model
         once per modality with that modality removed (the features are reused), and puts
         a :class:`berg.tribe.contributions.Contributions` under ``metadata['contributions']``.
+        ``out`` (a ``.npy`` path) writes the responses to that file as they are predicted
+        (:mod:`berg.response_rows`), for a film whose responses should not be held.
 
         Returns
         -------
         responses : np.ndarray
-            float32 (ceil(duration), n_vertices): row k is stimulus second [k, k+1).
+            float32 (ceil(duration), n_vertices): row k is stimulus second [k, k+1). With
+            ``out``: that file, opened read-only as a ``np.memmap``.
         metadata : dict
             With ``return_metadata=True``: :meth:`metadata` plus this stimulus's row times,
             modalities, and how its timeline and features were made.
@@ -163,13 +170,15 @@ class TribeV2Model:
                 "contributions come with the metadata: pass return_metadata=True as well"
             )
         _, kind = check_stimulus_file(stimulus)  # before any bar is drawn
+        if out is not None:
+            out = check_rows_path(out)
         try:
-            return self._encode(stimulus, show_progress, return_metadata, contributions)
+            return self._encode(stimulus, show_progress, return_metadata, contributions, out)
         except MissingModelError as error:  # said once, with every other model missing
             modalities = modalities_of([kind])
             raise self._missing_models(error, modalities) from error
 
-    def _encode(self, stimulus, show_progress: bool, return_metadata: bool, contributions: bool):
+    def _encode(self, stimulus, show_progress, return_metadata, contributions, out):
         from berg.stimulus.timeline import build_timeline
         from berg.tribe.binning import row_times
         from berg.tribe.contributions import modality_contributions
@@ -192,7 +201,7 @@ class TribeV2Model:
                 timeline, progress=stages.progress_for(timeline), clock=clock
             )
             stages.start("brain model", total=timeline.duration, unit="s")
-            with clock.stage("brain"):
+            with clock.stage("brain"), _rows_out(out, timeline, self.n_vertices) as rows:
                 responses = predict_responses(
                     self.brain_model,
                     features,
@@ -200,7 +209,10 @@ class TribeV2Model:
                     columns=self.vertices,
                     batch_size=self.options.window_batch_size,
                     progress=stages.advance,
+                    out=rows,
                 )
+            if out is not None:
+                responses = np.load(out, mmap_mode="r")
             if contributions:  # the same features, once more per modality removed
                 stages.start("modality contributions", total=None, unit="s")
                 with clock.stage("contributions"):
@@ -241,7 +253,7 @@ class TribeV2Model:
             "feature_dtype": self.options.feature_dtype,
             "feature_cache_keys": dict(self._get_features().last_cache_keys),
             "stages": clock.as_dict(),
-            "packages": _package_versions(),
+            "packages": numbers_versions(),
         }
         if contributions:
             meta["contributions"] = found
@@ -346,6 +358,16 @@ class TribeV2Model:
         return f"<TribeV2Model {self.model_id!r}: {columns}, {state}>"
 
 
+def _rows_out(out, timeline, n_columns):
+    """Where the brain model writes its rows: a file at ``out`` (made whole or not at all),
+    or (``out`` None) a new array, from ``predict_responses``."""
+    from berg.tribe.binning import output_rows
+
+    if out is None:
+        return nullcontext()
+    return rows_file(out, (output_rows(timeline.duration), n_columns))
+
+
 def load_encoding_model(
     model_id: str,
     berg_dir: str | os.PathLike,
@@ -375,20 +397,3 @@ def check_options(options: dict[str, Any]) -> EncodingOptions:
     """The keyword options of ``get_encoding_model`` as :class:`EncodingOptions`: every name
     and value checked (unknown names with the closest valid one), nothing loaded."""
     return EncodingOptions.from_kwargs(options)
-
-
-def _package_versions() -> dict[str, str]:
-    """Versions of the packages that decide the numbers, for provenance."""
-    from berg.packages import installed_versions
-
-    versions = installed_versions(
-        "berg-tribe",
-        "torch",
-        "transformers",
-        "numpy",
-        "av",
-        "faster-whisper",
-        "ctranslate2",
-        "piper-tts",
-    )
-    return {name: version for name, version in versions.items() if version is not None}

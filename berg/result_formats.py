@@ -1,16 +1,18 @@
 """Each format a result is written in: NPZ, JSON, GIfTI (one file per hemisphere), the ROI
 table as CSV and Parquet; and metadata as plain JSON types.
 
-:func:`berg.io.write_outputs` writes a result's files, one at a time, as a unit. NPZ, CSV and
-Parquet go to the file as they are made (a film's full-cortex responses, 600 MB for two
-hours, are not copied, nor its compressed archive held in memory); a GIfTI file is made whole
-by nibabel first, one hemisphere at a time.
+:func:`berg.io.write_outputs` writes a result's files, one at a time, as a unit. Every file
+goes to the disk as it is made, from a block of rows at a time (a film's full-cortex
+responses, 590 MB for two hours, are never copied, nor a file held in memory), and the
+responses may themselves be on disk (``encode(..., out=...)``): see
+:mod:`berg.response_rows`. A GIfTI file is written array by array as nibabel renders each.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +20,14 @@ import numpy as np
 
 from berg import cortex
 from berg.errors import InvalidParameterError, MissingDependencyError, did_you_mean
+from berg.response_rows import row_blocks
 
 __all__ = [
     "FORMATS",
     "ByteCounter",
     "check_formats",
     "default_formats",
-    "roi_table",
+    "roi_means",
     "to_jsonable",
     "write_file",
 ]
@@ -51,17 +54,10 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def _hemisphere_surface(responses: np.ndarray, vertices: np.ndarray, left: bool) -> np.ndarray:
-    """One hemisphere's 10,242 values per row: the selected vertices' responses, NaN
-    elsewhere."""
-    half = cortex.N_VERTICES_PER_HEMISPHERE
-    inside = vertices < half if left else vertices >= half
-    surface = np.full((len(responses), half), np.nan, np.float32)
-    surface[:, vertices[inside] - (0 if left else half)] = responses[:, inside]
-    return surface
-
-
-def _gifti_bytes(values: np.ndarray, hemisphere: str, row_times) -> bytes:
+def _gifti_header(hemisphere: str, n_arrays: int) -> tuple[bytes, bytes]:
+    """The XML of a GIfTI file of ``n_arrays`` data arrays up to its first one, and its
+    end: nibabel's own rendering of the image without its arrays (only the count differs),
+    so that the file is byte for byte what ``GiftiImage.to_bytes`` makes of the whole."""
     import nibabel as nib
 
     structure = "CortexLeft" if hemisphere == "lh" else "CortexRight"
@@ -74,16 +70,52 @@ def _gifti_bytes(values: np.ndarray, hemisphere: str, row_times) -> bytes:
             }
         )
     )  # ms, as Workbench reads it
-    for row, (start, _) in zip(values, row_times):
-        image.add_gifti_data_array(
-            nib.gifti.GiftiDataArray(
-                row.astype(np.float32),
+    whole, end = image.to_bytes(), b"</GIFTI>"
+    count = b'NumberOfDataArrays="0"'
+    if not whole.endswith(end) or whole.count(count) != 1:  # a nibabel that writes otherwise
+        raise RuntimeError("unexpected GIfTI layout from nibabel: cannot stream the file")
+    head = whole[: -len(end)].replace(count, b'NumberOfDataArrays="%d"' % n_arrays)
+    return head, end
+
+
+def _write_gifti(file, responses, vertices: np.ndarray, left: bool, row_times) -> None:
+    """One hemisphere's GIfTI: a data array of its 10,242 values per row (the selected
+    vertices' responses, NaN elsewhere), written row by row as nibabel renders each."""
+    import nibabel as nib
+
+    half = cortex.N_VERTICES_PER_HEMISPHERE
+    inside = vertices < half if left else vertices >= half
+    columns = vertices[inside] - (0 if left else half)
+    head, end = _gifti_header("lh" if left else "rh", len(responses))
+    file.write(head)
+    surface = np.full(half, np.nan, np.float32)
+    for first, block in row_blocks(responses):
+        for k, row in enumerate(block):
+            surface[columns] = row[inside]
+            array = nib.gifti.GiftiDataArray(
+                surface,
                 intent="NIFTI_INTENT_TIME_SERIES",
                 datatype="NIFTI_TYPE_FLOAT32",
-                meta={"Time_s": f"{start:g}"},
+                meta={"Time_s": f"{row_times[first + k][0]:g}"},
             )
-        )
-    return image.to_bytes()
+            file.write(array.to_xml())
+    file.write(end)
+
+
+def _write_npz(file, responses, row_times, vertices) -> None:
+    """The NPZ that ``np.savez_compressed`` writes, its responses member written a block of
+    rows at a time (from an array or from a file: never copied whole)."""
+    import zipfile
+
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as npz:
+        with npz.open("responses.npy", "w", force_zip64=True) as member:
+            header = {"descr": "<f4", "fortran_order": False, "shape": tuple(responses.shape)}
+            np.lib.format.write_array_header_1_0(member, header)
+            for _, block in row_blocks(responses):
+                member.write(memoryview(block.astype("<f4", copy=False)).cast("B"))
+        for name, value in (("row_times", row_times), ("vertices", vertices)):
+            with npz.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
 
 
 def default_formats() -> tuple[str, ...]:
@@ -130,16 +162,30 @@ def check_formats(formats=None) -> tuple[str, ...]:
     return formats
 
 
-def roi_table(responses: np.ndarray, metadata: dict, row_times: np.ndarray) -> dict:
-    """The tidy ROI table as columns: one line per (row, area)."""
-    names, values = cortex.roi_timecourses(responses, metadata)
-    n_rows, n_areas = values.shape
-    return {
-        "time_start_s": np.repeat(row_times[:, 0], n_areas),
-        "time_end_s": np.repeat(row_times[:, 1], n_areas),
-        "roi": np.tile(np.array(names, dtype=object), n_rows),
-        "response": values.reshape(-1),
-    }
+def roi_means(responses, metadata: dict) -> tuple[list[str], np.ndarray]:
+    """:func:`berg.cortex.roi_timecourses`, a block of rows at a time: the Glasser areas
+    with selected vertices and their float32 ``(n_rows, n_areas)`` means."""
+    vertices = cortex.result_vertices(responses, metadata)
+    names, parts = [], []
+    for _, block in row_blocks(responses):
+        names, means = cortex.area_means(block, vertices)
+        parts.append(means)
+    return names, np.concatenate(parts)
+
+
+def _table_blocks(roi, row_times, rows: int = 4096) -> Iterator[dict]:
+    """The tidy ROI table, one line per (row, area), as columns ``rows`` rows at a time."""
+    names, values = roi
+    n_areas = len(names)
+    areas = np.array(names, dtype=object)
+    for first in range(0, len(values), rows):
+        times, block = row_times[first : first + rows], values[first : first + rows]
+        yield {
+            "time_start_s": np.repeat(times[:, 0], n_areas),
+            "time_end_s": np.repeat(times[:, 1], n_areas),
+            "roi": np.tile(areas, len(block)),
+            "response": block.reshape(-1),
+        }
 
 
 class ByteCounter(io.RawIOBase):
@@ -161,40 +207,49 @@ class ByteCounter(io.RawIOBase):
         return self.size
 
 
-def write_file(file, name: str, fmt: str, responses, metadata, vertices, row_times, table):
-    """Write one file of a result (not the JSON) to the binary ``file``; ``table()`` gives
-    the ROI table, computed once for the CSV and the Parquet file."""
+def write_file(file, name: str, fmt: str, responses, metadata, vertices, row_times, roi):
+    """Write one file of a result (not the JSON) to the binary ``file``.
+
+    ``responses`` is an array or a memmap of a ``.npy`` file (read a block of rows at a
+    time, :func:`berg.response_rows.row_blocks`); ``roi()`` gives :func:`roi_means`,
+    computed once for the CSV and the Parquet file.
+    """
     if fmt == "npz":
-        # float32 already (then not copied); numpy writes each array in 16 MiB pieces.
-        responses = np.asarray(responses, dtype=np.float32)
-        np.savez_compressed(file, responses=responses, row_times=row_times, vertices=vertices)
-        return
-    if fmt == "gifti":
-        left = name.endswith(".lh.func.gii")
-        values = _hemisphere_surface(responses, vertices, left)
-        file.write(_gifti_bytes(values, "lh" if left else "rh", row_times))
-        return
-    table = table()
-    if fmt == "csv":
-        text = io.TextIOWrapper(file, encoding="utf-8", newline="", write_through=True)
-        try:
-            writer = csv.writer(text)
-            writer.writerow(list(table))
+        _write_npz(file, responses, row_times, vertices)
+    elif fmt == "gifti":
+        _write_gifti(file, responses, vertices, name.endswith(".lh.func.gii"), row_times)
+    elif fmt == "csv":
+        _write_csv(file, roi(), row_times)
+    else:
+        _write_parquet(file, roi(), row_times)
+
+
+def _write_csv(file, roi, row_times) -> None:
+    text = io.TextIOWrapper(file, encoding="utf-8", newline="", write_through=True)
+    try:
+        writer = csv.writer(text)
+        writer.writerow(["time_start_s", "time_end_s", "roi", "response"])
+        for table in _table_blocks(roi, row_times):
             for start, end, area, value in zip(*table.values()):
                 writer.writerow([f"{start:g}", f"{end:g}", area, f"{value:.7g}"])
-            text.flush()
-        finally:
-            text.detach()  # the caller closes ``file``
-        return
+        text.flush()
+    finally:
+        text.detach()  # the caller closes ``file``
+
+
+def _write_parquet(file, roi, row_times) -> None:
     import pyarrow as pa  # there: check_formats said so
     import pyarrow.parquet as pq
 
-    arrow = pa.table(
-        {
-            "time_start_s": table["time_start_s"],
-            "time_end_s": table["time_end_s"],
-            "roi": pa.array(table["roi"].tolist(), pa.string()),
-            "response": table["response"].astype(np.float32),
-        }
+    schema = pa.schema(
+        [
+            ("time_start_s", pa.float64()),
+            ("time_end_s", pa.float64()),
+            ("roi", pa.string()),
+            ("response", pa.float32()),
+        ]
     )
-    pq.write_table(arrow, file)
+    with pq.ParquetWriter(file, schema) as writer:
+        for table in _table_blocks(roi, row_times):
+            columns = dict(table, roi=table["roi"].tolist())
+            writer.write_table(pa.table(columns, schema=schema))

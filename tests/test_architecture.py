@@ -24,7 +24,8 @@ LAYERS = [
         "berg.validation",
         "berg.holder",
     ],
-    ["berg.store", "berg.hub"],  # the caches' one store and the Hub, on the file helpers
+    # the caches' one store, the Hub and a result's rows on disk, on the file helpers
+    ["berg.store", "berg.hub", "berg.response_rows"],
     ["berg.registry", "berg.cortex"],
     ["berg.result_formats", "berg.metadata_files"],  # one format's bytes; a BERG metadata file
     ["berg.metadata", "berg.io"],

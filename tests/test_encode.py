@@ -306,3 +306,43 @@ def test_contributions_of_a_video_with_speech_have_three_channels(
         saved, meta = read_result(tmp_path / f"clip_contribution_{modality}.npz")
         np.testing.assert_array_equal(saved, course)
         assert meta["stimulus"]["kind"] == "video"
+
+
+def test_responses_written_to_a_file_as_predicted_are_the_same_numbers(
+    berg_dir, model, stimuli, tmp_path, monkeypatch
+):
+    berg = BERG(berg_dir=str(berg_dir))
+    expected = berg.encode(model, stimuli["video"])
+    mapped, metadata = berg.encode(
+        model, stimuli["video"], return_metadata=True, out=tmp_path / "rows.npy"
+    )
+    assert isinstance(mapped, np.memmap) and mapped.dtype == np.float32
+    np.testing.assert_array_equal(mapped, expected)
+    np.testing.assert_array_equal(np.load(tmp_path / "rows.npy"), expected)
+    assert metadata["stimulus"]["kind"] == "video"
+    del mapped
+    # A bad path is refused before anything runs; a failure while predicting leaves no file.
+    with pytest.raises(InvalidParameterError, match="must be a .npy file"):
+        berg.encode(model, stimuli["video"], out=tmp_path / "rows.csv")
+
+    def fails_after_a_batch(*args, out=None, **kwargs):
+        out[0:2] = np.zeros((2, out.shape[1]), np.float32)
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("berg.tribe.predict.predict_responses", fails_after_a_batch)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        berg.encode(model, stimuli["video"], out=tmp_path / "again.npy")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.npy"]
+
+
+def test_encode_outputs_writes_the_result_from_the_rows_on_disk(berg_dir, model, stimuli, tmp_path):
+    from berg.io import encode_outputs, read_result
+
+    expected = BERG(berg_dir=str(berg_dir)).encode(model, stimuli["audio"])
+    written, shape, metadata = encode_outputs(
+        model, stimuli["audio"], tmp_path / "out", "talk", ["npz", "json"]
+    )
+    assert shape == expected.shape and metadata["stimulus"]["kind"] == "audio"
+    responses, _ = read_result(written["npz"])
+    np.testing.assert_array_equal(responses, expected)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["talk.json", "talk.npz"]

@@ -80,15 +80,20 @@ def test_roi_means_by_hand(tmp_path):
     ]
 
 
-def test_a_failed_write_leaves_nothing(tmp_path, example, monkeypatch):
-    responses, meta = example
+@pytest.mark.parametrize("fmt", ["npz", "gifti", "csv"])
+def test_a_failed_write_leaves_nothing(tmp_path, example, monkeypatch, fmt):
+    import berg.result_formats
 
-    def broken(*args, **kwargs):
+    responses, meta = example
+    real = berg.result_formats.row_blocks
+
+    def broken(*args, **kwargs):  # the disk fills after the first rows
+        yield next(real(*args, **kwargs))
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez_compressed", broken)
+    monkeypatch.setattr(berg.result_formats, "row_blocks", broken)
     with pytest.raises(OSError, match="disk full"):
-        write_outputs(tmp_path, "clip", responses, meta, formats=["npz"])
+        write_outputs(tmp_path, "clip", responses, meta, formats=[fmt, "json"])
     assert list(tmp_path.iterdir()) == []
 
 

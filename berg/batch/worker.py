@@ -139,21 +139,31 @@ class BatchWorker:
         started = time.perf_counter()
         out: dict[str, Any] = {"id": item_id, "worker": self.where}
         try:
-            responses, metadata = self._model.encode(path, return_metadata=True)
+            if self._output is None:
+                responses, metadata = self._model.encode(path, return_metadata=True)
+                out.update(status="done", responses=responses, metadata=metadata)
+            else:  # the rows go to the output folder as they are made, then the result
+                out.update(self._encode_to_output(item_id, path))
         except Exception as error:  # noqa: BLE001 - a bad stimulus must not stop the batch
             out.update(
                 status="failed",
                 error=f"{type(error).__name__}: {' '.join(str(error).split())}",
                 final=isinstance(error, (StimulusError, InvalidParameterError)),
             )
-        else:
-            if self._output is None:
-                out.update(status="done", responses=responses, metadata=metadata)
-            else:
-                folder, formats = self._output["folder"], self._output["formats"]
-                out.update(write_result(folder, item_id, responses, metadata, formats))
         out["seconds"] = time.perf_counter() - started
         return out
+
+    def _encode_to_output(self, item_id: str, path: str) -> dict[str, Any]:
+        """Encode into the output folder, the rows to a scratch file there as they are
+        made (``berg.io.scratch_rows``); what :func:`write_result` returns."""
+        from berg import io
+
+        folder, formats = self._output["folder"], self._output["formats"]
+        with io.scratch_rows(folder, item_id) as rows:
+            responses, metadata = self._model.encode(path, return_metadata=True, out=rows)
+            written = write_result(folder, item_id, responses, metadata, formats)
+            del responses  # the map, before its file goes
+        return written
 
     def close(self) -> None:
         """Release the models."""

@@ -131,7 +131,7 @@ def encoding_options(args) -> tuple[dict | None, dict]:
 
 
 def _cmd_encode(args, berg) -> None:
-    from berg.io import check_formats, check_output_folder, write_outputs
+    from berg.io import check_formats, check_output_folder, encode_outputs
     from berg.stimulus import check_stimulus_file
 
     # Everything cheap first: a typo must not cost a model load, let alone a download.
@@ -151,18 +151,16 @@ def _cmd_encode(args, berg) -> None:
         args.model, selection=selection, device=args.device, **options
     ) as model:
         for path, stem in zip(args.files, stems):
-            responses, metadata = berg.encode(
-                model, path, return_metadata=True, show_progress=not args.quiet
+            # Rows straight to a scratch file in the output folder, then to the result's
+            # files: a film's responses are never all in memory.
+            written, shape, _ = encode_outputs(
+                model, path, args.output, stem, formats, show_progress=not args.quiet
             )
-            written = write_outputs(args.output, stem, responses, metadata, formats)
             files = [str(p) for p in written.values()]
             if "gifti" in written:  # written names the left hemisphere; the right is beside
                 left = str(written["gifti"])
                 files.insert(files.index(left) + 1, left.replace(".lh.func.gii", ".rh.func.gii"))
-            print(
-                f"{path}: {responses.shape[0]} s x {responses.shape[1]} vertices -> "
-                + ", ".join(files)
-            )
+            print(f"{path}: {shape[0]} s x {shape[1]} vertices -> " + ", ".join(files))
 
 
 def _cmd_encode_batch(args, berg) -> None:

@@ -28,6 +28,7 @@ def predict_responses(
     batch_size: int = 4,
     progress: Callable[[float], None] | None = None,
     drop: Collection[str] = (),
+    out=None,
 ) -> np.ndarray:
     """Predict the cortical response to a stimulus from its features.
 
@@ -49,10 +50,14 @@ def predict_responses(
     drop : collection of str
         Modalities whose features are given but treated as absent (the missing-modality
         rule: zeros after their projector), for the response with them removed.
+    out : array-like, optional
+        ``(ceil(duration), n_columns)``, written in order a batch of rows at a time
+        (``out[a:b] = rows``): a :class:`berg.response_rows.RowWriter` puts them in a file
+        as they are made. Default: a new array.
 
     Returns
     -------
-    np.ndarray
+    np.ndarray or ``out``
         float32 (ceil(duration), n_columns): row k is stimulus second [k, k+1).
     """
     import torch
@@ -60,7 +65,12 @@ def predict_responses(
     window_seconds = brain_model.n_output_timesteps  # 100 rows of 1 s per window
     n_rows = output_rows(duration)
     n_columns = brain_model.n_outputs if columns is None else len(columns)
-    out = np.empty((n_rows, n_columns), np.float32)
+    if out is None:
+        out = np.empty((n_rows, n_columns), np.float32)
+    elif tuple(out.shape) != (n_rows, n_columns):
+        raise InvalidParameterError(
+            f"out has shape {tuple(out.shape)}; this prediction is {(n_rows, n_columns)}"
+        )
     index = None if columns is None else torch.as_tensor(columns, device=brain_model.device)
     present = {m: list(f) for m, f in features.items() if len(f)}
     dims = {m: brain_model.feature_dims[m] for m in present}
