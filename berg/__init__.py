@@ -4,6 +4,7 @@ from berg.api import BERG
 from berg.errors import (
     BERGError,
     DeviceNotAvailableError,
+    FeatureCacheError,
     InvalidParameterError,
     MetadataError,
     MissingDependencyError,
@@ -18,6 +19,7 @@ __all__ = [
     "BERG",
     "BERGError",
     "DeviceNotAvailableError",
+    "FeatureCacheError",
     "InvalidParameterError",
     "MetadataError",
     "MissingDependencyError",

@@ -22,6 +22,7 @@ __all__ = [
     "MetadataError",
     "MissingDependencyError",
     "ResultWriteError",
+    "FeatureCacheError",
     "did_you_mean",
     "format_choices",
     "naming",
@@ -62,6 +63,12 @@ class ResultWriteError(BERGError, OSError):
     """A result could not be written (a full disk, a folder that cannot be written); the
     message names the folder and, for a full disk, the space the result needed. Nothing of
     the new result is left behind, and an earlier one is intact."""
+
+
+class FeatureCacheError(BERGError, OSError):
+    """Features an encode had written to the cache, and reads back from it window by window,
+    are gone or damaged there (another process cleared the cache meanwhile); encoding again
+    computes them anew."""
 
 
 class MissingDependencyError(BERGError, ImportError):

@@ -352,3 +352,29 @@ def test_concurrent_writers_leave_one_valid_entry_and_readers_never_see_a_partia
     assert cache.entries() == [key]
     assert not list(cache.root.glob("*/*.tmp"))
     assert cache.get(key)[0].data.shape == (2, 64, 120)
+
+
+# -- read back a few pieces at a time ---------------------------------------------------------
+
+
+def test_pieces_are_read_back_from_the_cache_a_few_at_a_time(cache):
+    from berg import FeatureCacheError
+    from berg.features.pieces import PieceReader
+
+    keys = [cache.key("cd" * 32, "audio", {"piece": k}) for k in range(4)]
+    pieces = [features(seed=k) for k in range(4)]
+    for key, piece in zip(keys, pieces):
+        cache.put(key, piece)
+    reader = PieceReader(cache, keys, held=2)
+    records = [r for k, key in enumerate(keys) for r in reader.keep(k, cache.get(key))]
+    assert reader.n_held == 2 and reader.reads == 0  # the last two, as just written
+    same(records, [f for piece in pieces for f in piece])  # data read back as they are used
+    # In order with two held: pieces 0 and 1 read again, then 2 and 3 (0 and 1 were last).
+    assert reader.reads == 4 and reader.n_held == 2
+    assert records[0].end == records[0].start + records[0].duration
+    assert records[0].is_static and not records[2].is_static  # piece 0 read: 3 and 0 held
+    assert reader.reads == 5
+    cache.path_for(keys[1]).unlink()  # another process cleared the cache meanwhile
+    _ = records[13].data  # piece 3: still held
+    with pytest.raises(FeatureCacheError, match="encode again"):
+        _ = records[4].data  # piece 1: gone

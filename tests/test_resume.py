@@ -135,3 +135,32 @@ def test_a_killed_encode_resumes_from_the_pieces_it_finished(setup, tmp_path, mo
     assert fresh_meta["provenance"]["feature_cache_keys"] == keys
     assert responses.shape == (150, 20484)
     np.testing.assert_array_equal(responses, fresh)
+
+
+def test_the_brain_model_reads_the_features_back_from_the_cache(setup, tmp_path, monkeypatch):
+    # The three pieces of each modality are not held between extraction and the brain
+    # model: it gets records read back from the cache; the numbers are those of the same
+    # features in memory.
+    import berg.tribe.predict
+    from berg.features.pieces import CachedFeature
+    from berg.features.timed import TimedFeature
+
+    handed = {}
+    real = berg.tribe.predict.predict_responses
+
+    def recording(brain_model, features, duration, **kwargs):
+        handed.update(features=features, model=brain_model, duration=duration, kwargs=kwargs)
+        return real(brain_model, features, duration, **kwargs)
+
+    monkeypatch.setattr(berg.tribe.predict, "predict_responses", recording)
+    cache = tmp_path / "cache"
+    responses, meta = _encode(setup, cache, monkeypatch)  # the brain model stays in handed
+    assert all(isinstance(f, CachedFeature) for fs in handed["features"].values() for f in fs)
+    entries = FeatureCache(cache / "features")
+    in_memory = {
+        m: [TimedFeature(f.start, f.duration, f.data) for k in keys for f in entries.get(k)]
+        for m, keys in meta["provenance"]["feature_cache_keys"].items()
+    }
+    kwargs = dict(handed["kwargs"], progress=None)
+    expected = real(handed["model"], in_memory, handed["duration"], **kwargs)
+    np.testing.assert_array_equal(responses, expected)

@@ -28,6 +28,7 @@ from berg.features.checkpoint_models import FeatureModel
 from berg.features.extractor import add_stats
 from berg.features.layers import group_indices
 from berg.features.models import ResolvedModel, resolve_pretrained
+from berg.features.pieces import PieceReader
 from berg.features.timed import TimedFeature
 from berg.files import file_sha256
 from berg.registry import MODALITIES, check_modality
@@ -288,8 +289,10 @@ class FeaturePipeline:
         Returns
         -------
         dict
-            modality -> list of TimedFeature, for the modalities in ``timeline.modalities``.
-            The cache keys of each, one per piece (None without a cache), are in
+            modality -> list of TimedFeature, for the modalities in ``timeline.modalities``;
+            with a cache, :class:`~berg.features.pieces.CachedFeature` records whose data
+            are read back from it as they are used (a few pieces held at a time). The
+            cache keys of each, one per piece (None without a cache), are in
             `last_cache_keys`.
         """
         clock = clock or StageClock()
@@ -333,7 +336,14 @@ class FeaturePipeline:
             None if self.cache is None else self.cache_key(timeline, modality, digests, piece)
             for piece in pieces
         ]
-        found = [None if key is None else self.cache.get(key) for key in keys]
+        # With a cache, each piece is kept there, not here, once found or made: the brain
+        # model reads it back window by window (`PieceReader`).
+        reader = None if self.cache is None else PieceReader(self.cache, keys)
+        found: list = [None] * len(pieces)
+        if reader is not None:
+            for k, key in enumerate(keys):
+                piece = self.cache.get(key)
+                found[k] = None if piece is None else reader.keep(k, piece)
         totals: dict[str, int] = {}
 
         def stream(events: slice):
@@ -353,17 +363,21 @@ class FeaturePipeline:
             while last + 1 < len(pieces) and found[last + 1] is None:
                 last += 1
             events = slice(pieces[first].start, pieces[last].stop)
-            if first == last and keys[first] is not None:
-                found[first] = self.cache.get_or_compute(
+            if first == last and reader is not None:
+                piece = self.cache.get_or_compute(
                     keys[first], lambda events=events: list(stream(events))
                 )
+                found[first] = reader.keep(first, piece)
             else:
                 made = stream(events)
                 for k in range(first, last + 1):
                     piece = list(itertools.islice(made, pieces[k].stop - pieces[k].start))
                     if len(piece) != pieces[k].stop - pieces[k].start:
                         raise RuntimeError(f"the {modality} extractor gave too few features")
-                    found[k] = piece if keys[k] is None else self.cache.put(keys[k], piece)
+                    if reader is not None:
+                        piece = reader.keep(k, self.cache.put(keys[k], piece))
+                    found[k] = piece
+                    del piece
                 next(made, None)  # the stream's end: its counts
             first = last + 1
         if totals:
