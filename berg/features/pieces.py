@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from berg.errors import FeatureCacheError
-from berg.features.timed import TimedFeature
+from berg.features.timed import FeatureTiming, TimedFeature
 
 __all__ = ["CachedFeature", "PieceReader"]
 
@@ -82,7 +82,7 @@ class PieceReader:
             self._pieces.popitem(last=False)
 
 
-class CachedFeature:
+class CachedFeature(FeatureTiming):
     """A :class:`~berg.features.timed.TimedFeature` whose data stay in the feature cache
     until they are read (``data``, ``is_static``, ``end`` as there)."""
 
@@ -99,14 +99,6 @@ class CachedFeature:
     def data(self) -> np.ndarray:
         """float32 ``(L, D)`` or ``(L, D, n)``, read through the reader."""
         return self._reader.piece(self._piece)[self._index].data
-
-    @property
-    def is_static(self) -> bool:
-        return self.data.ndim == 2
-
-    @property
-    def end(self) -> float:
-        return self.start + self.duration
 
     def __repr__(self) -> str:
         return (

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FEATURE_FREQUENCY", "TimedFeature", "n_bins"]
+__all__ = ["FEATURE_FREQUENCY", "FeatureTiming", "TimedFeature", "n_bins"]
 
 #: Feature rate of every modality (Hz): one bin per 0.5 s.
 FEATURE_FREQUENCY = 2.0
@@ -18,8 +18,25 @@ def n_bins(duration: float) -> int:
     return max(1, round(FEATURE_FREQUENCY * duration))
 
 
+class FeatureTiming:
+    """What ``start``, ``duration`` and ``data`` tell of a feature: shared by
+    :class:`TimedFeature` and the records read back from the cache
+    (:class:`berg.features.pieces.CachedFeature`)."""
+
+    __slots__ = ()
+
+    @property
+    def is_static(self) -> bool:
+        """One vector for the event's whole span (a word), not 2 Hz bins."""
+        return self.data.ndim == 2
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
 @dataclass(frozen=True, eq=False)  # eq=False: ndarray fields make == ambiguous
-class TimedFeature:
+class TimedFeature(FeatureTiming):
     """Features of one event (a word, an audio chunk, a video chunk).
 
     Attributes
@@ -35,11 +52,3 @@ class TimedFeature:
     start: float
     duration: float
     data: np.ndarray
-
-    @property
-    def is_static(self) -> bool:
-        return self.data.ndim == 2
-
-    @property
-    def end(self) -> float:
-        return self.start + self.duration
