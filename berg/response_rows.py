@@ -70,15 +70,11 @@ class RowWriter:
 
     def __init__(self, file, shape: tuple[int, int]):
         self.shape = (int(shape[0]), int(shape[1]))
-        self.dtype = np.dtype(np.float32)
         self.rows_written = 0
         self._file = file
         np.lib.format.write_array_header_1_0(
             file, {"descr": _DTYPE.str, "fortran_order": False, "shape": self.shape}
         )
-
-    def __len__(self) -> int:
-        return self.shape[0]
 
     def __setitem__(self, index: slice, values) -> None:
         start, stop, step = index.indices(self.shape[0])

@@ -165,10 +165,9 @@ def check_formats(formats=None) -> tuple[str, ...]:
 def roi_means(responses, metadata: dict) -> tuple[list[str], np.ndarray]:
     """:func:`berg.cortex.roi_timecourses`, a block of rows at a time: the Glasser areas
     with selected vertices and their float32 ``(n_rows, n_areas)`` means."""
-    vertices = cortex.result_vertices(responses, metadata)
     names, parts = [], []
     for _, block in row_blocks(responses):
-        names, means = cortex.area_means(block, vertices)
+        names, means = cortex.roi_timecourses(block, metadata)
         parts.append(means)
     return names, np.concatenate(parts)
 

@@ -377,7 +377,6 @@ class FeaturePipeline:
                     if reader is not None:
                         piece = reader.keep(k, self.cache.put(keys[k], piece))
                     found[k] = piece
-                    del piece
                 next(made, None)  # the stream's end: its counts
             first = last + 1
         if totals:
