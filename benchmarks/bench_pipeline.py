@@ -218,21 +218,6 @@ class RssByStage:
         StageClock.stage = self._original
 
 
-def keep_extractor_stats(model) -> dict:
-    """The feature extractors ``model`` hands out, by modality, to read their ``last_stats``
-    after an encode (text: words, sequences, forward passes, tokens, batch tokens; video:
-    clips, forward passes, frames): the pipeline drops each extractor after its stage."""
-    features = model._get_features()
-    handed, extractor = {}, features.extractor
-
-    def remembering(modality):
-        handed[modality] = extractor(modality)
-        return handed[modality]
-
-    features.extractor = remembering
-    return handed
-
-
 def run_child(spec: dict) -> dict:
     """Encode one stimulus as ``spec`` says, in this (fresh) process; arrays to ``out``.
 
@@ -284,7 +269,6 @@ def _run_child(spec: dict, rss: RssByStage | None) -> dict:
     load_brain = time.perf_counter() - started
     if spec.get("words"):
         model._transcriber = ReplayedTranscriber(spec["words"])
-    extractors = keep_extractor_stats(model)
     if rss is not None:
         rss.mark("encode (between stages)")
     # ``rows_on_disk``: as ``berg encode`` and a batch worker run (berg.io.encode_outputs),
@@ -338,7 +322,7 @@ def _run_child(spec: dict, rss: RssByStage | None) -> dict:
         "peak_gpu_mib": max(gpu_peaks.values()) if gpu_peaks else None,
         "peak_device_used_mib": device_peak,
         "stage_peak_gpu_mib": gpu_peaks,
-        "extractor_stats": {m: dict(e.last_stats) for m, e in extractors.items() if e.last_stats},
+        "extractor_stats": {m: w for m, w in meta["provenance"]["feature_work"].items() if w},
         "asr_device": meta["provenance"]["timeline"].get("asr", {}).get("device"),
         "asr_replayed": bool(spec.get("words")),
         "torch_threads": torch.get_num_threads(),

@@ -252,6 +252,9 @@ class TribeV2Model:
             },
             "feature_dtype": self.options.feature_dtype,
             "feature_cache_keys": dict(self._get_features().last_cache_keys),
+            # What each extractor computed (words, forward passes, tokens, clips...):
+            # nothing for a modality read whole from the cache.
+            "feature_work": dict(self._get_features().last_stats),
             "stages": clock.as_dict(),
             "packages": numbers_versions(),
         }

@@ -170,6 +170,10 @@ def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_pat
 
         assert meta["provenance"]["timeline"]["asr"]["from_cache"] is False
         words = meta["stimulus"]["n_words"]
+        # what the text extractor computed: a feature for every word (a short text: one
+        # sequence serves them all)
+        work = meta["provenance"]["feature_work"]["text"]
+        assert work["words"] == words and work["sequences"] == work["forward_passes"] == 1
 
         # Again: the speech, the words and the features come from the caches; the recogniser
         # is neither loaded nor run.
@@ -178,6 +182,7 @@ def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_pat
         assert "load_asr" not in again and "asr" not in again
         assert meta["provenance"]["timeline"]["asr"]["from_cache"] is True
         assert meta["stimulus"]["n_words"] == words
+        assert meta["provenance"]["feature_work"] == {"text": {}, "audio": {}}
         assert again["text"]["seconds"] < stages["text"]["seconds"] + 1.0
 
 

@@ -112,6 +112,9 @@ def test_a_killed_encode_resumes_from_the_pieces_it_finished(setup, tmp_path, mo
     assert meta["stimulus"]["modalities"] == ["audio", "video"]
     keys = meta["provenance"]["feature_cache_keys"]
     assert [len(keys[m]) for m in ("audio", "video")] == [3, 3]
+    # what the extractors computed, as the metadata says: the two video chunks only
+    work = meta["provenance"]["feature_work"]
+    assert work["audio"] == {} and work["video"]["chunks"] == 2
     features = FeatureCache(cache / "features")
     for key in keys["audio"] + keys["video"]:
         assert features.get(key) is not None  # whole and verified
@@ -133,6 +136,7 @@ def test_a_killed_encode_resumes_from_the_pieces_it_finished(setup, tmp_path, mo
     fresh, fresh_meta = _encode(setup, tmp_path / "fresh-cache", monkeypatch)
     assert len(decodes) == 1
     assert fresh_meta["provenance"]["feature_cache_keys"] == keys
+    assert fresh_meta["provenance"]["feature_work"]["video"]["chunks"] == 3
     assert responses.shape == (150, 20484)
     np.testing.assert_array_equal(responses, fresh)
 

@@ -142,3 +142,25 @@ def test_an_audiovisual_run_has_each_videos_frames_and_every_sound(tmp_path):
         expected[start : start + len(sound)] += sound
     assert len(audio) == len(expected)
     np.testing.assert_allclose(audio, expected, atol=1.5 / 32767)
+
+
+def test_the_voice_is_released_when_a_text_cannot_be_spoken(tmp_path, monkeypatch):
+    import berg.stimulus.speech as speech
+
+    closed = []
+
+    class Voice:
+        def close(self):
+            closed.append(True)
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(speech, "make_synthesizer", lambda *args, **kwargs: Voice())
+    monkeypatch.setattr(speech, "synthesize_text_file", disk_full)
+    (tmp_path / "story.txt").write_text("Once upon a time there was a voice.")
+    with pytest.raises(OSError, match="No space left"):
+        measure_items(
+            {"a": [tmp_path / "story.txt"]}, item_duration=1.0, cache_dir=tmp_path / "cache"
+        )
+    assert closed == [True]

@@ -356,6 +356,26 @@ def test_without_spacy_auto_falls_back_to_rules(monkeypatch, caplog):
         text_module._resolve_named.cache_clear()
 
 
+def test_spacy_without_a_language_waits_for_the_detected_one(monkeypatch):
+    # Only a French pipeline is installed and the language is not given: the recogniser
+    # may well detect French, so checking the options must not demand an English pipeline;
+    # a language given up front is checked at once.
+    monkeypatch.setattr(text_module, "_spacy_installed", lambda: True)
+    monkeypatch.setattr(
+        text_module, "_installed_pipeline", lambda code: "fr_core_news_sm" if code == "fr" else None
+    )
+    text_module._resolve_named.cache_clear()
+    try:
+        text_module.check_splitter("spacy")
+        with pytest.raises(MissingDependencyError, match="no spaCy pipeline for language 'de'"):
+            text_module.check_splitter("spacy", "de")
+        monkeypatch.setattr(text_module, "_spacy_installed", lambda: False)
+        with pytest.raises(MissingDependencyError, match="spaCy is not installed"):
+            text_module.check_splitter("spacy")
+    finally:
+        text_module._resolve_named.cache_clear()
+
+
 @pytest.mark.skipif(not HAS_SPACY, reason="spaCy is not installed (optional: pip install spacy)")
 def test_spacy_pipeline_object():
     import spacy

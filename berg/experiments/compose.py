@@ -84,30 +84,34 @@ def measure_items(
     kind = run_kind(list(kinds.values()))
     synthesizer = None
     items = []
-    for condition, paths in files.items():
-        for path in paths:
-            name = Path(path).name
-            if kinds[path] == "image":
-                items.append(Item(condition, name, Path(path), float(item_duration)))
-                continue
-            source = Path(path)
-            if kinds[path] == "text":
-                from berg.stimulus.speech import make_synthesizer, synthesize_text_file
+    try:  # the voice is released even when a file fails to speak or probe
+        for condition, paths in files.items():
+            for path in paths:
+                name = Path(path).name
+                if kinds[path] == "image":
+                    items.append(Item(condition, name, Path(path), float(item_duration)))
+                    continue
+                source = Path(path)
+                if kinds[path] == "text":
+                    from berg.stimulus.speech import make_synthesizer, synthesize_text_file
 
-                if synthesizer is None:  # one voice loaded for every text
-                    synthesizer = make_synthesizer(options.tts, **options.tts_options)
-                source = synthesize_text_file(
-                    path, cache_dir, backend=synthesizer, language=options.language
-                ).path
-            info = media.probe(source)
-            if info.has_video:
-                length = info.video_duration or info.duration
-                items.append(Item(condition, name, source, float(length), "video", info.has_audio))
-            else:
-                length = info.audio_duration or info.duration
-                items.append(Item(condition, name, source, float(length), "audio", True))
-    if synthesizer is not None and hasattr(synthesizer, "close"):
-        synthesizer.close()
+                    if synthesizer is None:  # one voice loaded for every text
+                        synthesizer = make_synthesizer(options.tts, **options.tts_options)
+                    source = synthesize_text_file(
+                        path, cache_dir, backend=synthesizer, language=options.language
+                    ).path
+                info = media.probe(source)
+                if info.has_video:
+                    length = info.video_duration or info.duration
+                    items.append(
+                        Item(condition, name, source, float(length), "video", info.has_audio)
+                    )
+                else:
+                    length = info.audio_duration or info.duration
+                    items.append(Item(condition, name, source, float(length), "audio", True))
+    finally:
+        if synthesizer is not None and hasattr(synthesizer, "close"):
+            synthesizer.close()
     return items, kind
 
 

@@ -178,6 +178,9 @@ class FeaturePipeline:
         #: modality -> the feature cache keys of the last `extract`, one per piece (None:
         #: no cache).
         self.last_cache_keys: dict[str, list[str | None]] = {}
+        #: modality -> what its extractor computed in the last `extract` (its `last_stats`
+        #: over the pieces made; empty when every piece came from the cache).
+        self.last_stats: dict[str, dict[str, int]] = {}
 
     # -- models ------------------------------------------------------------------------------
 
@@ -298,7 +301,7 @@ class FeaturePipeline:
         clock = clock or StageClock()
         features: dict[str, list[TimedFeature]] = {}
         digests: dict[Path, str] = dict(timeline.digests)  # hashed while it was built
-        self.last_cache_keys = {}
+        self.last_cache_keys, self.last_stats = {}, {}
         for modality in MODALITIES:
             if modality not in timeline.modalities:
                 continue
@@ -326,7 +329,8 @@ class FeaturePipeline:
         written as soon as it is whole, so a stopped run keeps the pieces done. A lone
         missing piece waits for another process computing it (the cache's lock); pieces of
         a longer stream do not (two processes on one film only repeat work). The keys go
-        to `last_cache_keys`; the extractor's `last_stats` add up the pieces made.
+        to `last_cache_keys`; the extractor's `last_stats` (and `last_stats` here) add up
+        the pieces made.
         """
         n_events = len(extractor.timeline_events(timeline))
         per = extractor.events_per_entry
@@ -379,8 +383,7 @@ class FeaturePipeline:
                     found[k] = piece
                 next(made, None)  # the stream's end: its counts
             first = last + 1
-        if totals:
-            extractor.last_stats = totals
+        extractor.last_stats = self.last_stats[modality] = totals
         return [feature for piece in found for feature in piece]
 
     def provenance(self) -> dict[str, Any]:

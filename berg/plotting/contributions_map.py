@@ -57,8 +57,8 @@ def plot_contributions_map(
     require()
     from matplotlib.patches import Patch
 
+    from berg.plotting.figures import check_labels
     from berg.plotting.layout import lay_out_views
-    from berg.plotting.maps import _check_labels
     from berg.plotting.raster import VIEWS, colour_rgb, cortex_view, decorate
     from berg.tribe.contributions import RGB_ORDER
     from berg.validation import check_bool, check_choice, check_int
@@ -74,7 +74,7 @@ def plot_contributions_map(
     views = [check_choice("view", v, tuple(VIEWS)) for v in views]
     check_bool("borders", borders)
     check_int("resolution", resolution, minimum=32)
-    labels = _check_labels(labels)
+    labels = check_labels(labels)
     surface = np.full((cortex.N_VERTICES, 3), np.nan)
     surface[vertices] = np.clip(rgb, 0, 1)
     pictures = []

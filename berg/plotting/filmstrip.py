@@ -74,7 +74,7 @@ def plot_timesteps(
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
-    from berg.plotting.maps import _check_scale, _colormap, _row_at, _scalar_mappable
+    from berg.plotting.figures import check_scale, get_colormap, row_at, scalar_mappable
     from berg.plotting.panels import cortex_grid, stimulus_frames, stimulus_source
 
     require()
@@ -85,9 +85,9 @@ def plot_timesteps(
     times = _default_times(row_times) if times is None else [float(t) for t in times]
     if not times:
         raise InvalidParameterError("times is empty; give at least one second, or None")
-    rows = [_row_at(row_times, t) for t in times]
-    vmax, threshold = _check_scale(responses[rows], vmax, threshold)
-    colormap = _colormap(cmap)
+    rows = [row_at(row_times, t) for t in times]
+    vmax, threshold = check_scale(responses[rows], vmax, threshold)
+    colormap = get_colormap(cmap)
     source, kind = stimulus_source(stimulus, metadata)
     if figure is None:
         figure = Figure(figsize=(1.9 * len(times) + 0.4, 1.5 * len(views) + 2.4))
@@ -134,7 +134,7 @@ def plot_timesteps(
             )
     bar_axes = figure.add_subplot(grid[2, :])
     bar = figure.colorbar(
-        _scalar_mappable(colormap, Normalize(-vmax, vmax), threshold),
+        scalar_mappable(colormap, Normalize(-vmax, vmax), threshold),
         cax=bar_axes,
         orientation="horizontal",
     )

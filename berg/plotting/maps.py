@@ -4,16 +4,25 @@ names, into a new figure or the caller's own."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from berg import cortex
-from berg.errors import InvalidParameterError, did_you_mean
-from berg.plotting.figures import UNITS, check_inputs, model_name, require, sec
-from berg.validation import is_number
+from berg.errors import InvalidParameterError
+from berg.plotting.figures import (
+    UNITS,
+    check_inputs,
+    check_labels,
+    check_scale,
+    get_colormap,
+    model_name,
+    require,
+    row_at,
+    scalar_mappable,
+    sec,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -114,7 +123,7 @@ def plot_cortical_map(
         raise InvalidParameterError(f"views must name at least one of {', '.join(VIEWS)}")
     check_bool("borders", borders)
     check_int("resolution", resolution, minimum=32)
-    labels = _check_labels(labels)
+    labels = check_labels(labels)
     if axes is not None and not isinstance(axes, Axes):
         raise InvalidParameterError(f"axes must be a matplotlib Axes; got {axes!r}")
     if figure is not None and not isinstance(figure, Figure):
@@ -126,7 +135,7 @@ def plot_cortical_map(
             f"(stimulus {sec(row_times[0, 0])}–{sec(row_times[-1, 1])} s)"
         )
     else:
-        row = _row_at(row_times, time)
+        row = row_at(row_times, time)
         values = responses[row].astype(np.float64)
         shown = (
             f"Stimulus time {sec(time)} s: row {row}, covering "
@@ -134,8 +143,8 @@ def plot_cortical_map(
         )
     surface = np.full(cortex.N_VERTICES, np.nan)
     surface[vertices] = values
-    vmax, threshold = _check_scale(surface, vmax, threshold)
-    colormap = _colormap(cmap)
+    vmax, threshold = check_scale(surface, vmax, threshold)
+    colormap = get_colormap(cmap)
     pictures = [
         draw_view(
             name,
@@ -149,7 +158,7 @@ def plot_cortical_map(
         )
         for name in views
     ]
-    mappable = _scalar_mappable(colormap, Normalize(-vmax, vmax), threshold)
+    mappable = scalar_mappable(colormap, Normalize(-vmax, vmax), threshold)
 
     def colour_bar(figure, axes, beside):
         if beside:
@@ -183,94 +192,3 @@ def plot_cortical_map(
         figure=figure,
         axes=axes,
     )
-
-
-def _check_labels(labels) -> tuple[str, ...]:
-    if labels is None:
-        return ()
-    if isinstance(labels, str):
-        labels = [labels]
-    parcellation = cortex.load_parcellation()
-    for name in labels:
-        if name not in parcellation.roi_index:
-            raise InvalidParameterError(
-                f"unknown area {name!r} in labels{did_you_mean(name, parcellation.labels)}"
-            )
-    return tuple(dict.fromkeys(labels))
-
-
-def _row_at(row_times: np.ndarray, time: Any) -> int:
-    """Index of the row whose [start, end) holds ``time``, or an error giving the valid range."""
-    if not is_number(time, finite=False):
-        raise InvalidParameterError(
-            f"time must be a number of seconds or None (the mean over "
-            f"rows); got {type(time).__name__}"
-        )
-    first, last = row_times[0, 0], row_times[-1, 1]
-    rows = np.flatnonzero((row_times[:, 0] <= time) & (time < row_times[:, 1]))
-    if not math.isfinite(time) or rows.size == 0:
-        raise InvalidParameterError(
-            f"time {time!r} s is not covered by any row; the {len(row_times)} rows cover "
-            f"stimulus times from {sec(first)} s up to (not including) {sec(last)} s, so give "
-            f"{sec(first)} <= time < {sec(last)}, or time=None for the mean over rows"
-        )
-    return int(rows[0])
-
-
-def _check_scale(surface: np.ndarray, vmax: Any, threshold: Any) -> tuple[float, float | None]:
-    """Validate ``vmax`` and ``threshold``; default vmax: the largest |value| drawn."""
-    for name, value in (("vmax", vmax), ("threshold", threshold)):
-        if value is not None and not is_number(value):
-            raise InvalidParameterError(f"{name} must be a finite number or None; got {value!r}")
-    if vmax is None:
-        finite = np.abs(surface[np.isfinite(surface)])
-        vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    elif vmax <= 0:
-        raise InvalidParameterError(
-            f"vmax must be > 0 (the scale runs from -vmax to vmax); got {vmax!r}"
-        )
-    if threshold is not None:
-        if threshold < 0:
-            raise InvalidParameterError(f"threshold must be >= 0; got {threshold!r}")
-        if threshold >= vmax:
-            raise InvalidParameterError(
-                f"threshold {threshold!r} must be below vmax "
-                f"{vmax:.4g}, or nothing would be coloured"
-            )
-        threshold = float(threshold) or None  # 0 means no threshold
-    return float(vmax), threshold
-
-
-def _colormap(cmap: Any):
-    """A matplotlib Colormap for a name (matplotlib's or nilearn's) or a Colormap."""
-    import matplotlib
-    import nilearn.plotting  # noqa: F401  registers nilearn's maps, 'cold_hot' among them
-    from matplotlib.colors import Colormap
-
-    if isinstance(cmap, Colormap):
-        return cmap
-    if not isinstance(cmap, str):
-        raise InvalidParameterError(
-            f"cmap must be a colour map name or a matplotlib Colormap; got {type(cmap).__name__}"
-        )
-    try:
-        return matplotlib.colormaps[cmap]
-    except KeyError:
-        raise InvalidParameterError(
-            f"unknown colour map {cmap!r}{did_you_mean(cmap, matplotlib.colormaps)}; "
-            "diverging maps suit these signed responses: 'cold_hot' (nilearn), 'RdBu_r', "
-            "'coolwarm', 'seismic'"
-        ) from None
-
-
-def _scalar_mappable(colormap, norm, threshold: float | None):
-    """What the colorbar shows: the map, with the uncoloured band greyed as nilearn does."""
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import ListedColormap
-
-    if threshold:
-        levels = np.linspace(norm.vmin, norm.vmax, 256)
-        colours = colormap(norm(levels))
-        colours[np.abs(levels) < threshold] = (0.5, 0.5, 0.5, 1.0)
-        colormap = ListedColormap(colours)
-    return ScalarMappable(norm=norm, cmap=colormap)

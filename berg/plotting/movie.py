@@ -102,7 +102,7 @@ def render_movie(
     import av
 
     from berg.files import atomic_path
-    from berg.plotting.maps import _check_scale, _colormap
+    from berg.plotting.figures import check_rois, check_scale, get_colormap
     from berg.plotting.panels import (
         TimeStrip,
         colour_bar,
@@ -111,7 +111,7 @@ def render_movie(
         stimulus_source,
     )
     from berg.plotting.raster import VIEWS
-    from berg.plotting.timecourses import _check_rois, most_varying_rois
+    from berg.plotting.timecourses import most_varying_rois
     from berg.progress import Stages
     from berg.validation import check_choice
 
@@ -130,12 +130,12 @@ def render_movie(
     path = Path(path)
     if path.suffix.lower() != ".mp4":
         raise InvalidParameterError(f"the movie is an MP4: give a path ending .mp4, not {path}")
-    vmax, threshold = _check_scale(responses, vmax, threshold)
-    colormap = _colormap(cmap)
+    vmax, threshold = check_scale(responses, vmax, threshold)
+    colormap = get_colormap(cmap)
     source, kind = stimulus_source(stimulus, metadata)
     names, means = cortex.area_means(responses, vertices)
     rois = list(rois) if rois else most_varying_rois(responses, metadata, n=4)
-    rois = _check_rois(rois, names)
+    rois = check_rois(rois, names)
     shift = float(metadata["timing"].get("hemodynamic_offset_s", 5.0)) if as_measured else 0.0
     duration = float(row_times[-1, 1]) + shift
     n_frames = max(1, math.ceil(duration * fps - 1e-9))

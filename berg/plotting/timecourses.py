@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from berg import cortex
-from berg.errors import InvalidParameterError, did_you_mean, format_choices
-from berg.plotting.figures import UNITS, check_inputs, model_name, require, sec
+from berg.errors import InvalidParameterError
+from berg.plotting.figures import UNITS, check_inputs, check_rois, model_name, require, sec
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -79,7 +78,7 @@ def plot_roi_timecourses(
             )
         chosen = names
     else:
-        chosen = _check_rois(rois, names)
+        chosen = check_rois(rois, names)
     index = {name: i for i, name in enumerate(names)}
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -153,37 +152,6 @@ def most_varying_rois(responses: np.ndarray, metadata: dict, n: int = MAX_DEFAUL
         return list(names)
     spread = values.std(axis=0) if len(values) > 1 else np.abs(values).mean(axis=0)
     return [names[i] for i in np.argsort(-spread, kind="stable")[:n]]
-
-
-def _check_rois(rois: Any, available: list[str]) -> list[str]:
-    """``rois`` as a list of distinct names that have selected vertices, or an error."""
-    if isinstance(rois, str):
-        rois = [rois]
-    elif not isinstance(rois, Iterable) or isinstance(rois, (bytes, dict)):
-        raise InvalidParameterError(
-            f"rois must be a list of Glasser area names or None; got {type(rois).__name__}"
-        )
-    rois = list(dict.fromkeys(rois))
-    if not rois:
-        raise InvalidParameterError(
-            "rois is empty; name at least one area, or pass None for every area of the selection"
-        )
-    labels = cortex.load_parcellation().labels
-    for name in rois:
-        if not isinstance(name, str):
-            raise InvalidParameterError(f"rois must hold area names (str); got {name!r}")
-        if name not in labels:
-            hint = did_you_mean(name, labels)
-            raise InvalidParameterError(
-                f"unknown ROI {name!r}{hint}{' ' if hint else '; '}Glasser HCP-MMP1.0 names "
-                "are case-sensitive and bilateral, listed in metadata['roi']['roi_labels']"
-            )
-        if name not in available:
-            raise InvalidParameterError(
-                f"ROI {name!r} has no selected vertex in these responses; areas with data: "
-                f"{format_choices(available)}"
-            )
-    return rois
 
 
 def _line_colours(n: int) -> list:

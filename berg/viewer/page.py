@@ -50,13 +50,12 @@ def pack(responses: np.ndarray, metadata: dict, *, contributions=None) -> dict:
     dict
         JSON-able; arrays as base64 of little-endian bytes.
     """
-    from berg.plotting.figures import check_inputs
-    from berg.plotting.maps import _check_scale, _colormap
+    from berg.plotting.figures import check_inputs, check_scale, get_colormap
     from berg.plotting.raster import fsaverage5
 
     vertices, row_times = check_inputs(responses, metadata)
     values = np.asarray(responses, np.float64)
-    vmax, _ = _check_scale(values, None, None)  # the largest |value|, as a map's default
+    vmax, _ = check_scale(values, None, None)  # the largest |value|, as a map's default
     quantised = np.round((np.clip(np.nan_to_num(values) / vmax, -1, 1) + 1) / 2 * 255)
     parcellation = cortex.load_parcellation()
     meshes = {}
@@ -68,7 +67,7 @@ def pack(responses: np.ndarray, metadata: dict, *, contributions=None) -> dict:
         }
     luts = {}
     for name in COLORMAPS:
-        lut = _colormap(name)(np.linspace(0, 1, 256))[:, :3]
+        lut = get_colormap(name)(np.linspace(0, 1, 256))[:, :3]
         luts[name] = _b64(np.round(lut * 255).astype(np.uint8))
     stimulus = metadata.get("stimulus") or {}
     data = {

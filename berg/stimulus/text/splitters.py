@@ -176,15 +176,11 @@ def _resolve_named(spec: str, code: str) -> SentenceSplitter:
     if model is not None:
         return _resolve_named(f"spacy:{model}", code)
     if spec == "spacy":
-        why = (
+        raise _no_spacy(
             "spaCy is not installed"
             if not _spacy_installed()
             else f"no spaCy pipeline for language {code!r} is installed "
             f"(tried {', '.join(_spacy_candidates(code))})"
-        )
-        raise MissingDependencyError(
-            f"splitter='spacy' was asked for but {why}; install it with: {_SPACY_INSTALL} "
-            f"(or pass splitter='rules' for berg's rule-based splitter)"
         )
     logger.warning(
         "no spaCy pipeline for %r sentences (the reference uses en_core_web_lg); using berg's "
@@ -195,11 +191,19 @@ def _resolve_named(spec: str, code: str) -> SentenceSplitter:
     return SentenceSplitter("rules", _rule_segment)
 
 
+def _no_spacy(why: str) -> MissingDependencyError:
+    return MissingDependencyError(
+        f"splitter='spacy' was asked for but {why}; install it with: {_SPACY_INSTALL} "
+        f"(or pass splitter='rules' for berg's rule-based splitter)"
+    )
+
+
 def check_splitter(splitter: object, language: str | None = None) -> None:
     """Check a ``splitter=`` argument before any text is there: a known name, a callable or
-    a spaCy ``Language``. ``"spacy"`` and ``"spacy:<pipeline>"`` are resolved now, so that a
-    missing spaCy is reported at once; ``"auto"`` is resolved (and its fallback warned about)
-    when first used.
+    a spaCy ``Language``. ``"spacy:<pipeline>"``, and ``"spacy"`` for a given ``language``,
+    are resolved now, so that a missing spaCy or pipeline is reported at once; ``"spacy"``
+    without a language checks spaCy only (the pipeline follows the language the recogniser
+    detects); ``"auto"`` is resolved (and its fallback warned about) when first used.
 
     Raises
     ------
@@ -207,6 +211,12 @@ def check_splitter(splitter: object, language: str | None = None) -> None:
         As :func:`resolve_splitter`.
     """
     if isinstance(splitter, str) and splitter == "auto":
+        return
+    if isinstance(splitter, str) and splitter == "spacy" and language is None:
+        # The language is known only once the recogniser (or the voice) has said it, and
+        # the pipeline follows it: only spaCy itself can be checked now.
+        if not _spacy_installed():
+            raise _no_spacy("spaCy is not installed")
         return
     resolve_splitter(splitter, language=language)
 
