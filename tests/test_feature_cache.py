@@ -378,3 +378,113 @@ def test_pieces_are_read_back_from_the_cache_a_few_at_a_time(cache):
     _ = records[13].data  # piece 3: still held
     with pytest.raises(FeatureCacheError, match="encode again"):
         _ = records[4].data  # piece 1: gone
+
+
+# -- pieces found or made, and a full disk ------------------------------------------------------
+
+
+def _piece_stream(made):
+    """A stream of known features (data: the event's index), recording each run it makes."""
+
+    def stream(events):
+        made.append((events.start, events.stop))
+        for i in range(events.start, events.stop):
+            yield TimedFeature(float(i), 1.0, np.full((2, 3), i, dtype=np.float64))
+
+    return stream
+
+
+def _disk_full_after(cache, monkeypatch, n_puts, errno_=None):
+    import errno
+
+    real, calls = cache.put, []
+
+    def put(key, piece):
+        calls.append(key)
+        if len(calls) > n_puts:
+            raise OSError(errno_ or errno.ENOSPC, os.strerror(errno_ or errno.ENOSPC))
+        return real(key, piece)
+
+    monkeypatch.setattr(cache, "put", put)
+    return calls
+
+
+def test_pieces_found_in_the_cache_are_not_made_again(cache):
+    from berg.features.pieces import CachedFeature, gather_pieces
+
+    pieces = [slice(0, 2), slice(2, 4), slice(4, 6), slice(6, 7)]
+    keys = [cache.key("ef" * 32, "video", {"piece": k}) for k in range(4)]
+    cache.put(keys[1], [TimedFeature(float(i), 1.0, np.full((2, 3), i)) for i in (2, 3)])
+    made = []
+    found = gather_pieces(pieces, keys, cache, _piece_stream(made), what="video")
+    # piece 0 alone (through the cache's lock), then pieces 2 and 3 in one stream
+    assert made == [(0, 2), (4, 7)]
+    assert all(isinstance(f, CachedFeature) for f in found)
+    assert [f.start for f in found] == list(range(7))
+    assert [float(f.data[0, 0]) for f in found] == list(range(7))
+    assert sorted(cache.entries()) == sorted(keys)
+
+
+def test_a_full_cache_disk_keeps_the_rest_in_memory(cache, monkeypatch, caplog):
+    from berg.features.pieces import CachedFeature, gather_pieces
+
+    pieces = [slice(0, 2), slice(2, 4), slice(4, 6), slice(6, 8)]
+    keys = [cache.key("ef" * 32, "audio", {"piece": k}) for k in range(4)]
+    calls = _disk_full_after(cache, monkeypatch, n_puts=1)
+    made = []
+    with caplog.at_level(logging.WARNING, logger="berg.features.pieces"):
+        found = gather_pieces(pieces, keys, cache, _piece_stream(made), what="audio")
+    assert made == [(0, 8)]  # one stream, not stopped by the full disk
+    assert len(calls) == 2  # no write tried after the disk said it was full
+    assert [type(f) for f in found] == [CachedFeature] * 2 + [TimedFeature] * 6
+    for i, feature in enumerate(found):
+        assert feature.start == i and feature.data.dtype == np.float32
+        np.testing.assert_array_equal(feature.data, np.full((2, 3), i, np.float32))
+    assert cache.entries() == [keys[0]]  # nothing half-written
+    assert not [p for p in cache.root.rglob("*") if p.is_file() and keys[1] in p.name]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "is full" in warnings[0].getMessage() and "piece 2 of 4" in warnings[0].getMessage()
+
+
+def test_a_lone_piece_is_kept_when_the_disk_is_full(cache, monkeypatch):
+    from berg.features.pieces import gather_pieces
+
+    pieces = [slice(0, 2), slice(2, 4), slice(4, 6)]
+    keys = [cache.key("ab" * 32, "video", {"piece": k}) for k in range(3)]
+    for k in (0, 2):
+        cache.put(
+            keys[k], [TimedFeature(float(i), 1.0, np.full((2, 3), i)) for i in (2 * k, 2 * k + 1)]
+        )
+    _disk_full_after(cache, monkeypatch, n_puts=0)
+    made = []
+    found = gather_pieces(pieces, keys, cache, _piece_stream(made), what="video")
+    assert made == [(2, 4)]  # made once, through the lock, and kept though not stored
+    assert [float(f.data[0, 0]) for f in found] == list(range(6))
+    assert keys[1] not in cache.entries()
+
+
+def test_a_lock_with_no_room_still_gives_the_features(cache, monkeypatch):
+    import errno
+
+    from berg.features.pieces import gather_pieces
+
+    def no_room(key, compute):
+        raise OSError(errno.ENOSPC, "No space left on device")  # before anything is made
+
+    monkeypatch.setattr(cache, "get_or_compute", no_room)
+    made = []
+    key = cache.key("ab" * 32, "text", {"piece": 0})
+    found = gather_pieces([slice(0, 3)], [key], cache, _piece_stream(made), what="text")
+    assert made == [(0, 3)] and [f.start for f in found] == [0.0, 1.0, 2.0]
+
+
+def test_other_write_errors_are_not_taken_for_a_full_disk(cache, monkeypatch):
+    import errno
+
+    from berg.features.pieces import gather_pieces
+
+    _disk_full_after(cache, monkeypatch, n_puts=0, errno_=errno.EACCES)
+    keys = [cache.key("ab" * 32, "audio", {"piece": k}) for k in range(2)]
+    with pytest.raises(PermissionError):
+        gather_pieces([slice(0, 1), slice(1, 2)], keys, cache, _piece_stream([]), what="audio")

@@ -168,3 +168,21 @@ def test_the_brain_model_reads_the_features_back_from_the_cache(setup, tmp_path,
     kwargs = dict(handed["kwargs"], progress=None)
     expected = real(handed["model"], in_memory, handed["duration"], **kwargs)
     np.testing.assert_array_equal(responses, expected)
+
+
+def test_a_full_cache_disk_costs_the_cache_not_the_encode(setup, tmp_path, monkeypatch, caplog):
+    import errno
+    import logging
+
+    expected, _ = _encode(setup, tmp_path / "roomy", monkeypatch)
+
+    def no_space(self, key, features):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FeatureCache, "put", no_space)
+    with caplog.at_level(logging.WARNING, logger="berg.features.pieces"):
+        responses, meta = _encode(setup, tmp_path / "full", monkeypatch)
+    np.testing.assert_array_equal(responses, expected)  # the cache's float32, from memory
+    assert FeatureCache(tmp_path / "full" / "features").entries() == []
+    full = [r.getMessage() for r in caplog.records if "is full" in r.getMessage()]
+    assert len(full) == 2 and "audio" in full[0] and "video" in full[1]

@@ -14,7 +14,6 @@ One :class:`FeaturePipeline` serves many stimuli. For each modality the timeline
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -28,7 +27,7 @@ from berg.features.checkpoint_models import FeatureModel
 from berg.features.extractor import add_stats
 from berg.features.layers import group_indices
 from berg.features.models import ResolvedModel, resolve_pretrained
-from berg.features.pieces import PieceReader
+from berg.features.pieces import gather_pieces
 from berg.features.timed import TimedFeature
 from berg.files import file_sha256
 from berg.registry import MODALITIES, check_modality
@@ -326,11 +325,9 @@ class FeaturePipeline:
 
         The pieces that are not in the cache are made by one stream of the extractor
         (`iter_timeline`: the audio's sound decoded once for all of them) and each is
-        written as soon as it is whole, so a stopped run keeps the pieces done. A lone
-        missing piece waits for another process computing it (the cache's lock); pieces of
-        a longer stream do not (two processes on one film only repeat work). The keys go
-        to `last_cache_keys`; the extractor's `last_stats` (and `last_stats` here) add up
-        the pieces made.
+        written as soon as it is whole, so a stopped run keeps the pieces done
+        (`gather_pieces`). The keys go to `last_cache_keys`; the extractor's `last_stats`
+        (and `last_stats` here) add up the pieces made.
         """
         n_events = len(extractor.timeline_events(timeline))
         per = extractor.events_per_entry
@@ -340,14 +337,6 @@ class FeaturePipeline:
             None if self.cache is None else self.cache_key(timeline, modality, digests, piece)
             for piece in pieces
         ]
-        # With a cache, each piece is kept there, not here, once found or made: the brain
-        # model reads it back window by window (`PieceReader`).
-        reader = None if self.cache is None else PieceReader(self.cache, keys)
-        found: list = [None] * len(pieces)
-        if reader is not None:
-            for k, key in enumerate(keys):
-                piece = self.cache.get(key)
-                found[k] = None if piece is None else reader.keep(k, piece)
         totals: dict[str, int] = {}
 
         def stream(events: slice):
@@ -358,33 +347,9 @@ class FeaturePipeline:
             yield from extractor.iter_timeline(timeline, progress=report, events=events)
             add_stats(totals, extractor.last_stats)
 
-        first = 0
-        while first < len(pieces):
-            if found[first] is not None:
-                first += 1
-                continue
-            last = first
-            while last + 1 < len(pieces) and found[last + 1] is None:
-                last += 1
-            events = slice(pieces[first].start, pieces[last].stop)
-            if first == last and reader is not None:
-                piece = self.cache.get_or_compute(
-                    keys[first], lambda events=events: list(stream(events))
-                )
-                found[first] = reader.keep(first, piece)
-            else:
-                made = stream(events)
-                for k in range(first, last + 1):
-                    piece = list(itertools.islice(made, pieces[k].stop - pieces[k].start))
-                    if len(piece) != pieces[k].stop - pieces[k].start:
-                        raise RuntimeError(f"the {modality} extractor gave too few features")
-                    if reader is not None:
-                        piece = reader.keep(k, self.cache.put(keys[k], piece))
-                    found[k] = piece
-                next(made, None)  # the stream's end: its counts
-            first = last + 1
+        found = gather_pieces(pieces, keys, self.cache, stream, what=modality)
         extractor.last_stats = self.last_stats[modality] = totals
-        return [feature for piece in found for feature in piece]
+        return found
 
     def provenance(self) -> dict[str, Any]:
         """Which model folders and commits were used, per modality, which hidden states
