@@ -8,14 +8,18 @@ and the GPU memory it held, between stages. :class:`ModelHolder` writes those st
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import sys
 
-__all__ = ["ModelHolder", "release_cached_memory"]
+__all__ = ["ModelHolder", "release_cached_memory", "release_free_heap"]
 
 
 def release_cached_memory(device) -> None:
-    """Give the GPU allocator's cached blocks back (CUDA or Apple's MPS); nothing for the
-    CPU, or when torch never ran."""
+    """Give the allocators' cached memory back: the free pages of the C heap (glibc, on
+    every device: the host holds a model's inputs and outputs), and the GPU's cached blocks
+    (CUDA or Apple's MPS) when torch ran there."""
+    release_free_heap()
     torch = sys.modules.get("torch")  # nothing to give back if torch never ran
     kind = str(getattr(device, "type", device)).split(":")[0]
     if torch is None:
@@ -24,6 +28,36 @@ def release_cached_memory(device) -> None:
         torch.cuda.empty_cache()
     elif kind == "mps" and torch.backends.mps.is_available():
         torch.mps.empty_cache()
+
+
+def release_free_heap() -> bool:
+    """Hand the free pages of the C heap back to the system (glibc's ``malloc_trim``).
+
+    glibc keeps what a stage freed for later allocations, but a model's large tensors are
+    allocated apart from it, so between stages hundreds of MB stay resident unused (a
+    10-minute film: ~470 MB after the text stage). Nothing is moved and no setting changes;
+    elsewhere than on glibc (macOS, Windows, musl) this does nothing.
+
+    Returns
+    -------
+    bool
+        Whether there was a ``malloc_trim`` to call.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None).malloc_trim  # the process's own C library
+    except (OSError, AttributeError):  # musl has no malloc_trim
+        return None
 
 
 class ModelHolder:

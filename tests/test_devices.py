@@ -1,5 +1,8 @@
 """Resolving the device argument."""
 
+import platform
+import sys
+
 import pytest
 import torch
 
@@ -124,3 +127,46 @@ def test_frames_are_resized_on_the_cpu_beside_an_apple_gpu(tmp_path):
     assert extractor.resize_device == torch.device("cpu")
     extractor.device = torch.device("cuda", 1)
     assert extractor.resize_device == torch.device("cuda", 1)
+
+
+def _rss_anon_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no RssAnon in /proc/self/status")
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="malloc_trim is glibc's",
+)
+def test_the_free_pages_of_the_heap_go_back_to_the_system():
+    from berg.holder import release_free_heap
+
+    # 3,000 blocks of 64 KiB (below malloc's mmap threshold: on the heap), each followed by
+    # a small block that stays: the freed ones leave holes no free() hands back.
+    release_free_heap()
+    before = _rss_anon_mib()
+    blocks, kept = [], []
+    for _ in range(3000):
+        blocks.append(bytearray(64 * 1024))
+        kept.append(bytearray(600))
+    grown = _rss_anon_mib() - before
+    assert grown > 150  # ~188 MiB touched (bytearray zero-fills)
+    del blocks
+    held = _rss_anon_mib() - before
+    assert release_free_heap() is True
+    after = _rss_anon_mib() - before
+    assert held > 150 and after < 40, (grown, held, after)
+    assert len(kept) == 3000
+
+
+def test_releasing_memory_trims_the_heap_on_every_device(monkeypatch):
+    import berg.holder
+
+    trimmed = []
+    monkeypatch.setattr(berg.holder, "release_free_heap", lambda: trimmed.append(True))
+    berg.holder.release_cached_memory(torch.device("cpu"))
+    berg.holder.release_cached_memory("cuda:0")  # CUDA never initialised here: heap only
+    assert trimmed == [True, True]

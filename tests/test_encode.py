@@ -136,8 +136,15 @@ def test_the_feature_cache_is_reused(berg_dir, model, stimuli):
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()} == stamps
 
 
-def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_path):
+def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_path, monkeypatch):
+    import berg.features.pipeline
     from berg.features.cache import FeatureCache
+
+    trims = []  # the heap is trimmed after each feature stage
+    real_trim = berg.features.pipeline.release_free_heap
+    monkeypatch.setattr(
+        berg.features.pipeline, "release_free_heap", lambda: trims.append(1) or real_trim()
+    )
 
     berg = BERG(berg_dir)
     with berg.get_encoding_model(
@@ -169,6 +176,7 @@ def test_metadata_says_where_the_time_went(berg_dir, stimuli, asr_model, tmp_pat
         assert cache.get(keys["audio"][0])[0].data.shape[0] == 2
 
         assert meta["provenance"]["timeline"]["asr"]["from_cache"] is False
+        assert len(trims) == 2  # after the text stage and after the audio stage
         words = meta["stimulus"]["n_words"]
         # what the text extractor computed: a feature for every word (a short text: one
         # sequence serves them all)

@@ -30,6 +30,7 @@ from berg.features.models import ResolvedModel, resolve_pretrained
 from berg.features.pieces import gather_pieces
 from berg.features.timed import TimedFeature
 from berg.files import file_sha256
+from berg.holder import release_free_heap
 from berg.registry import MODALITIES, check_modality
 from berg.stimulus.timeline import Timeline
 from berg.timing import StageClock
@@ -318,6 +319,8 @@ class FeaturePipeline:
             finally:
                 if self.options.release_models:
                     self.release(modality)
+                # What the stage freed would stay resident until the end of the encode.
+                release_free_heap()
         return features
 
     def _extract_pieces(self, timeline, modality, extractor, digests, progress, clock):
