@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from berg.errors import InvalidParameterError
-from berg.features.timed import TimedFeature
+from berg.features.timed import TimedFeature, as_float32
 from berg.files import file_mode
 from berg.store import ContentStore
 
@@ -212,12 +212,7 @@ class FeatureCache:
                 digest.update(view)
                 file.write(view)
             file.write(digest.digest())
-        return [
-            f
-            if f.data.dtype == np.float32
-            else TimedFeature(f.start, f.duration, f.data.astype(np.float32))
-            for f in features
-        ]
+        return as_float32(features)
 
     def get_or_compute(
         self, key: str, compute: Callable[[], Sequence[TimedFeature]]

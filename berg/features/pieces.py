@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from berg.errors import FeatureCacheError
-from berg.features.timed import FeatureTiming, TimedFeature
+from berg.features.timed import FeatureTiming, TimedFeature, as_float32
 
 __all__ = ["CachedFeature", "PieceReader", "gather_pieces"]
 
@@ -185,7 +185,7 @@ def gather_pieces(
             except OSError as error:
                 if not full(index, error):
                     raise
-        return piece if reader is None else _float32(piece)
+        return piece if reader is None else as_float32(piece)
 
     first = 0
     while first < len(pieces):
@@ -209,7 +209,7 @@ def gather_pieces(
                 # Made whole, stored nowhere: kept here. Not made (the lock had no room):
                 # made again below, without the cache.
                 if len(made) == events.stop - events.start:
-                    found[first] = _float32(made)
+                    found[first] = as_float32(made)
                 continue
             else:
                 found[first] = reader.keep(first, piece)
@@ -224,7 +224,3 @@ def gather_pieces(
             next(making, None)  # the stream's end: its counts
         first = last + 1
     return [feature for piece in found for feature in piece]
-
-
-def _float32(piece: list[TimedFeature]) -> list[TimedFeature]:
-    return [TimedFeature(f.start, f.duration, np.asarray(f.data, dtype=np.float32)) for f in piece]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FEATURE_FREQUENCY", "FeatureTiming", "TimedFeature", "n_bins"]
+__all__ = ["FEATURE_FREQUENCY", "FeatureTiming", "TimedFeature", "as_float32", "n_bins"]
 
 #: Feature rate of every modality (Hz): one bin per 0.5 s.
 FEATURE_FREQUENCY = 2.0
@@ -52,3 +52,14 @@ class TimedFeature(FeatureTiming):
     start: float
     duration: float
     data: np.ndarray
+
+
+def as_float32(features) -> list[TimedFeature]:
+    """``features`` with float32 data, as the feature cache stores and returns them (those
+    already float32 as they are)."""
+    return [
+        f
+        if f.data.dtype == np.float32
+        else TimedFeature(f.start, f.duration, f.data.astype(np.float32))
+        for f in features
+    ]
