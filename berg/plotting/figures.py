@@ -167,6 +167,8 @@ def sec(seconds: float) -> str:
 
 
 def check_labels(labels) -> tuple[str, ...]:
+    """Glasser areas to name on a map (a name or a list; None: none), distinct and in order,
+    or an error naming the close match of an unknown one."""
     if labels is None:
         return ()
     if isinstance(labels, str):
